@@ -1,0 +1,169 @@
+"""Command line: `python -m bot [run|migrate|sync|check|chat]`.
+
+Start-up chores (settings, logging, migrations) live here, not in the bot. Every failure ends in
+one line on stderr that says what is wrong and how to fix it, and a non-zero exit; no traceback and
+never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from dotenv import load_dotenv
+from sqlalchemy.engine import make_url
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+TOKEN_REFUSED = "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal"
+
+
+class Fatal(Exception):
+    """Ends the command with this one line and exit code 1."""
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _describe_db_error(url: str, exc: BaseException) -> str:
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return f"DATABASE_URL: cannot open the database at {_safe_url(url)} ({reason})"
+
+
+async def _migrate(settings: Settings, *, action: str = "upgrade", target: str = "head") -> None:
+    from bot.store.migrate import migrate
+
+    try:
+        await migrate(settings.database_url, action=action, target=target)
+    except Exception as exc:  # any driver or alembic failure becomes one line
+        raise Fatal(_describe_db_error(settings.database_url, exc)) from None
+
+
+async def cmd_run(settings: Settings, _args: argparse.Namespace) -> None:
+    import discord
+
+    from bot.client import make_bot
+
+    await _migrate(settings)
+    bot = make_bot(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+    assert settings.discord_token is not None
+    try:
+        async with bot:
+            await bot.start(settings.discord_token.get())
+    except discord.LoginFailure:
+        raise Fatal(TOKEN_REFUSED) from None
+    except discord.PrivilegedIntentsRequired:
+        raise Fatal("Discord refused the requested intents: enable them on the Developer Portal's Bot page") from None
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    if args.down:
+        await _migrate(settings, action="downgrade", target=args.down)
+        print(f"database downgraded to {args.down}")
+    else:
+        await _migrate(settings)
+        print("database is up to date")
+
+
+async def cmd_sync(settings: Settings, args: argparse.Namespace) -> None:
+    import discord
+
+    from bot.client import make_bot
+
+    bot = make_bot(settings)
+    assert settings.discord_token is not None
+    try:
+        async with bot:
+            await bot.login(settings.discord_token.get())
+            if args.guild:
+                guild = discord.Object(id=args.guild)
+                bot.tree.copy_global_to(guild=guild)
+                synced = await bot.tree.sync(guild=guild)
+                where = f"server {args.guild}"
+            else:
+                synced = await bot.tree.sync()
+                where = "all servers and DMs (global)"
+    except discord.LoginFailure:
+        raise Fatal(TOKEN_REFUSED) from None
+    except discord.HTTPException as exc:
+        raise Fatal(f"Discord refused the command list ({exc.status}): {exc.text[:200]}") from None
+    print(f"registered {len(synced)} commands for {where}: " + ", ".join(sorted(c.name for c in synced)))
+
+
+async def cmd_check(settings: Settings, _args: argparse.Namespace) -> None:
+    from bot.check import run_check
+
+    ok = await run_check(settings, print)
+    if not ok:
+        raise Fatal("check failed: see the lines above")
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.terminal import run_terminal_chat
+
+    await _migrate(settings)
+    await run_terminal_chat(settings, character=args.character, channel=args.channel)
+
+
+COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[None]], bool, bool]] = {
+    # name: (handler, needs Discord token, needs Venice key)
+    "run": (cmd_run, True, True),
+    "migrate": (cmd_migrate, False, False),
+    "sync": (cmd_sync, True, False),
+    "check": (cmd_check, False, True),
+    "chat": (cmd_chat, False, True),
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="lustify.bot: adult AI roleplay on Discord")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="migrate the database, then start the bot (default)")
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--down", metavar="REVISION", help="downgrade to REVISION instead (e.g. base)")
+    sync = sub.add_parser("sync", help="register the slash commands with Discord")
+    sync.add_argument("--guild", type=int, metavar="ID", help="register in one server only (instant, for testing)")
+    sub.add_parser("check", help="check settings, database, Venice key and models without Discord")
+    chat = sub.add_parser("chat", help="talk to a character in the terminal")
+    chat.add_argument("--character", help="a Venice character slug, or a character card file (.png/.json/.charx)")
+    chat.add_argument("--channel", type=int, default=0, help="conversation id to use (default 0: the terminal)")
+    args = parser.parse_args(argv)
+    args.command = args.command or "run"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    load_dotenv(Path.cwd() / ".env", override=False)
+    handler, need_discord, need_venice = COMMANDS[args.command]
+    try:
+        settings = load_settings(os.environ, need_discord=need_discord, need_venice=need_venice)
+    except ConfigError as exc:
+        print(f"lustify: {exc}", file=sys.stderr)
+        return 2
+    from bot.logsetup import setup_logging
+
+    redact = setup_logging(settings.log_level, settings.log_format, settings.secrets())
+    try:
+        asyncio.run(handler(settings, args))
+    except Fatal as exc:
+        print(f"lustify: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

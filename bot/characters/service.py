@@ -1,0 +1,369 @@
+"""Characters as the rest of the bot sees them: references, resolution, and safe storage.
+
+A character reference is a short string stored with channels, conversations and settings:
+`builtin:<key>`, `venice:<slug>` or `custom:<id>`. `CharacterService.resolve` turns one into a
+`Character`; `for_channel` applies the choice order (this channel or thread, its parent channel,
+the `character` setting, the built-in default) and says where the choice came from.
+
+Every definition that reaches the store passes the content policy first (`screen_definition`):
+all text fields, greetings, examples, lore entries and the card's extension texts. A refused card
+writes nothing but the audit row that `bot.policy` records.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from bot.characters import cards
+from bot.characters.catalogue import Catalogue
+from bot.characters.model import DEFAULT_CHARACTER, Character
+from bot.errors import UserError
+from bot.policy import Where, check_texts
+from bot.store import channels
+from bot.store import characters as repo
+from bot.venice.errors import NotFoundError, VeniceError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from bot.services import Services
+    from bot.settings import SettingsStore
+    from bot.venice.client import VeniceClient
+    from bot.venice.types import VeniceCharacter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REF = "builtin:scarlett"
+BUILTINS: dict[str, Character] = {"scarlett": DEFAULT_CHARACTER}
+_SETTING_SOURCES = {
+    "channel": "set for this channel in /settings",
+    "parent channel": "set for the parent channel in /settings",
+    "server": "server default",
+    "bot owner": "bot default",
+}
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def parse_ref(ref: str) -> tuple[str, str] | None:
+    """("builtin" | "venice" | "custom", key) for a well-formed reference, else None."""
+    kind, _, key = ref.strip().partition(":")
+    if kind in ("builtin", "venice", "custom") and key:
+        if kind == "custom" and not key.isdigit():
+            return None
+        return kind, key
+    return None
+
+
+def ref_of(character: Character) -> str:
+    """The reference that resolves back to `character`."""
+    if character.source == "venice" and character.venice_slug:
+        return f"venice:{character.venice_slug}"
+    if character.source == "custom" and character.id is not None:
+        return f"custom:{character.id}"
+    for key, builtin in BUILTINS.items():
+        if builtin.name == character.name:
+            return f"builtin:{key}"
+    return DEFAULT_REF
+
+
+def slugify(text: str) -> str:
+    return _SLUG.sub("-", text.lower()).strip("-")
+
+
+def _strings(value: Any, *, skip: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Every string inside a JSON-like value (card extensions can hold prompt text, e.g. depth prompts)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in skip:
+                yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def definition_texts(character: Character) -> list[str]:
+    """Everything of a character that can reach a prompt, a Discord message or an image prompt.
+
+    The main fields are also screened together, because a setting in one field and sexual content
+    in another only show as a problem when read as one.
+    """
+    core = [character.name, character.description, character.personality, character.scenario,
+            character.first_mes, *character.alternate_greetings]
+    texts = [*core, character.mes_example, character.system_prompt, character.post_history_instructions,
+             character.creator_notes, character.appearance, " ".join(character.tags)]
+    if character.lorebook is not None:
+        texts.append(character.lorebook.description)
+        for entry in character.lorebook.entries:
+            texts.extend([entry.content, entry.name, " ".join(entry.keys), " ".join(entry.secondary_keys)])
+    texts.extend(_strings(character.extensions))
+    texts.extend(_strings(character.card_extra, skip=frozenset({"assets"})))
+    texts.append("\n".join(t for t in core if t))
+    return [t for t in texts if t and t.strip()]
+
+
+async def screen_definition(
+    sessions: async_sessionmaker[AsyncSession], character: Character, where: Where
+) -> None:
+    """Raise `Refused` (after auditing) if any part of the definition breaks the content policy."""
+    await check_texts(sessions, definition_texts(character), where)
+
+
+def venice_character(found: VeniceCharacter) -> Character:
+    """A Venice catalogue character as a playable Character (Venice supplies its real prompt)."""
+    return Character(
+        name=found.name,
+        description=found.description or "",
+        tags=list(found.tags),
+        avatar_url=found.photo_url,
+        source="venice",
+        venice_slug=found.slug,
+        extensions={"venice": {"model_id": found.model_id, "share_url": found.share_url,
+                               "rating": found.rating, "rating_count": found.rating_count}},
+    )
+
+
+class CharacterService:
+    """Resolution, per-channel choice and storage of characters."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        venice: VeniceClient,
+        config: SettingsStore,
+    ) -> None:
+        self.sessions = sessions
+        self.venice = venice
+        self.config = config
+        self.catalogue = Catalogue(venice)
+        # Last good copy per Venice slug, so a Venice catalogue hiccup does not change who is
+        # talking mid-scene (chat itself may still work: Venice applies the character by slug).
+        self._venice_seen: OrderedDict[str, Character] = OrderedDict()
+        # Tests point avatar downloads at the local fake Discord; production never allows that.
+        self.allow_private_urls = False
+
+    async def close(self) -> None:
+        await self.catalogue.close()
+
+    # -- resolution -------------------------------------------------------------------------------
+
+    async def resolve(self, ref: str, *, user_id: int | None = None, guild_id: int | None = None) -> Character | None:
+        """The character a reference names, or None when it no longer exists or may not be used.
+
+        No access check happens here: a personal character chosen for a channel plays for everyone
+        in that channel. Use `choose` to check what a user may pick.
+        """
+        parsed = parse_ref(ref)
+        if parsed is None:
+            return None
+        kind, key = parsed
+        if kind == "builtin":
+            builtin = BUILTINS.get(key)
+            return copy.deepcopy(builtin) if builtin is not None else None
+        if kind == "custom":
+            row = await repo.get(self.sessions, int(key))
+            return repo.character_of(row) if row is not None else None
+        return await self._venice(key)
+
+    async def _venice(self, slug: str) -> Character | None:
+        try:
+            found = await self.venice.get_character(slug)
+        except NotFoundError:
+            self._venice_seen.pop(slug, None)
+            return None
+        except VeniceError as exc:
+            log.info("characters: Venice character %s not reachable (%s); using the last copy", slug, exc)
+            seen = self._venice_seen.get(slug)
+            if seen is not None:
+                return copy.deepcopy(seen)
+            return Character(name=slug.replace("-", " ").title(), source="venice", venice_slug=slug)
+        if not self.catalogue.allowed(found):
+            return None
+        character = venice_character(found)
+        self._venice_seen[slug] = character
+        self._venice_seen.move_to_end(slug)
+        if len(self._venice_seen) > 1000:
+            self._venice_seen.popitem(last=False)
+        return copy.deepcopy(character)
+
+    async def for_channel(
+        self, *, channel_id: int, guild_id: int | None, parent_id: int | None = None
+    ) -> tuple[Character, str, str]:
+        """(character, its reference, where the choice comes from) for a channel or thread."""
+        view = await channels.load(self.sessions, channel_id, parent_id)
+        lost = ""
+        if view.character_ref:
+            found = await self.resolve(view.character_ref)
+            if found is not None:
+                source = "set for this channel" if view.character_source == "channel" else (
+                    f"inherited from <#{parent_id}>")
+                return found, view.character_ref, source
+            lost = "the character chosen here is no longer available, so: "
+        resolved = (await self.config.resolve_all(
+            guild_id=guild_id, channel_id=channel_id, parent_id=parent_id, keys=["character"]
+        ))["character"]
+        if isinstance(resolved.value, str) and resolved.value:
+            found = await self.resolve(resolved.value)
+            if found is not None:
+                return found, resolved.value, lost + _SETTING_SOURCES.get(resolved.source, resolved.source)
+            lost = lost or "the server's default character is no longer available, so: "
+        return copy.deepcopy(DEFAULT_CHARACTER), DEFAULT_REF, lost + "built-in default"
+
+    # -- choosing ---------------------------------------------------------------------------------
+
+    async def choose(self, text: str, *, user_id: int, guild_id: int | None, where: Where) -> tuple[Character, str]:
+        """What a user typed or picked in `/character set` → (character, reference), checked.
+
+        Accepts a reference from autocomplete, or a name typed by hand (own and shared custom
+        characters first, then Venice by name or slug). Raises UserError with a kind message.
+        """
+        text = text.strip()
+        parsed = parse_ref(text)
+        if parsed is not None:
+            kind, key = parsed
+            if kind == "custom":
+                row = await repo.get(self.sessions, int(key))
+                if row is None:
+                    raise UserError("That character no longer exists.")
+                if not repo.may_use(row, user_id=user_id, guild_id=guild_id):
+                    raise UserError("That character is private to its creator (or shared in another server).")
+                return repo.character_of(row), text
+            if kind == "venice":
+                return await self._choose_venice(key, where)
+            found = await self.resolve(text)
+            if found is None:
+                raise UserError("There is no built-in character by that name.")
+            return found, text
+        if not text:
+            raise UserError("Pick a character from the list, or type its name.")
+        for summary in await repo.usable(self.sessions, user_id=user_id, guild_id=guild_id, search=text, limit=25):
+            if summary.name.lower() == text.lower():
+                row = await repo.get(self.sessions, summary.id)
+                if row is not None:
+                    return repo.character_of(row), summary.ref
+        for key, builtin in BUILTINS.items():
+            if builtin.name.lower() == text.lower():
+                return copy.deepcopy(builtin), f"builtin:{key}"
+        for found in self.catalogue.loaded():
+            if text.lower() in (found.name.lower(), found.slug):
+                return await self._choose_venice(found.slug, where)
+        slug = slugify(text)
+        if slug:
+            try:
+                return await self._choose_venice(slug, where)
+            except UserError:
+                pass
+        raise UserError(f"I couldn't find a character called {text[:80]!r}. Pick one from the list, "
+                        "or look around with `/character browse`.")
+
+    async def _choose_venice(self, slug: str, where: Where) -> tuple[Character, str]:
+        try:
+            found = await self.venice.get_character(slug)
+        except NotFoundError:
+            raise UserError("Venice doesn't have that character (any more).") from None
+        if not found.adult:
+            raise UserError("That Venice character isn't in the adult catalogue.")
+        # Audited like any definition, but with no user strike: the text is Venice's, not theirs.
+        await check_texts(self.sessions, [found.name, found.description or "", " ".join(found.tags)],
+                          Where(None, where.guild_id, where.channel_id, "venice character"))
+        if not self.catalogue.allowed(found):
+            raise UserError("That character can't be used here.")
+        return venice_character(found), f"venice:{found.slug}"
+
+    async def set_for_channel(self, *, channel_id: int, guild_id: int | None, ref: str | None) -> None:
+        """Choose (or with None, forget) the character of a channel or thread."""
+        await channels.set_character(self.sessions, channel_id, guild_id, ref)
+
+    # -- custom characters ------------------------------------------------------------------------
+
+    async def create(
+        self,
+        character: Character,
+        *,
+        where: Where,
+        shared: bool,
+        avatar_url: str | None = None,
+        avatar_png: bytes | None = None,
+    ) -> Character:
+        """Screen, then store a new custom character; returns it with its id."""
+        if where.user_id is None:
+            raise UserError("I can't tell who is creating this character.")
+        await screen_definition(self.sessions, character, where)
+        character.id = await repo.create(
+            self.sessions, character, owner_id=where.user_id, guild_id=where.guild_id,
+            shared=shared and where.guild_id is not None, avatar_url=avatar_url, avatar_png=avatar_png,
+        )
+        character.source = "custom"
+        character.avatar_url = avatar_url
+        return character
+
+    async def update(
+        self,
+        character_id: int,
+        character: Character,
+        *,
+        where: Where,
+        shared: bool | None = None,
+        avatar: tuple[str | None, bytes | None] | None = None,
+    ) -> None:
+        """Screen, then replace a custom character's definition."""
+        await screen_definition(self.sessions, character, where)
+        if not await repo.update(self.sessions, character_id, character, shared=shared, avatar=avatar):
+            raise UserError("That character was deleted in the meantime.")
+
+    async def import_card(
+        self, data: bytes, filename: str, *, where: Where, shared: bool, file_url: str | None = None
+    ) -> Character:
+        """Parse a card file, screen it, store it. CardError text becomes the user's message.
+
+        A PNG card is its own picture, so its (Discord) URL serves as the persona avatar.
+        """
+        try:
+            character, avatar_png = cards.parse_card_with_avatar(data, filename)
+        except cards.CardError as exc:
+            raise UserError(f"I couldn't read that card: {exc}") from None
+        return await self.create(
+            character, where=where, shared=shared,
+            avatar_url=file_url if avatar_png is not None and data.startswith(b"\x89PNG") else None,
+            avatar_png=avatar_png,
+        )
+
+    async def export(self, ref: str) -> tuple[str, bytes, bytes]:
+        """(file name stem, PNG card, JSON card) for a custom or built-in character."""
+        parsed = parse_ref(ref)
+        if parsed is not None and parsed[0] == "venice":
+            raise UserError("Venice characters live on Venice, so there's no card to export. "
+                            "`/character create` makes your own version.")
+        avatar_png: bytes | None = None
+        if parsed is not None and parsed[0] == "custom":
+            row = await repo.get(self.sessions, int(parsed[1]))
+            if row is None:
+                raise UserError("That character no longer exists.")
+            character, avatar_png = repo.character_of(row), row.avatar_png
+        else:
+            found = await self.resolve(ref)
+            if found is None:
+                raise UserError("That character no longer exists.")
+            character = found
+        try:
+            png = cards.export_card_png(character, avatar_png)
+        except cards.CardError:
+            png = cards.export_card_png(character, None)  # a broken stored avatar must not block export
+        stem = slugify(character.name) or "character"
+        return stem, png, cards.export_card_json(character)
+
+
+async def character_for_channel(
+    services: Services, *, channel_id: int, guild_id: int | None, parent_id: int | None
+) -> tuple[Character, str]:
+    """(character, where the choice comes from) for a channel or thread; see `for_channel`."""
+    character, _ref, source = await services.characters.for_channel(
+        channel_id=channel_id, guild_id=guild_id, parent_id=parent_id
+    )
+    return character, source

@@ -1,0 +1,79 @@
+"""`python -m bot check`: settings, database and Venice, verified without connecting to Discord."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.store.migrate import current_revision
+from bot.venice.client import VeniceClient
+from bot.venice.errors import AuthError, VeniceError
+
+
+async def _check_database(settings: Settings, out: Callable[[str], None]) -> bool:
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        current, head = await current_revision(settings.database_url)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        out(f"✗ database: cannot open {where} ({reason})")
+        return False
+    if current == head:
+        out(f"✓ database: {where} (schema {current})")
+    elif current is None:
+        out(f"• database: {where} is empty; `python -m bot migrate` (or `run`) creates the schema")
+    else:
+        out(f"• database: {where} is at schema {current}; `python -m bot migrate` brings it to {head}")
+    return True
+
+
+async def _check_venice(settings: Settings, out: Callable[[str], None]) -> bool:
+    assert settings.venice_api_key is not None
+    client = VeniceClient(settings.venice_api_key.get(), settings.venice_base_url, max_retries=1)
+    ok = True
+    try:
+        text_models = await client.list_models("text")
+        image_models = await client.list_models("image")
+        out(f"✓ Venice key accepted at {settings.venice_base_url}: {len(text_models)} text and "
+            f"{len(image_models)} image models")
+        for wanted, models, setting in (
+            (settings.text_model, text_models, "TEXT_MODEL"),
+            (settings.image_model, image_models, "IMAGE_MODEL"),
+        ):
+            model = next((m for m in models if m.id == wanted), None)
+            if model is None:
+                ok = False
+                names = ", ".join(m.id for m in models[:8])
+                out(f"✗ {setting}={wanted} is not offered by Venice; choose one of: {names}")
+            elif model.offline:
+                ok = False
+                out(f"✗ {setting}={wanted} is offline at Venice right now")
+            else:
+                extra = f", context {model.context_tokens} tokens" if model.context_tokens else ""
+                out(f"✓ {setting}={wanted}{extra}")
+        if settings.image_style:
+            styles = await client.image_styles()
+            if settings.image_style in styles:
+                out(f"✓ IMAGE_STYLE={settings.image_style}")
+            else:
+                ok = False
+                out(f"✗ IMAGE_STYLE={settings.image_style} is not a Venice style; e.g. {', '.join(styles[:6])}")
+    except AuthError:
+        out("✗ VENICE_API_KEY was refused by Venice: create a new key at venice.ai/settings/api")
+        ok = False
+    except VeniceError as exc:
+        out(f"✗ Venice at {settings.venice_base_url}: {exc.user_message}")
+        ok = False
+    finally:
+        await client.close()
+    return ok
+
+
+async def run_check(settings: Settings, out: Callable[[str], None]) -> bool:
+    """Print one line per check; True when the bot can start with these settings."""
+    out("✓ settings loaded")
+    db_ok = await _check_database(settings, out)
+    venice_ok = await _check_venice(settings, out)
+    return db_ok and venice_ok

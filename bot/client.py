@@ -1,0 +1,148 @@
+"""The bot: an AutoShardedBot that owns one store engine, one Venice client and the services.
+
+`setup_hook` opens everything and loads the cogs; `close` shuts it down in reverse. The command
+tree's global check is the age gate, so every slash command and autocomplete passes through it;
+buttons and modals call the same gate from `bot/ui/views.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import gate
+from bot.config import Settings
+from bot.errors import UserError
+from bot.services import Services, build_services
+from bot.venice.errors import VeniceError
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.chat", "cogs.characters", "cogs.images", "cogs.admin", "cogs.privacy")
+GENERIC_ERROR = "Something went wrong on my side. It has been logged; please try again in a moment."
+
+
+def apply_api_base(api_base: str | None) -> None:
+    """Point discord.py's REST client (and so the gateway lookup) at another base URL.
+
+    `Route.BASE` is read whenever a route is built, by the HTTP client and by the interaction
+    webhook adapter alike, so this one attribute moves every REST call.
+    """
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+
+
+def intents() -> discord.Intents:
+    """Guilds (channel cache with age-restricted flags), guild and DM messages. Message Content is
+    not needed: mentions, replies to the bot and DMs carry their content without it."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    return wanted
+
+
+def user_message_for(error: BaseException) -> str | None:
+    """Short, specific wording for errors users can understand; None means "unexpected"."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, UserError | VeniceError):
+        return error.user_message if isinstance(error, VeniceError) else error.message
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
+        perms = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
+        who = "You need" if isinstance(error, app_commands.MissingPermissions) else "I need"
+        return f"{who} the {perms} permission for that."
+    if isinstance(error, app_commands.TransformerError):
+        return f"That value isn't valid for this option: {str(error.value)[:100]!r}."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You can't use that here."
+    return None
+
+
+async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Answer an interaction privately, whether or not it was already acknowledged."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not send an error reply: %s", exc)
+
+
+class BotTree(app_commands.CommandTree["LustifyBot"]):
+    """The command tree: the gate as a global check, and one error handler with kind wording."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bot = interaction.client
+        if not await gate.enforce(interaction):
+            return False
+        if not isinstance(bot, LustifyBot) or bot.services is None:
+            return True
+        return await bot.services.admit(interaction)
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        text = user_message_for(error)
+        if text is None:
+            log.error("command %s failed", getattr(interaction.command, "qualified_name", "?"), exc_info=error)
+            text = GENERIC_ERROR
+        await reply_ephemeral(interaction, text)
+
+
+class LustifyBot(commands.AutoShardedBot):
+    """The production bot. Tests build it with the same factory and point it at local fakes."""
+
+    def __init__(self, settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS, **kwargs: Any) -> None:
+        shard_options: dict[str, Any] = {}
+        if settings.shard_count is not None:
+            shard_options["shard_count"] = settings.shard_count
+        if settings.shard_ids is not None:
+            shard_options["shard_ids"] = list(settings.shard_ids)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            tree_cls=BotTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=False),
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+            help_command=None,
+            max_messages=1000,
+            **shard_options,
+            **kwargs,
+        )
+        self.settings = settings
+        self.extension_names = extensions
+        self.services: Services | None = None
+
+    async def setup_hook(self) -> None:
+        self.services = await build_services(self.settings, self)
+        for name in self.extension_names:
+            await self.load_extension(name)
+        log.info("setup done: %d extensions, %d commands", len(self.extension_names), len(self.tree.get_commands()))
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s in %d servers", self.user, len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        # Plain messages go to the chat cog's listener; prefix commands are not used.
+        return
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self.services is not None:
+                await self.services.close()
+                self.services = None
+
+
+def make_bot(settings: Settings, **kwargs: Any) -> LustifyBot:
+    """The one factory used by `python -m bot`, the tests and the benchmarks."""
+    apply_api_base(settings.discord_api_base)
+    return LustifyBot(settings, **kwargs)

@@ -1,0 +1,307 @@
+"""Turning an image job into exactly what is sent to Venice, and refusing what cannot be sent.
+
+The order of checks is deliberate: local checks (empty prompt, seed range, aspect) first, then
+the content screen on the user's own words, then settings, and only then the Venice catalogue
+(models, styles), so a refused or malformed request never reaches Venice at all. The composed
+prompt (the user's words plus what the bot adds) is screened again before the generate call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import policy
+from bot.characters.model import Character
+from bot.errors import Refused, UserError
+from bot.images.compose import (
+    ADULT_ANCHOR,
+    MIN_LIMIT,
+    MINOR_NEGATIVE_TERMS,
+    QUALITY_TAGS,
+    clean,
+    compose_prompt,
+    selfie_prompt,
+    split_clauses,
+)
+from bot.images.encode import probe
+from bot.images.jobs import ImageJob, ImagePlan
+from bot.images.seeds import SOURCE_GIVEN, character_seed, choose_seed, valid_seed
+from bot.images.sizes import DEFAULT_ASPECT, MIN_SIDE, ImageConstraints, fit_upscale, resolve_aspect, size_for
+from bot.store import channels
+from bot.store import images as store
+from bot.store.models import CharacterRow, ImageRecord
+from bot.venice.errors import VeniceError
+from bot.venice.types import ImageResult, ModelInfo
+
+if TYPE_CHECKING:
+    from bot.images.service import ImageService
+
+__all__ = ["Character", "T", "make_plan"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EMPTY_PROMPT = "Tell me what to draw: the prompt can't be empty."
+SEED_RANGE = "That seed is out of range. Seeds are whole numbers between -999,999,999 and 999,999,999."
+IMAGES_OFF = "Images are turned off in this channel."
+NEGATIVE_ADULT = "The negative prompt can't steer images away from adults: everyone pictured here is an adult."
+UPSCALE_MAX_INPUT_BYTES = 25 * 1024 * 1024  # Venice's upload limit for /image/upscale
+SOURCE_CHARACTER = "character"
+SOURCE_SAME = "same as before"
+
+_MINOR_TERMS = {c.casefold() for c in split_clauses(MINOR_NEGATIVE_TERMS)}
+# Asking the model to avoid adult features pushes it towards younger-looking people.
+_ADULT_NEGATION = re.compile(r"\b(?:adults?|mature|grown[\s-]?ups?)\b", re.IGNORECASE)
+
+
+async def make_plan(service: ImageService, job: ImageJob) -> ImagePlan:
+    """Validate, screen and compose `job`; raises UserError (or Refused) without a generate call."""
+    text = clean(job.prompt)
+    if not text:
+        raise UserError(EMPTY_PROMPT)
+    if job.seed is not None and not valid_seed(job.seed):
+        raise UserError(SEED_RANGE)
+    if job.size is None:
+        try:
+            resolve_aspect(job.aspect)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    where = policy.Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
+    await screen_inputs(service.sessions, where, prompt=job.prompt, negative=job.negative, appearance=job.appearance)
+
+    cfg = await service.config.resolve_all(
+        guild_id=job.guild_id, channel_id=job.channel_id, parent_id=job.parent_channel_id,
+        keys=["images", "image_model", "image_style"],
+    )
+    if not cfg["images"].value:
+        raise UserError(IMAGES_OFF)
+    info = await find_model(service, job.model, cfg["image_model"].value)
+    constraints = ImageConstraints.from_model(info)
+    style = await find_style(service, job.style, cfg["image_style"].value)
+    width, height = _size(job, info, constraints)
+    seed, seed_source = await _seed(service.sessions, job)
+
+    composed = compose_prompt(
+        text, appearance=job.appearance, limit=max(MIN_LIMIT, constraints.prompt_char_limit),
+        user_negative=job.negative, quality=QUALITY_TAGS if job.add_quality else "",
+    )
+    await policy.check_texts(service.sessions, [composed.prompt], where, for_image=True)
+    description = job.description or (job.prompt if not job.appearance else ", ".join(
+        part for kind, part in composed.parts if kind in ("user", "adult", "appearance")
+    ))
+    return ImagePlan(
+        job=job, description=description, model=info.id, model_name=info.name or info.id,
+        prompt=composed.prompt, negative=composed.negative, width=width, height=height,
+        steps=constraints.steps_default if info.steps_max is not None else None,
+        seed=seed, seed_source=seed_source, style=style, prompt_limit=constraints.prompt_char_limit,
+        trimmed=sorted(set(composed.dropped) | set(composed.shortened)), cost_usd=generation_cost(info),
+    )
+
+
+async def screen_inputs(
+    sessions: async_sessionmaker[AsyncSession], where: policy.Where, *, prompt: str, negative: str = "",
+    appearance: str = "",
+) -> None:
+    """The content screen over what a person wrote, before anything goes to Venice.
+
+    Minor-feature terms in the negative prompt are taken out first: the bot adds them to every
+    negative prompt anyway, and a user asking to keep them out is not asking for them.
+    """
+    own = ", ".join(c for c in split_clauses(clean(negative)) if c.casefold() not in _MINOR_TERMS)
+    if own and _ADULT_NEGATION.search(own):
+        await policy.audit(sessions, where, kind="refusal", rule="negative_adult")
+        raise Refused(NEGATIVE_ADULT, "negative_adult")
+    await policy.check_texts(sessions, [prompt, own, appearance], where, for_image=True)
+
+
+async def find_model(service: ImageService, requested: str | None, default: str | None) -> ModelInfo:
+    """The catalogue entry of the model to use; unknown or offline → UserError."""
+    name = (requested or default or "").strip()
+    models = await service.venice.list_models("image")
+    info = next((m for m in models if m.id == name), None) or next(
+        (m for m in models if m.id.casefold() == name.casefold()), None
+    )
+    shown = name[:60] or "(none)"
+    if info is None:
+        if requested:
+            raise UserError(f"I don't know an image model called “{shown}”. Pick one from the list.")
+        raise UserError(
+            f"This channel's image model “{shown}” isn't offered by Venice any more. "
+            "An admin can pick another one in /settings."
+        )
+    if info.offline:
+        raise UserError(f"The image model “{info.id}” is offline on Venice right now. Try another one.")
+    return info
+
+
+async def find_style(service: ImageService, requested: str | None, default: str | None) -> str | None:
+    """Venice's exact spelling of the style, None for no style; an unknown requested style → UserError."""
+    name = (requested if requested is not None else default or "").strip()
+    if not name or name.casefold() == "none":
+        return None
+    styles = await service.venice.image_styles()
+    match = next((s for s in styles if s == name), None) or next(
+        (s for s in styles if s.casefold() == name.casefold()), None
+    )
+    if match is not None:
+        return match
+    if requested is not None:
+        raise UserError(f"There's no style called “{name[:50]}”. Pick one from the list, or leave it empty.")
+    # A stale server default should not stop every image in the server; it is dropped instead.
+    log.warning("default image style %r is not offered by Venice; generating without a style", name)
+    return None
+
+
+def _size(job: ImageJob, info: ModelInfo, constraints: ImageConstraints) -> tuple[int | None, int | None]:
+    if info.aspect_ratios or info.resolutions:
+        return None, None  # sized by aspect ratio or resolution tier; pixel sizes are rejected
+    if job.size is not None:
+        cap = constraints.max_side // constraints.divisor * constraints.divisor
+        floor = -(-MIN_SIDE // constraints.divisor) * constraints.divisor
+        width, height = (max(floor, min(cap, side // constraints.divisor * constraints.divisor)) for side in job.size)
+        return width, height
+    return size_for(job.aspect or DEFAULT_ASPECT, constraints)
+
+
+async def _seed(sessions: async_sessionmaker[AsyncSession], job: ImageJob) -> tuple[int, str]:
+    locked = None
+    if job.seed is None and job.use_lock:
+        view = await channels.load(sessions, job.channel_id, job.parent_channel_id)
+        locked = view.seed if view.seed_locked else None
+    seed, source = choose_seed(job.seed, locked)
+    return seed, job.seed_source if source == SOURCE_GIVEN else source
+
+
+def _price(pricing: Any, *path: str) -> float:
+    node = pricing
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else 0.0
+
+
+def generation_cost(info: ModelInfo) -> float:
+    """USD per image from the catalogue; Venice sends no cost on image answers."""
+    pricing = dict(info.pricing or {})
+    cost = _price(pricing, "generation", "usd")
+    if not cost and isinstance(pricing.get("resolutions"), dict):
+        cost = min((_price(v, "usd") for v in pricing["resolutions"].values()), default=0.0)
+    return cost
+
+
+def new_record(plan: ImagePlan) -> store.NewImage:
+    job = plan.job
+    return store.NewImage(
+        user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id, kind=job.kind,
+        user_prompt=plan.description, prompt=plan.prompt, negative=plan.negative, model=plan.model, style=plan.style,
+        seed=plan.seed, width=plan.width or 0, height=plan.height or 0, steps=plan.steps,
+        character_ref=job.character_ref, parent_id=job.parent_image_id,
+    )
+
+
+def dimensions(data: bytes, result: ImageResult) -> tuple[int, int]:
+    """The posted file's real size (it may have been scaled down to fit Discord)."""
+    try:
+        width, height, _ = probe(data)
+    except ValueError:
+        return result.width, result.height
+    return width, height
+
+
+# -- character images -----------------------------------------------------------------------
+
+
+async def character_seed_for(
+    sessions: async_sessionmaker[AsyncSession], character: Character, character_ref: str
+) -> int:
+    """The seed a character is always drawn with: its locked seed if it has one, else a stable hash."""
+    if character.id is not None:
+        async with sessions() as session:
+            row = await session.get(CharacterRow, character.id)
+        if row is not None and valid_seed(row.seed):
+            return int(row.seed)  # type: ignore[arg-type]
+    return character_seed(character_ref or f"name:{character.name}")
+
+
+def character_job(
+    *, kind: str, scene: str, character: Character, character_ref: str, seed: int, user_id: int,
+    guild_id: int | None, channel_id: int, parent_channel_id: int | None,
+) -> ImageJob:
+    """A /selfie (portrait from the appearance) or a chat scene (the scene, then the appearance)."""
+    common: dict[str, Any] = {
+        "kind": kind, "user_id": user_id, "guild_id": guild_id, "channel_id": channel_id,
+        "parent_channel_id": parent_channel_id, "seed": seed, "seed_source": SOURCE_CHARACTER,
+        "use_lock": False, "character_ref": character_ref,
+    }
+    if kind == "selfie":
+        # The name is left out on purpose: a character may be named after a real person.
+        return ImageJob(prompt=selfie_prompt(character.name, character.appearance, scene), **common)
+    return ImageJob(prompt=scene, appearance=clean(character.appearance) or ADULT_ANCHOR, **common)
+
+
+# -- upscale --------------------------------------------------------------------------------
+
+
+async def check_upscale(
+    service: ImageService, *, record_id: int, guild_id: int | None, channel_id: int,
+    parent_channel_id: int | None, source_size: tuple[int, int] | None, scale: int,
+) -> tuple[ImageRecord, float]:
+    """The record to upscale and the upscale's price; UserError when it can't be upscaled."""
+    record = await store.get(service.sessions, record_id)
+    if record is None or record.status not in (store.DONE, store.DELETED):
+        raise UserError("I can't find that image any more, so it can't be upscaled.")
+    if record.status == store.DELETED:
+        raise UserError("That image was deleted, so it can't be upscaled.")
+    if record.kind == "upscale":
+        raise UserError("That image is already upscaled.")
+    enabled = await service.config.get(
+        "images", guild_id=guild_id, channel_id=channel_id, parent_id=parent_channel_id
+    )
+    if not enabled:
+        raise UserError(IMAGES_OFF)
+    width, height = source_size or (record.width, record.height)
+    if not fit_upscale(width, height, scale):
+        raise UserError(f"A {width}×{height} image can't be upscaled ×{scale} (Venice's size limits).")
+    cost = 0.0
+    try:
+        info = next((m for m in await service.venice.list_models("image") if m.id == record.model), None)
+        cost = _price(dict(info.pricing or {}), "upscale", f"{scale}x", "usd") if info else 0.0
+    except VeniceError as exc:
+        log.info("no upscale price for %s: %s", record.model, exc)
+    return record, cost
+
+
+def check_upscale_input(data: bytes, scale: int) -> None:
+    """Refuse a source file Venice would reject, before sending it."""
+    if len(data) > UPSCALE_MAX_INPUT_BYTES:
+        raise UserError("That image is too large for Venice to upscale.")
+    try:
+        width, height, _ = probe(data)
+    except ValueError:
+        raise UserError("The original file isn't a readable image any more, so it can't be upscaled.") from None
+    if not fit_upscale(width, height, scale):
+        raise UserError(f"A {width}×{height} image can't be upscaled ×{scale} (Venice's size limits).")
+
+
+def upscale_record(
+    source: ImageRecord, job: ImageJob, source_size: tuple[int, int] | None, scale: int
+) -> store.NewImage:
+    width, height = source_size or (source.width, source.height)
+    return store.NewImage(
+        user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id, kind="upscale",
+        user_prompt=source.user_prompt, prompt=source.prompt, negative=source.negative, model=source.model,
+        style=source.style, seed=source.seed, width=width * scale, height=height * scale, steps=source.steps,
+        character_ref=source.character_ref, parent_id=source.id,
+    )
+
+
+def upscale_plan(source: ImageRecord, job: ImageJob) -> ImagePlan:
+    """What the upscale's embed shows: the original's parameters."""
+    return ImagePlan(
+        job=job, model=source.model, model_name=source.model, prompt=source.prompt, negative=source.negative,
+        width=None, height=None, steps=source.steps, seed=source.seed or 0, seed_source=SOURCE_SAME,
+        style=source.style, prompt_limit=len(source.prompt), description=source.user_prompt,
+    )

@@ -1,0 +1,88 @@
+"""Applying the content screen at every input, with the audit log and repeated-attempt blocks.
+
+`bot.safety.screen` decides; this module acts on the decision: it writes an audit event (who,
+where, when, which rule — never the text), counts strikes for minors refusals, blocks a user who
+keeps trying, and raises `Refused` with wording that never repeats the content.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import safety
+from bot.errors import Refused
+from bot.store import users
+from bot.store.models import AuditEvent
+
+log = logging.getLogger(__name__)
+
+MINOR_RULES = frozenset({"minor_age", "minor_term", "school_sexual"})
+STRIKE_WINDOW = timedelta(hours=24)
+STRIKE_THRESHOLD = 3
+BLOCK_FOR = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Who did it and where, for the audit log."""
+
+    user_id: int | None
+    guild_id: int | None
+    channel_id: int | None
+    entry: str  # e.g. "chat", "imagine", "character import"
+
+
+async def audit(
+    sessions: async_sessionmaker[AsyncSession], where: Where, *, kind: str, rule: str = "", detail: str = ""
+) -> None:
+    async with sessions.begin() as session:
+        session.add(AuditEvent(
+            guild_id=where.guild_id, channel_id=where.channel_id, user_id=where.user_id,
+            kind=kind, rule=rule, detail=(detail or where.entry)[:300],
+        ))
+
+
+async def refuse(sessions: async_sessionmaker[AsyncSession], where: Where, verdict: safety.Verdict) -> Refused:
+    """Record a refusal (and a strike for minors rules) and build the error to raise."""
+    await audit(sessions, where, kind="refusal", rule=verdict.rule)
+    message = verdict.reason
+    if verdict.rule in MINOR_RULES and where.user_id is not None:
+        strikes, blocked = await users.add_strike(
+            sessions, where.user_id, window=STRIKE_WINDOW, threshold=STRIKE_THRESHOLD, block_for=BLOCK_FOR
+        )
+        if blocked is not None:
+            await audit(sessions, where, kind="block", rule=verdict.rule, detail=f"blocked for {BLOCK_FOR}")
+            message += " You are now blocked from this bot for 24 hours after repeated attempts."
+        elif strikes == STRIKE_THRESHOLD - 1:
+            message += " One more attempt and you will be blocked from this bot for 24 hours."
+    log.info("policy: refused %s input from user %s (rule %s)", where.entry, where.user_id, verdict.rule)
+    return Refused(message, verdict.rule)
+
+
+async def check_texts(
+    sessions: async_sessionmaker[AsyncSession], texts: Iterable[str], where: Where, *, for_image: bool = False
+) -> None:
+    """Screen each text; on the first refusal, record it and raise `Refused`."""
+    for text in texts:
+        if not text:
+            continue
+        verdict = safety.screen(text, for_image=for_image)
+        if not verdict.allowed:
+            raise await refuse(sessions, where, verdict)
+
+
+async def check_text(
+    sessions: async_sessionmaker[AsyncSession], text: str, where: Where, *, for_image: bool = False
+) -> None:
+    await check_texts(sessions, [text], where, for_image=for_image)
+
+
+def output_verdict(text: str) -> safety.Verdict:
+    """Screen model output before it is posted (the model is told all characters are adults, but
+    Venice is not relied on as the safeguard)."""
+    return safety.screen(text)

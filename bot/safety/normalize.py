@@ -1,0 +1,144 @@
+"""Undoing obfuscation before the content rules run.
+
+The rules in `bot.safety.rules` are written once, against lower-case Latin text. Everything people
+do to slip a word past a filter is undone here instead:
+
+- compatibility forms (fullwidth `ｌｏｌｉ`, mathematical `𝐥𝐨𝐥𝐢`, circled `ⓛⓞⓛⓘ`): NFKC;
+- case: `casefold()` (also folds `ß` and friends);
+- accents, combining strike-throughs and "zalgo" marks: NFKD, then combining marks are dropped;
+- zero-width and other invisible characters (Unicode category Cf, Hangul fillers): dropped;
+- look-alike letters from other scripts (Cyrillic `а`, Greek `ο`, small capitals `ᴋ`, squared and
+  regional-indicator letters): mapped to the Latin letter they imitate;
+- letters spaced or punctuated apart (`l o l i`, `k.i.d`, `c-h-i-l-d`): joined;
+- leetspeak inside words (`l0l1`, `$h0ta`, `k!d`): mapped to letters.
+
+Repeated letters (`lolliii`) are not collapsed here, because doubling is meaningful in ordinary
+words; the rule patterns allow repeats instead (`l+o+l+i+`).
+
+`variants()` returns the few forms the rules check. Ages are read from the forms that keep digits,
+because leetspeak mapping turns `15yo` into `isyo`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Combining marks (Mn, Me) are dropped after NFKD so that accents and strike-through/zalgo
+# decorations vanish; Cf covers zero-width spaces/joiners, soft hyphens, bidi controls, tags.
+_DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
+
+# Invisible characters that Unicode does not class as Cf but people use as blanks between
+# letters. Hangul fillers are dropped; the Braille blank is treated as a space.
+_INVISIBLE = {0x115F: None, 0x1160: None, 0x3164: None, 0xFFA0: None, 0x2800: " "}
+
+# Look-alikes that survive NFKC + casefold. Pairs are "<look-alike><latin>". Only letters that
+# a reader would take for the Latin one are listed; text in those scripts becomes gibberish, but
+# the screen only looks for Latin words, so gibberish cannot match anything.
+_HOMOGLYPH_PAIRS = (
+    # Cyrillic
+    "аa бb вb гr дd еe ёe ԑe жx зe иu йu іi їi јj кk лn мm нh оo пn рp сc тt уy ўy фf хx цu чy"
+    " шw щw ъb ыbi ьb эe юio яr ѕs ԁd ԛq ԝw ӏl ҝk һh ҫc ґr"
+    # Greek
+    " αa βb γy δd εe ζz ηn θo ιi κk λl μu νv ξe οo πn ρp σo ςc τt υu φf χx ψw ωw άa έe ήn ίi όo ύu ώw"
+    # Armenian and Cherokee-style look-alikes seen in evasion attempts
+    " օo սu հh ոn ցg ժd"
+    # Latin extensions and small capitals
+    " ıi ɩi ɪi łl ƚl ʟl ɫl øo ɵo ᴏo đd ɖd ᴅd ħh ʜh ɑa ᴀa ʙb ᴄc ᴇe ꜰf ɢg ɡg ᴊj ᴋk ᴍm ɴn ᴘp ʀr ꜱs ᴛt"
+    " ᴜu ᴠv ᴡw ʏy ᴢz ƅb ɓb ƈc ɗd ɛe ɠg ɦh ɨi ɱm ɲn ɳn ɔo ƥp ʠq ɽr ʂs ƭt ʉu ʋv ⱳw ƴy ȥz"
+    # Typographic punctuation that NFKC leaves alone
+    " ’' ‘' ʼ' ′' “\" ”\" ‐- ‑- ‒- –- —- ―- ⁄/"
+)
+_HOMOGLYPHS: dict[int, int | str | None] = {ord(pair[0]): pair[1:] for pair in _HOMOGLYPH_PAIRS.split()}
+_HOMOGLYPHS.update(_INVISIBLE)
+# Enclosed letters without a compatibility decomposition: parenthesised/squared/circled/negative
+# squared capitals and regional indicators (🅻🅾🅻🅸, 🇱🇴🇱🇮) all run A..Z from a base code point.
+for _base in (0x1F130, 0x1F150, 0x1F170, 0x1F1E6):
+    for _i in range(26):
+        _HOMOGLYPHS[_base + _i] = chr(ord("a") + _i)
+
+_WHITESPACE = re.compile(r"\s+")
+
+# Letters spaced apart: a run of single characters (letters, digits, and the leet symbols @ $)
+# separated by one to three spacing/punctuation characters; the lookarounds make every member of
+# the run a lone character. "!" and "|" are not separators: they are leet letters ("k!d", "|o|i").
+_CHAR = r"[a-z0-9@$]"
+_SEP = r"[\s._\-*~+,:;/\\'\"`^=]"
+_SPACED_RUN = re.compile(rf"(?<![a-z0-9@$]){_CHAR}(?:{_SEP}{{1,3}}{_CHAR}(?![a-z0-9@$]))+")
+_SPACED_MEMBER = re.compile(_CHAR)
+
+# Leetspeak is mapped only inside tokens that also hold a letter, so bare numbers ("4 kids",
+# "room 15") stay numbers. "1" is ambiguous (i or l), so two variants are produced.
+_LEET_BASE = {"0": "o", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
+_LEET_I = str.maketrans({**_LEET_BASE, "1": "i"})
+_LEET_L = str.maketrans({**_LEET_BASE, "1": "l"})
+_TOKEN = re.compile(r"\S+")
+_HAS_LETTER = re.compile(r"[a-z]")
+# "!" stands for i only between letters ("k!d"): a trailing "!" is punctuation, and mapping it
+# would break the word it ends. "|" stands for l next to any letter ("|o|i").
+_INNER_BANG = re.compile(r"(?<=[a-z])!(?=[a-z])")
+_INNER_PIPE = re.compile(r"(?<=[a-z])\||\|(?=[a-z])")
+
+
+def normalize(text: str) -> str:
+    """Return `text` folded to plain lower-case Latin: look-alikes mapped, invisibles removed.
+
+    Punctuation and digits are kept; runs of whitespace become one space. Offsets are not kept
+    (the rules only need positions within one normalised form).
+    """
+    if text.isascii():
+        # Fast path: nothing to fold but case; most chat text takes it.
+        return _WHITESPACE.sub(" ", text.lower())
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    decomposed = unicodedata.normalize("NFKD", folded)
+    kept = "".join(ch for ch in decomposed if unicodedata.category(ch) not in _DROP_CATEGORIES)
+    mapped = kept.translate(_HOMOGLYPHS)
+    return _WHITESPACE.sub(" ", mapped)
+
+
+def join_spaced(text: str) -> str:
+    """Join letters spaced or punctuated apart: `l o l i` → `loli`, `k.i.d` → `kid`.
+
+    Runs of three or more lone characters are joined. Runs of two are joined only when the
+    separator is punctuation (`c.p`), because two lone letters with a space ("i a") are ordinary.
+    A leading "a" or "i" followed by a space may be an ordinary word ("a k i d"), so the run is
+    also emitted without it; both forms are kept side by side.
+    """
+
+    def join(match: re.Match[str]) -> str:
+        run = match.group(0)
+        chars = _SPACED_MEMBER.findall(run)
+        if len(chars) == 2 and any(ch.isspace() for ch in run):
+            return run
+        joined = "".join(chars)
+        if len(chars) >= 4 and chars[0] in "ai" and run[1].isspace():
+            return f"{joined} {chars[0]} {joined[1:]}"
+        return joined
+
+    return _SPACED_RUN.sub(join, text)
+
+
+def _leet(text: str, table: dict[int, str]) -> str:
+    def token(match: re.Match[str]) -> str:
+        tok = match.group(0)
+        if not _HAS_LETTER.search(tok):
+            return tok
+        tok = tok.translate(table)
+        tok = _INNER_BANG.sub("i", tok)
+        return _INNER_PIPE.sub("l", tok)
+
+    return _TOKEN.sub(token, text)
+
+
+def variants(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return `(with_digits, all_forms)` for the rules to check.
+
+    `with_digits` holds the normalised text and its spaced-letters-joined form (for ages);
+    `all_forms` adds the two leetspeak readings (for words). Duplicates are removed, so ordinary
+    text costs one or two passes per rule.
+    """
+    plain = normalize(text)
+    joined = join_spaced(plain)
+    with_digits = tuple(dict.fromkeys((plain, joined)))
+    all_forms = tuple(dict.fromkeys((*with_digits, _leet(joined, _LEET_I), _leet(joined, _LEET_L))))
+    return with_digits, all_forms

@@ -1,0 +1,79 @@
+"""What the bot owns, built once in `setup_hook` and closed once in `close`.
+
+Cogs reach services through `bot.services`; services never import discord.py types except at the
+edge helpers that take an interaction, so the logic stays testable without Discord.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import discord
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot import gate
+from bot.chat.service import ChatService
+from bot.config import Settings
+from bot.limits import Limits
+from bot.settings import SettingsStore
+from bot.store import users
+from bot.store.engine import make_engine, make_sessionmaker
+from bot.venice.client import VeniceClient
+
+if TYPE_CHECKING:
+    from discord.ext import commands
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    venice: VeniceClient
+    config: SettingsStore
+    limits: Limits
+    chat: ChatService = field(init=False)
+
+    async def admit(self, interaction: discord.Interaction) -> bool:
+        """After the gate: refuse blocked users, and remember a DM unlock for plain DM chat."""
+        until = await users.blocked_until(self.sessions, interaction.user.id)
+        if until is not None:
+            text = (
+                "You're blocked from using this bot until "
+                f"{discord.utils.format_dt(until, 'f')} after repeated attempts to request content "
+                "involving minors."
+            )
+            if interaction.type is discord.InteractionType.autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+            return False
+        if (
+            interaction.type is discord.InteractionType.application_command
+            and (await gate.place_of_interaction(interaction)).kind is gate.PlaceKind.BOT_DM
+        ):
+            await users.unlock_dm(self.sessions, interaction.user.id)
+        return True
+
+    async def close(self) -> None:
+        await self.venice.close()
+        await self.engine.dispose()
+
+
+async def build_services(settings: Settings, bot: commands.Bot | None = None) -> Services:
+    """Open the store and the Venice client. Migrations are run by the command line, not here."""
+    engine = make_engine(settings.database_url)
+    key = settings.venice_api_key.get() if settings.venice_api_key else ""
+    venice = VeniceClient(key, settings.venice_base_url)
+    sessions = make_sessionmaker(engine)
+    config = SettingsStore(sessions, settings)
+    services = Services(
+        settings=settings, engine=engine, sessions=sessions, venice=venice,
+        config=config, limits=Limits(sessions, config),
+    )
+    services.chat = ChatService(services)
+    return services

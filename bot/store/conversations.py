@@ -1,0 +1,347 @@
+"""Conversations and their turns.
+
+Statuses keep the history honest: a user turn is `pending` until its reply ends; a reply is
+`streaming` until it is `complete`, `cut` (stopped or failed mid-way, partial text kept) or `failed`
+(nothing usable). Only `complete` and `cut` turns (and answered user turns) reach the model, so a crash
+at any moment leaves nothing half-written in the next prompt. Writes that belong together are one
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.store.models import Conversation, Message, MessageLink, utcnow
+
+IN_HISTORY = ("complete", "cut")
+WINDOW_ROWS = 400  # newest turns loaded per prompt; the prompt builder takes what fits
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRow:
+    """A plain copy of a stored turn, safe to use outside the session."""
+
+    id: int
+    role: str
+    author_id: int | None
+    author_name: str
+    content: str
+    swipes: list[str]
+    swipe_index: int
+    status: str
+    discord_ids: list[int]
+    reply_to: int | None
+    conversation_id: int
+    tokens: int = 0
+
+    @classmethod
+    def of(cls, m: Message) -> TurnRow:
+        return cls(
+            id=m.id, role=m.role, author_id=m.author_id, author_name=m.author_name, content=m.content,
+            swipes=list(m.swipes or []), swipe_index=m.swipe_index, status=m.status,
+            discord_ids=[int(i) for i in (m.discord_ids or [])], reply_to=m.reply_to,
+            conversation_id=m.conversation_id, tokens=m.tokens or 0,
+        )
+
+
+class Conversations:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    # -- conversations --------------------------------------------------------------------------
+
+    async def active(self, channel_id: int) -> Conversation | None:
+        async with self.sessions() as s:
+            return await s.scalar(
+                select(Conversation)
+                .where(Conversation.channel_id == channel_id, Conversation.archived.is_(False))
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+
+    async def get(self, conversation_id: int) -> Conversation | None:
+        async with self.sessions() as s:
+            return await s.get(Conversation, conversation_id)
+
+    async def start(
+        self, *, channel_id: int, guild_id: int | None, character_ref: str, character_name: str,
+        created_by: int | None, greetings: Sequence[str] = (),
+    ) -> tuple[Conversation, TurnRow | None]:
+        """Archive the channel's current conversation and open a new one, greeting first."""
+        async with self.sessions.begin() as s:
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.channel_id == channel_id, Conversation.archived.is_(False))
+                .values(archived=True)
+            )
+            conv = Conversation(
+                channel_id=channel_id, guild_id=guild_id, character_ref=character_ref,
+                character_name=character_name, created_by=created_by, title="", summary="", lore_fired=[],
+            )
+            s.add(conv)
+            await s.flush()
+            greeting = None
+            if greetings:
+                row = Message(
+                    conversation_id=conv.id, role="assistant", author_name=character_name,
+                    content=greetings[0], swipes=list(greetings), swipe_index=0, status="complete",
+                    discord_ids=[],
+                )
+                s.add(row)
+                await s.flush()
+                greeting = TurnRow.of(row)
+            return conv, greeting
+
+    async def list_for_channel(self, channel_id: int, limit: int = 25) -> list[tuple[Conversation, int]]:
+        async with self.sessions() as s:
+            counts = (
+                select(Message.conversation_id, func.count().label("n"))
+                .where(Message.status.in_(IN_HISTORY))
+                .group_by(Message.conversation_id)
+                .subquery()
+            )
+            rows = await s.execute(
+                select(Conversation, func.coalesce(counts.c.n, 0))
+                .outerjoin(counts, counts.c.conversation_id == Conversation.id)
+                .where(Conversation.channel_id == channel_id)
+                .order_by(Conversation.id.desc())
+                .limit(limit)
+            )
+            return [(c, int(n)) for c, n in rows.all()]
+
+    async def resume(self, channel_id: int, conversation_id: int) -> Conversation | None:
+        async with self.sessions.begin() as s:
+            conv = await s.get(Conversation, conversation_id)
+            if conv is None or conv.channel_id != channel_id:
+                return None
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.channel_id == channel_id, Conversation.id != conversation_id)
+                .values(archived=True)
+            )
+            conv.archived = False
+            return conv
+
+    async def delete(self, conversation_id: int) -> None:
+        async with self.sessions.begin() as s:
+            conv = await s.get(Conversation, conversation_id)
+            if conv is not None:
+                await s.delete(conv)
+
+    async def set_title_if_empty(self, conversation_id: int, title: str) -> None:
+        async with self.sessions.begin() as s:
+            await s.execute(
+                update(Conversation).where(Conversation.id == conversation_id, Conversation.title == "")
+                .values(title=title[:200])
+            )
+
+    async def set_summary(self, conversation_id: int, summary: str, upto: int) -> None:
+        async with self.sessions.begin() as s:
+            await s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(summary=summary, summary_upto=upto)
+            )
+
+    async def set_lore_fired(self, conversation_id: int, names: list[str]) -> None:
+        async with self.sessions.begin() as s:
+            await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(lore_fired=names))
+
+    # -- turns ----------------------------------------------------------------------------------
+
+    async def window(self, conversation: Conversation, *, before_id: int | None = None,
+                     limit: int = WINDOW_ROWS) -> list[TurnRow]:
+        """The newest turns in history (oldest first), after the summary point: one indexed query."""
+        query = select(Message).where(Message.conversation_id == conversation.id, Message.status.in_(IN_HISTORY))
+        if conversation.summary_upto is not None:
+            query = query.where(Message.id > conversation.summary_upto)
+        if before_id is not None:
+            query = query.where(Message.id < before_id)
+        async with self.sessions() as s:
+            rows = (await s.scalars(query.order_by(Message.id.desc()).limit(limit))).all()
+        return [TurnRow.of(m) for m in reversed(rows)]
+
+    async def all_turns(self, conversation_id: int) -> list[TurnRow]:
+        async with self.sessions() as s:
+            rows = (await s.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            )).all()
+        return [TurnRow.of(m) for m in rows]
+
+    async def turn(self, message_id: int) -> TurnRow | None:
+        async with self.sessions() as s:
+            m = await s.get(Message, message_id)
+            return TurnRow.of(m) if m else None
+
+    async def latest_reply_id(self, conversation_id: int) -> int | None:
+        async with self.sessions() as s:
+            return await s.scalar(
+                select(func.max(Message.id)).where(
+                    Message.conversation_id == conversation_id, Message.role == "assistant",
+                    Message.status.in_((*IN_HISTORY, "streaming", "failed")),
+                )
+            )
+
+    async def begin_turn(
+        self, conversation_id: int, *, author_id: int, author_name: str, content: str,
+        discord_message_id: int | None, channel_id: int, model: str,
+    ) -> tuple[TurnRow, TurnRow]:
+        """Store the user's message (pending) and the reply's placeholder (streaming) together."""
+        async with self.sessions.begin() as s:
+            user = Message(
+                conversation_id=conversation_id, role="user", author_id=author_id, author_name=author_name,
+                content=content, swipes=[], status="pending",
+                discord_ids=[discord_message_id] if discord_message_id else [],
+            )
+            s.add(user)
+            await s.flush()
+            if discord_message_id:
+                await s.merge(
+                    MessageLink(discord_message_id=discord_message_id, message_id=user.id, channel_id=channel_id)
+                )
+            reply = Message(
+                conversation_id=conversation_id, role="assistant", author_name="", content="", swipes=[""],
+                swipe_index=0, status="streaming", reply_to=user.id, discord_ids=[], model=model,
+            )
+            s.add(reply)
+            await s.flush()
+            return TurnRow.of(user), TurnRow.of(reply)
+
+    async def begin_swipe(self, reply_id: int) -> TurnRow:
+        """Start a new swipe on an existing reply (regenerate): old swipes are kept."""
+        async with self.sessions.begin() as s:
+            m = await s.get(Message, reply_id)
+            assert m is not None
+            swipes = [*list(m.swipes or [m.content]), ""]
+            m.swipes = swipes
+            m.swipe_index = len(swipes) - 1
+            m.content = ""
+            m.status = "streaming"
+            return TurnRow.of(m)
+
+    async def mark_streaming(self, reply_id: int) -> None:
+        async with self.sessions.begin() as s:
+            await s.execute(update(Message).where(Message.id == reply_id).values(status="streaming"))
+
+    async def link_discord(self, reply_id: int, channel_id: int, discord_ids: list[int]) -> None:
+        """Remember which Discord messages show this turn (first one as soon as it exists)."""
+        async with self.sessions.begin() as s:
+            m = await s.get(Message, reply_id)
+            if m is None:
+                return
+            old = {int(i) for i in (m.discord_ids or [])}
+            m.discord_ids = list(discord_ids)
+            for did in discord_ids:
+                if did not in old:
+                    await s.merge(MessageLink(discord_message_id=did, message_id=reply_id, channel_id=channel_id))
+
+    async def finish(
+        self, reply_id: int, *, content: str, status: str, character_name: str,
+        finish_reason: str | None = None, tokens: int = 0, discord_ids: list[int] | None = None,
+        channel_id: int | None = None,
+    ) -> TurnRow:
+        """End a reply and settle the user turn it answers, in one transaction."""
+        async with self.sessions.begin() as s:
+            m = await s.get(Message, reply_id)
+            assert m is not None
+            swipes = list(m.swipes or [""])
+            index = min(m.swipe_index, len(swipes) - 1)
+            if status == "failed" and len(swipes) > 1 and not content:
+                # A failed regenerate drops its empty swipe and shows the previous one again.
+                swipes.pop(index)
+                index = len(swipes) - 1
+                m.content = swipes[index]
+                m.status = "complete"
+            else:
+                swipes[index] = content
+                m.content = content
+                m.status = status
+            m.swipes = swipes
+            m.swipe_index = index
+            m.author_name = character_name
+            m.finish_reason = finish_reason
+            m.tokens = tokens
+            if discord_ids is not None:
+                m.discord_ids = discord_ids
+                for did in discord_ids:
+                    await s.merge(MessageLink(discord_message_id=did, message_id=reply_id, channel_id=channel_id or 0))
+            if m.reply_to is not None:
+                await s.execute(
+                    update(Message)
+                    .where(Message.id == m.reply_to, Message.status == "pending")
+                    .values(status="complete")
+                )
+            return TurnRow.of(m)
+
+    async def set_swipe(self, reply_id: int, index: int) -> TurnRow | None:
+        async with self.sessions.begin() as s:
+            m = await s.get(Message, reply_id)
+            if m is None or not m.swipes:
+                return None
+            index = max(0, min(index, len(m.swipes) - 1))
+            m.swipe_index = index
+            m.content = m.swipes[index]
+            return TurnRow.of(m)
+
+    async def edit_content(self, message_id: int, content: str) -> TurnRow | None:
+        """Replace the shown text of a turn; for replies, the current swipe becomes the edit."""
+        async with self.sessions.begin() as s:
+            m = await s.get(Message, message_id)
+            if m is None or m.status == "deleted":
+                return None
+            m.content = content
+            if m.role == "assistant":
+                swipes = list(m.swipes or [""])
+                swipes[min(m.swipe_index, len(swipes) - 1)] = content
+                m.swipes = swipes
+                if m.status == "failed":
+                    m.status = "complete"
+            return TurnRow.of(m)
+
+    async def delete_turn(self, reply_id: int) -> TurnRow | None:
+        """Remove a reply and the user message it answered from history (rows kept as `deleted`)."""
+        async with self.sessions.begin() as s:
+            m = await s.get(Message, reply_id)
+            if m is None:
+                return None
+            m.status = "deleted"
+            if m.reply_to is not None:
+                await s.execute(update(Message).where(Message.id == m.reply_to).values(status="deleted"))
+            return TurnRow.of(m)
+
+    async def by_discord_id(self, discord_message_id: int) -> TurnRow | None:
+        async with self.sessions() as s:
+            link = await s.get(MessageLink, discord_message_id)
+            if link is None:
+                return None
+            m = await s.get(Message, link.message_id)
+            return TurnRow.of(m) if m else None
+
+    async def recover_interrupted(self) -> int:
+        """After a crash: replies left `streaming` become `failed`; their user turns stay in history."""
+        async with self.sessions.begin() as s:
+            result = await s.execute(update(Message).where(Message.status == "streaming").values(status="failed"))
+            await s.execute(update(Message).where(Message.status == "pending").values(status="complete"))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def touch(self, conversation_id: int) -> None:
+        async with self.sessions.begin() as s:
+            await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow()))
+
+
+def export_rows(conv: Conversation, turns: list[TurnRow]) -> dict[str, Any]:
+    """A plain dict of a conversation for export and privacy files."""
+    return {
+        "id": conv.id, "channel_id": conv.channel_id, "character": conv.character_name, "title": conv.title,
+        "summary": conv.summary, "created_at": conv.created_at.isoformat(),
+        "messages": [
+            {"id": t.id, "role": t.role, "author": t.author_name, "content": t.content, "swipes": t.swipes,
+             "status": t.status}
+            for t in turns
+        ],
+    }

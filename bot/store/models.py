@@ -1,0 +1,246 @@
+"""Database tables (SQLAlchemy 2 declarative). Discord ids are 64-bit integers.
+
+Relationships are `lazy="raise"`: async code must load what it needs explicitly, so no query
+happens by accident inside a hot path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.store.types import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+Snowflake = BigInteger
+# SQLite only makes INTEGER PRIMARY KEY an auto-increment rowid, so BigInteger keys use Integer there.
+IdKey = BigInteger().with_variant(Integer(), "sqlite")
+When = UTCDateTime()
+
+
+class Setting(Base):
+    """One server- or channel-level setting value; absent means "inherit"."""
+
+    __tablename__ = "settings"
+    __table_args__ = (UniqueConstraint("scope", "scope_id", "key", name="uq_settings_scope_key"),)
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # "guild" | "channel"
+    scope_id: Mapped[int] = mapped_column(Snowflake)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[int | None] = mapped_column(Snowflake)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class ChannelState(Base):
+    """What users chose for a channel or thread: its character and its image seed."""
+
+    __tablename__ = "channel_state"
+
+    channel_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    character_ref: Mapped[str | None] = mapped_column(String(120))
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    seed_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_channel_active", "channel_id", "archived"),)
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(Snowflake)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    character_ref: Mapped[str] = mapped_column(String(120))
+    character_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    summary_upto: Mapped[int | None] = mapped_column(BigInteger)  # last message id folded into summary
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(Snowflake)
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+    lore_fired: Mapped[Any] = mapped_column(JSON, default=list)
+
+
+class Message(Base):
+    """One turn. Assistant turns keep every swipe; `content` is the swipe history uses."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # "user" | "assistant"
+    author_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    swipes: Mapped[Any] = mapped_column(JSON, default=list)
+    swipe_index: Mapped[int] = mapped_column(Integer, default=0)
+    # pending (user turn awaiting its reply) | streaming | complete | cut | failed | deleted
+    status: Mapped[str] = mapped_column(String(16), default="complete")
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    discord_ids: Mapped[Any] = mapped_column(JSON, default=list)
+    reply_to: Mapped[int | None] = mapped_column(BigInteger)  # the user turn this reply answers
+    model: Mapped[str | None] = mapped_column(String(100))
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class MessageLink(Base):
+    """Discord message id → stored turn, so replies, edits and deletes in Discord find their turn."""
+
+    __tablename__ = "message_links"
+
+    discord_message_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class CharacterRow(Base):
+    """A custom character: the full card as JSON plus what Discord needs to show it."""
+
+    __tablename__ = "characters"
+    __table_args__ = (Index("ix_characters_guild_name", "guild_id", "name"),)
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Snowflake, index=True)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(200))
+    card: Mapped[Any] = mapped_column(JSON)
+    avatar_url: Mapped[str | None] = mapped_column(String(1000))
+    avatar_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class Persona(Base):
+    __tablename__ = "personas"
+
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class ImageRecord(Base):
+    """Everything needed to redo an image: every button works from this row after a restart."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Snowflake, index=True)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    channel_id: Mapped[int] = mapped_column(Snowflake)
+    discord_message_id: Mapped[int | None] = mapped_column(Snowflake)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # imagine | reroll | edit | upscale | selfie | scene
+    user_prompt: Mapped[str] = mapped_column(Text, default="")
+    prompt: Mapped[str] = mapped_column(Text)  # as sent to Venice
+    negative: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str] = mapped_column(String(100))
+    style: Mapped[str | None] = mapped_column(String(100))
+    seed: Mapped[int | None] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer, default=1024)
+    height: Mapped[int] = mapped_column(Integer, default=1024)
+    steps: Mapped[int | None] = mapped_column(Integer)
+    character_ref: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed | deleted
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class Usage(Base):
+    """One billed Venice call, attributed to a user and server, for quotas and privacy export."""
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        Index("ix_usage_user_created", "user_id", "created_at"),
+        Index("ix_usage_guild_created", "guild_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake)
+    kind: Mapped[str] = mapped_column(String(16))  # chat | image | upscale | summary | scene
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Refusals and admin actions: who, where, when, which rule. Never the refused text."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_guild_created", "guild_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake)
+    channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    user_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # refusal | admin | block | venice_flag
+    rule: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class UserFlag(Base):
+    """Per-user state kept across processes: DM unlock, safety strikes and blocks."""
+
+    __tablename__ = "user_flags"
+
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    dm_unlocked_at: Mapped[datetime | None] = mapped_column(When)
+    strikes: Mapped[int] = mapped_column(Integer, default=0)
+    strikes_since: Mapped[datetime | None] = mapped_column(When)
+    blocked_until: Mapped[datetime | None] = mapped_column(When)
+
+
+class Lease(Base):
+    """A running job (chat reply, image) held by one process, so limits hold across processes."""
+
+    __tablename__ = "leases"
+    __table_args__ = (Index("ix_leases_user_kind", "user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(When)

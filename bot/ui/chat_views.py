@@ -1,0 +1,113 @@
+"""Buttons under a character's reply, and the edit modal.
+
+Each button is a `DynamicItem` whose custom_id carries the action and the stored reply's id
+(`chat:regen:123`), so the buttons keep working on a new bot process: nothing is kept in memory.
+Callbacks hand over to the chat cog, which re-checks the gate and who may press.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.store.conversations import TurnRow
+
+ACTIONS = {
+    "prev": ("◀", "Previous swipe"),
+    "next": ("▶", "Next swipe"),
+    "regen": ("🔄", "Regenerate"),
+    "cont": ("➡️", "Continue"),
+    "edit": ("✏️", "Edit"),
+    "pic": ("🖼️", "Picture this"),
+    "del": ("🗑️", "Delete"),
+    "stop": ("⏹️", "Stop"),
+}
+EDIT_MAX = 4000  # a modal text input holds at most 4,000 characters
+
+
+class ChatButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"chat:(?P<action>[a-z]+):(?P<id>[0-9]+)"):
+    def __init__(
+        self,
+        action: str,
+        reply_id: int,
+        *,
+        label: str | None = None,
+        disabled: bool = False,
+        row: int | None = None,
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+    ) -> None:
+        emoji, title = ACTIONS.get(action, ("", action))
+        super().__init__(
+            discord.ui.Button(
+                custom_id=f"chat:{action}:{reply_id}",
+                emoji=emoji or None,
+                label=label,
+                style=style,
+                disabled=disabled,
+                row=row,
+            )
+        )
+        self.action = action
+        self.reply_id = reply_id
+        self.title = title
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ChatButton:
+        return cls(match["action"], int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog("Chat")  # type: ignore[attr-defined]
+        if cog is None:
+            await interaction.response.send_message("Chat is not available right now.", ephemeral=True)
+            return
+        await cog.on_button(interaction, self.action, self.reply_id)
+
+
+def reply_view(reply: TurnRow, *, latest: bool, pictures: bool) -> discord.ui.View:
+    """The controls under a finished reply. Swipes, regenerate and continue only on the latest."""
+    view = discord.ui.View(timeout=None)
+    count = max(1, len(reply.swipes))
+    if latest and count > 1:
+        view.add_item(ChatButton("prev", reply.id, disabled=reply.swipe_index <= 0, row=0))
+        view.add_item(ChatButton("count", reply.id, label=f"{reply.swipe_index + 1}/{count}", disabled=True, row=0))
+        view.add_item(ChatButton("next", reply.id, disabled=reply.swipe_index >= count - 1, row=0))
+    if latest:
+        view.add_item(ChatButton("regen", reply.id, row=0))
+        view.add_item(ChatButton("cont", reply.id, row=0))
+    view.add_item(ChatButton("edit", reply.id, row=1))
+    if pictures:
+        view.add_item(ChatButton("pic", reply.id, row=1))
+    view.add_item(ChatButton("del", reply.id, row=1))
+    return view
+
+
+def stop_view(reply_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ChatButton("stop", reply_id, label="Stop", style=discord.ButtonStyle.danger))
+    return view
+
+
+class EditReplyModal(discord.ui.Modal):
+    """Edit what the character said; the edit becomes history. The custom_id carries the reply id."""
+
+    def __init__(self, reply_id: int, current: str) -> None:
+        super().__init__(title="Edit the reply", custom_id=f"chatedit:{reply_id}", timeout=None)
+        self.reply_id = reply_id
+        self.text: discord.ui.TextInput[EditReplyModal] = discord.ui.TextInput(
+            label="Reply",
+            style=discord.TextStyle.long,
+            default=current[:EDIT_MAX],
+            max_length=EDIT_MAX,
+            required=True,
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog("Chat")  # type: ignore[attr-defined]
+        if cog is not None:
+            await cog.on_edit_submit(interaction, self.reply_id, self.text.value)

@@ -1,0 +1,37 @@
+"""The checks every button, select and modal runs before it does anything.
+
+Components keep working on old messages after a channel's age restriction is turned off, and
+Discord's own command gate does not cover them, so each one re-asks the gate. Destructive controls
+are also limited to the person whose request it was, or a moderator of the channel.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot import gate
+
+NOT_YOURS = "Only the person who asked for this (or a moderator) can use that button."
+
+
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """Manage Messages in this channel counts as moderator; in a DM there is only the user."""
+    perms = interaction.permissions
+    return bool(perms.manage_messages or perms.administrator)
+
+
+async def component_allowed(interaction: discord.Interaction, *, owner_id: int | None = None) -> bool:
+    """Gate, then the bot's admission rules, then (when `owner_id` is given) ownership.
+
+    On refusal the interaction has been answered ephemerally and the caller must do nothing else.
+    """
+    if not await gate.enforce(interaction):
+        return False
+    services = getattr(interaction.client, "services", None)
+    if services is not None and not await services.admit(interaction):
+        return False
+    if owner_id is not None and interaction.user.id != owner_id and not is_moderator(interaction):
+        if not interaction.response.is_done():
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        return False
+    return True

@@ -1,0 +1,151 @@
+"""/conversation list | resume | export | delete | memory: several conversations per channel."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.chat.service import ChatService
+from bot.client import LustifyBot
+from bot.errors import UserError
+from bot.store.conversations import TurnRow
+from bot.store.models import Conversation
+from bot.ui.gating import is_moderator
+
+
+def export_text(conv: Conversation, turns: list[TurnRow]) -> str:
+    """A readable transcript: who said what, in order, without deleted or failed turns."""
+    lines = [f"# {conv.title or 'Conversation'} with {conv.character_name}",
+             f"# started {conv.created_at:%Y-%m-%d %H:%M} UTC", ""]
+    if conv.summary:
+        lines += ["Story so far:", conv.summary, ""]
+    for t in turns:
+        if t.status not in ("complete", "cut"):
+            continue
+        name = t.author_name or (conv.character_name if t.role == "assistant" else "User")
+        lines += [f"{name}:", t.content, ""]
+    return "\n".join(lines)
+
+
+def export_jsonl(conv: Conversation, turns: list[TurnRow]) -> str:
+    """SillyTavern's chat format: a metadata line, then one line per message with its swipes."""
+    user_name = next((t.author_name for t in turns if t.role == "user"), "User")
+    out = [json.dumps({"user_name": user_name, "character_name": conv.character_name,
+                       "create_date": conv.created_at.isoformat(), "chat_metadata": {"note_prompt": conv.summary}})]
+    for t in turns:
+        if t.status not in ("complete", "cut"):
+            continue
+        entry: dict[str, object] = {
+            "name": t.author_name or (conv.character_name if t.role == "assistant" else user_name),
+            "is_user": t.role == "user", "is_system": False, "mes": t.content, "send_date": "",
+        }
+        if t.role == "assistant" and len(t.swipes) > 1:
+            entry["swipes"] = t.swipes
+            entry["swipe_id"] = t.swipe_index
+        out.append(json.dumps(entry, ensure_ascii=False))
+    return "\n".join(out) + "\n"
+
+
+class ConversationCog(commands.Cog, name="Conversations"):
+    conversation = app_commands.Group(
+        name="conversation", description="Your conversations in this channel", nsfw=True,
+    )
+
+    def __init__(self, bot: LustifyBot) -> None:
+        self.bot = bot
+        assert bot.services is not None
+        self.engine: ChatService = bot.services.chat  # type: ignore[attr-defined]
+
+    async def _mine(self, interaction: discord.Interaction, conversation_id: int) -> Conversation:
+        conv = await self.engine.conversations.get(conversation_id)
+        if conv is None or conv.channel_id != interaction.channel_id:
+            raise UserError("There is no conversation with that number in this channel.")
+        return conv
+
+    async def conversation_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        rows = await self.engine.conversations.list_for_channel(interaction.channel_id or 0)
+        choices = []
+        for conv, count in rows:
+            label = f"#{conv.id} {conv.title or 'untitled'} — {conv.character_name} ({count} messages)"
+            if current.lower() in label.lower():
+                choices.append(app_commands.Choice(name=label[:100], value=conv.id))
+        return choices[:25]
+
+    @conversation.command(name="list", description="Conversations in this channel")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        rows = await self.engine.conversations.list_for_channel(interaction.channel_id or 0)
+        if not rows:
+            await interaction.response.send_message("No conversations here yet: say hello with `/chat`.",
+                                                    ephemeral=True)
+            return
+        lines = []
+        for conv, count in rows:
+            marker = "▶️" if not conv.archived else "▫️"
+            lines.append(f"{marker} `#{conv.id}` **{discord.utils.escape_markdown(conv.title or 'untitled')}** "
+                         f"with {discord.utils.escape_markdown(conv.character_name)} — {count} messages, "
+                         f"{discord.utils.format_dt(conv.created_at, 'R')}")
+        embed = discord.Embed(title="Conversations in this channel", description="\n".join(lines)[:4000])
+        embed.set_footer(text="▶️ is the current one. /conversation resume switches.")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @conversation.command(name="resume", description="Switch back to an earlier conversation")
+    @app_commands.describe(conversation="Which conversation")
+    @app_commands.autocomplete(conversation=conversation_autocomplete)
+    async def resume(self, interaction: discord.Interaction, conversation: int) -> None:
+        await self._mine(interaction, conversation)
+        async with self.engine.queue.turn(interaction.channel_id or 0):
+            conv = await self.engine.conversations.resume(interaction.channel_id or 0, conversation)
+        assert conv is not None
+        await interaction.response.send_message(
+            f"Resumed `#{conv.id}` with **{conv.character_name}**. Talk with `/chat` or mention me."
+        )
+
+    @conversation.command(name="export", description="Download a conversation as text and SillyTavern JSONL")
+    @app_commands.describe(conversation="Which conversation (default: the current one)")
+    @app_commands.autocomplete(conversation=conversation_autocomplete)
+    async def export(self, interaction: discord.Interaction, conversation: int | None = None) -> None:
+        if conversation is None:
+            conv = await self.engine.conversations.active(interaction.channel_id or 0)
+            if conv is None:
+                raise UserError("There is no conversation in this channel yet.")
+        else:
+            conv = await self._mine(interaction, conversation)
+        turns = await self.engine.conversations.all_turns(conv.id)
+        files = [
+            discord.File(io.BytesIO(export_text(conv, turns).encode()), filename=f"conversation-{conv.id}.txt"),
+            discord.File(io.BytesIO(export_jsonl(conv, turns).encode()), filename=f"conversation-{conv.id}.jsonl"),
+        ]
+        await interaction.response.send_message(f"Conversation `#{conv.id}` with {conv.character_name}:",
+                                                files=files, ephemeral=True)
+
+    @conversation.command(name="delete", description="Delete a conversation for good")
+    @app_commands.describe(conversation="Which conversation")
+    @app_commands.autocomplete(conversation=conversation_autocomplete)
+    async def delete(self, interaction: discord.Interaction, conversation: int) -> None:
+        conv = await self._mine(interaction, conversation)
+        if conv.created_by not in (None, interaction.user.id) and not is_moderator(interaction):
+            raise UserError("Only the person who started that conversation, or a moderator, can delete it.")
+        async with self.engine.queue.turn(interaction.channel_id or 0):
+            await self.engine.conversations.delete(conv.id)
+        await interaction.response.send_message(f"Deleted conversation `#{conv.id}`.", ephemeral=True)
+
+    @conversation.command(name="memory", description="What the character remembers of this conversation")
+    async def memory(self, interaction: discord.Interaction) -> None:
+        conv = await self.engine.conversations.active(interaction.channel_id or 0)
+        if conv is None:
+            raise UserError("There is no conversation in this channel yet.")
+        turns = await self.engine.conversations.window(conv)
+        embed = discord.Embed(title=f"What {conv.character_name} remembers")
+        embed.add_field(name="Story so far (rolling summary)",
+                        value=(conv.summary or "Nothing summarised yet: every message still fits.")[:1024],
+                        inline=False)
+        embed.add_field(name="Recent messages kept word for word", value=str(len(turns)), inline=True)
+        if conv.lore_fired:
+            embed.add_field(name="Lore used last", value=", ".join(conv.lore_fired)[:1024], inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
