@@ -14,12 +14,15 @@ import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import gate
+from bot.characters.service import CharacterService
 from bot.chat.service import ChatService
 from bot.config import Settings
+from bot.images.service import ImageService
 from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store import users
 from bot.store.engine import make_engine, make_sessionmaker
+from bot.ui.personas import PersonaPoster
 from bot.venice.client import VeniceClient
 
 if TYPE_CHECKING:
@@ -37,6 +40,9 @@ class Services:
     config: SettingsStore
     limits: Limits
     chat: ChatService = field(init=False)
+    images: ImageService = field(init=False)
+    characters: CharacterService = field(init=False)
+    personas: PersonaPoster | None = field(init=False, default=None)  # None without a bot (CLI chat)
 
     async def admit(self, interaction: discord.Interaction) -> bool:
         """After the gate: refuse blocked users, and remember a DM unlock for plain DM chat."""
@@ -60,6 +66,7 @@ class Services:
         return True
 
     async def close(self) -> None:
+        await self.characters.close()
         await self.venice.close()
         await self.engine.dispose()
 
@@ -76,4 +83,7 @@ async def build_services(settings: Settings, bot: commands.Bot | None = None) ->
         config=config, limits=Limits(sessions, config),
     )
     services.chat = ChatService(services)
+    services.images = ImageService(sessions=sessions, venice=venice, config=config, limits=services.limits)
+    services.characters = CharacterService(sessions, venice, config)
+    services.personas = PersonaPoster(bot) if bot is not None else None
     return services

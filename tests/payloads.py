@@ -323,12 +323,16 @@ def default_context(channel: Payload | None, guild_id: str | None) -> int:
 
 
 def interaction(type: int, data: Payload | None, *, channel: Payload | None = None, guild_id: Any = None,
-                context: int | None = None, user: Payload | None = None,
+                channel_id: Any = None, context: int | None = None, user: Payload | None = None,
                 member_permissions: str = MEMBER_PERMISSIONS, app_permissions: str = BOT_PERMISSIONS,
                 roles: Iterable[Any] = (), locale: str = "en-US", id: Any = None, token: str | None = None,
                 message: Payload | None = None,
                 authorizing_integration_owners: Mapping[str, str] | None = None) -> Payload:
-    """Any interaction payload; the typed helpers below fill ``type`` and ``data``."""
+    """Any interaction payload; the typed helpers below fill ``type`` and ``data``.
+
+    ``channel_id`` without ``channel`` makes an interaction whose channel object is missing
+    (discord.py then has ``interaction.channel is None``).
+    """
     invoker = user if user is not None else _anonymous_user()
     if guild_id is None and channel is not None and channel.get("type") not in (1, 3):
         guild_id = channel.get("guild_id")
@@ -349,6 +353,8 @@ def interaction(type: int, data: Payload | None, *, channel: Payload | None = No
     if channel is not None:
         payload["channel"] = channel
         payload["channel_id"] = channel["id"]
+    elif channel_id is not None:
+        payload["channel_id"] = _sid(channel_id)
     if gid is not None:
         payload["guild_id"] = gid
         payload["guild_locale"] = "en-US"
@@ -434,8 +440,8 @@ class PlaceSetup:
 
     def interaction_kwargs(self) -> Payload:
         """Keyword arguments for the interaction builders above (channel, guild_id, context, user)."""
-        return {"channel": self.channel, "guild_id": self.guild_id, "context": self.context,
-                "user": self.user}
+        return {"channel": self.channel, "channel_id": self.channel_id, "guild_id": self.guild_id,
+                "context": self.context, "user": self.user}
 
 
 @dataclass(frozen=True)

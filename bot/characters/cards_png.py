@@ -4,8 +4,8 @@ Cards hide their JSON, base64-encoded, in a `tEXt` chunk named `ccv3` (V3) or `c
 Chunks are walked with `struct` rather than through Pillow's text API so that every length is
 checked against the bytes actually present: a truncated or lying chunk is an error, never a large
 read. Pillow is used only for the picture itself (checking it, converting it, drawing a
-placeholder). CRCs are not checked: a wrong CRC does not make the text unreadable, and some card
-editors are known to write them carelessly.
+placeholder). CRCs are not checked on import: a wrong CRC does not make the text unreadable, and
+refusing such a card would only cost the user their character.
 """
 
 from __future__ import annotations

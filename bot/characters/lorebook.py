@@ -42,6 +42,7 @@ _MAX_BOUNDED_PRODUCT = 4  # e.g. two `?`, or one {2,3}: each multiplies the back
 _BIG_REPEAT = 10  # {m,n} with n above this is treated like `*`
 _MAX_RECURSION = 3  # passes of recursive scanning, so entries that trigger each other terminate
 _SLASH_REGEX = re.compile(r"^/(.+)/([a-zA-Z]*)$", re.DOTALL)
+_SPACED_WORD_CHAR = re.compile(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _QUANTIFIER = re.compile(r"\*|\+|\?|\{(\d*)(,?)(\d*)\}")
 
 
@@ -58,7 +59,7 @@ def select_entries(
     `@@scan_depth`) limits scanning to the last N of them. If the entries cost more than
     `budget_tokens` (or the book's own `token_budget`, whichever is smaller), the lowest
     `priority` entries are left out first, constant entries before keyed ones are kept, and among
-    equals the higher `insertion_order` is kept (as SillyTavern and the V3 spec do).
+    equals the higher `insertion_order` is kept (the V3 spec drops the lowest order first).
     """
     if book is None or budget_tokens <= 0:
         return []
@@ -220,9 +221,10 @@ def _compile_key(key: str, case_sensitive: bool, use_regex: bool) -> tuple[re.Pa
     if not word:
         return None
     # Whole-word-ish: a boundary is required only where the key itself begins/ends with a word
-    # character, so "Dr." or "#tag" still match next to punctuation.
-    head = r"(?<!\w)" if re.match(r"\w", word[0]) else ""
-    tail = r"(?!\w)" if re.match(r"\w", word[-1]) else ""
+    # character, so "Dr." or "#tag" still match next to punctuation; scripts written without
+    # spaces (Chinese, Japanese, Korean) get no boundary at all, or their keys could never match.
+    head = r"(?<!\w)" if _SPACED_WORD_CHAR.match(word[0]) else ""
+    tail = r"(?!\w)" if _SPACED_WORD_CHAR.match(word[-1]) else ""
     return re.compile(head + re.escape(word) + tail, case), False
 
 

@@ -47,6 +47,8 @@ _SETTING_SOURCES = {
     "bot owner": "bot default",
 }
 _SLUG = re.compile(r"[^a-z0-9]+")
+SCREEN_WINDOW = 16_000  # below the screen's 20,000-character limit
+SCREEN_OVERLAP = 1_000
 
 
 def parse_ref(ref: str) -> tuple[str, str] | None:
@@ -104,8 +106,20 @@ def definition_texts(character: Character) -> list[str]:
             texts.extend([entry.content, entry.name, " ".join(entry.keys), " ".join(entry.secondary_keys)])
     texts.extend(_strings(character.extensions))
     texts.extend(_strings(character.card_extra, skip=frozenset({"assets"})))
-    texts.append("\n".join(t for t in core if t))
-    return [t for t in texts if t and t.strip()]
+    texts.append("\n\n".join(t for t in core if t))
+    return [piece for t in texts if t and t.strip() for piece in _windows(t)]
+
+
+def _windows(text: str, size: int = SCREEN_WINDOW, overlap: int = SCREEN_OVERLAP) -> Iterator[str]:
+    """Long fields in overlapping pieces the screen reads whole (it refuses longer text as too
+    long, and cards allow 50,000-character fields); the overlap keeps phrases at a cut together."""
+    if len(text) <= size:
+        yield text
+        return
+    for start in range(0, len(text), size - overlap):
+        yield text[start:start + size]
+        if start + size >= len(text):
+            return
 
 
 async def screen_definition(

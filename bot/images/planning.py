@@ -58,10 +58,12 @@ _MINOR_TERMS = {c.casefold() for c in split_clauses(MINOR_NEGATIVE_TERMS)}
 _ADULT_NEGATION = re.compile(r"\b(?:adults?|mature|grown[\s-]?ups?)\b", re.IGNORECASE)
 
 
-async def make_plan(service: ImageService, job: ImageJob) -> ImagePlan:
-    """Validate, screen and compose `job`; raises UserError (or Refused) without a generate call."""
-    text = clean(job.prompt)
-    if not text:
+async def precheck(sessions: async_sessionmaker[AsyncSession], job: ImageJob) -> None:
+    """The checks that need neither Venice nor settings, cheap enough to run before deferring.
+
+    Raises UserError (empty prompt, seed out of range, unknown aspect) or Refused (the screen).
+    """
+    if not clean(job.prompt):
         raise UserError(EMPTY_PROMPT)
     if job.seed is not None and not valid_seed(job.seed):
         raise UserError(SEED_RANGE)
@@ -70,9 +72,18 @@ async def make_plan(service: ImageService, job: ImageJob) -> ImagePlan:
             resolve_aspect(job.aspect)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    where = policy.Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
-    await screen_inputs(service.sessions, where, prompt=job.prompt, negative=job.negative, appearance=job.appearance)
+    await screen_inputs(sessions, where_of(job), prompt=job.prompt, negative=job.negative, appearance=job.appearance)
 
+
+def where_of(job: ImageJob) -> policy.Where:
+    return policy.Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
+
+
+async def make_plan(service: ImageService, job: ImageJob) -> ImagePlan:
+    """Validate, screen and compose `job`; raises UserError (or Refused) without a generate call."""
+    await precheck(service.sessions, job)
+    text = clean(job.prompt)
+    where = where_of(job)
     cfg = await service.config.resolve_all(
         guild_id=job.guild_id, channel_id=job.channel_id, parent_id=job.parent_channel_id,
         keys=["images", "image_model", "image_style"],
@@ -159,10 +170,13 @@ async def find_style(service: ImageService, requested: str | None, default: str 
 def _size(job: ImageJob, info: ModelInfo, constraints: ImageConstraints) -> tuple[int | None, int | None]:
     if info.aspect_ratios or info.resolutions:
         return None, None  # sized by aspect ratio or resolution tier; pixel sizes are rejected
-    if job.size is not None:
-        cap = constraints.max_side // constraints.divisor * constraints.divisor
-        floor = -(-MIN_SIDE // constraints.divisor) * constraints.divisor
-        width, height = (max(floor, min(cap, side // constraints.divisor * constraints.divisor)) for side in job.size)
+    if job.size is not None and min(job.size) > 0:
+        # A parent's exact size (rerolls, edits); an upscale's is shrunk back, keeping its shape.
+        divisor = constraints.divisor
+        cap = constraints.max_side // divisor * divisor
+        floor = -(-MIN_SIDE // divisor) * divisor
+        shrink = min(1.0, cap / max(job.size))
+        width, height = (max(floor, min(cap, int(side * shrink) // divisor * divisor)) for side in job.size)
         return width, height
     return size_for(job.aspect or DEFAULT_ASPECT, constraints)
 

@@ -33,7 +33,7 @@ from bot.images.jobs import (
     ImagePlan,
     Progress,
 )
-from bot.images.queue import Cancelled, ImageQueue
+from bot.images.queue import Cancelled, ImageQueue, Ticket
 from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store import images as store
@@ -77,7 +77,7 @@ class ImageService:
         self._clock = clock
         self._sleep = sleep
         # record id → (queue ticket, requester), for the ❌ button while a request waits.
-        self._waiting: dict[int, tuple[object, int]] = {}
+        self._waiting: dict[int, tuple[Ticket, int]] = {}
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -295,7 +295,7 @@ class ImageService:
         ticket, owner = entry
         if owner != user_id:
             return False
-        return bool(ticket.cancel()) or None  # type: ignore[attr-defined]
+        return True if ticket.cancel() else None
 
     def is_waiting(self, record_id: int) -> bool:
         return record_id in self._waiting

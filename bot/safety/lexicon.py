@@ -200,6 +200,8 @@ SAFE_PHRASES = (
     r"(?:single\s+)?(?:mother|mom|mum|father|dad|parent)s?\s+(?:of|to)\s+(?:a|an|one|two|three|"
     r"four|five|\d|several|many|twin|twins|grown|adult)?\s*(?:grown\s+)?"
     r"(?:kids?|children|child|boys|girls|teens?|teenagers?)(?![\w'-])",
+    r"(?:single\s+)?(?:mother|mom|mum|father|dad|parent)s?\s+with\s+(?:a|an|one|two|three|four|five|\d|"
+    r"several|many|twin|grown)\s+(?:kids?|children|child)(?![\w'-])",
     r"(?:has|have|had|having|raising|raised|raise|want|wants|wanted)\s+(?:a|an|one|two|three|four|"
     r"five|\d|several|many|no|grown|adult|any|more)?\s*(?:grown\s+)?(?:kids?|children|child)"
     r"(?![\w'-])(?!\s+(?:body|bodies|face|figure|frame|size|build|voice|mind|features|"
@@ -239,6 +241,7 @@ THINGS = frozenset("""
 whisky whiskey whiskies scotch bourbon rye malt rum wine wines port brandy cognac armagnac
 tequila mezcal sake vintage bottle bottles cask casks barrel barrels cheese cheddar parmesan gouda
 macallan glenfiddich glenlivet lagavulin laphroaig talisker balvenie ardbeg jameson
+honda toyota ford bmw civic corolla mustang jeep subaru tesla mercedes volvo audi volkswagen
 car cars truck van bike motorcycle motorbike laptop computer pc phone iphone console tv
 television camera house home apartment building cabin castle mansion tree trees oak tradition
 recipe game song album movie film show series book novel photo picture jacket coat shirt jeans

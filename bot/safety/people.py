@@ -211,7 +211,7 @@ nicole richie
 kate middleton
 catherine middleton
 meghan markle
-princess diana
+lady diana
 diana spencer
 pippa middleton
 queen elizabeth

@@ -11,7 +11,7 @@ import base64
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +19,7 @@ from urllib.parse import quote
 import aiohttp
 
 from .cache import TTLCache
-from .errors import MalformedResponse
+from .errors import MalformedResponse, VeniceError
 from .payloads import (
     chat_body,
     check_image_flags,
@@ -243,7 +243,7 @@ class VeniceClient:
         include_venice_system_prompt: bool = False,
         strip_thinking: bool = True,
         on_wait: OnWait | None = None,
-    ) -> AsyncIterator[StreamDelta | StreamEnd]:
+    ) -> AsyncGenerator[StreamDelta | StreamEnd, None]:
         """Stream a reply: `StreamDelta`s as text arrives, then one `StreamEnd`.
 
         Failures after the first delta raise StreamError (or ContentPolicyError) once the deltas
@@ -279,6 +279,10 @@ class VeniceClient:
                 async for item in items:
                     yield item
             clean = True
+        except VeniceError as err:
+            err.cf_ray = err.cf_ray or resp.headers.get("CF-RAY")
+            log.warning("Venice chat stream failed: %s (cf-ray %s)", err, err.cf_ray or "-")
+            raise
         finally:
             if clean:
                 resp.release()

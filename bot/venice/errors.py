@@ -80,7 +80,7 @@ class AuthError(VeniceError):
 class BalanceError(VeniceError):
     """402: the Venice account is out of credit or the key hit its spend limit."""
 
-    default_user_message = "The bot's Venice account is out of credit — tell the bot's operator."
+    default_user_message = "The bot's Venice balance has run out — tell the bot's operator."
 
 
 class RateLimitError(VeniceError):

@@ -180,6 +180,10 @@ class Transport:
 
     def fail(self, what: str, status: int, body: bytes, headers: Mapping[str, str], model: str | None) -> VeniceError:
         """Build (and log, with CF-RAY) the error for an HTTP error response."""
+        key = self._key.reveal().encode()
+        if key and key in body:
+            # Some gateways echo the rejected key; it must not reach logs or Discord.
+            body = body.replace(key, b"<redacted>")
         err = error_from_response(status, body, headers, model=model)
         log.warning("Venice %s failed: %s (cf-ray %s)", what, err, err.cf_ray or "-")
         return err

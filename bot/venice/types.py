@@ -153,7 +153,7 @@ class ModelInfo:
     aspect_ratios: tuple[str, ...] = ()
     resolutions: tuple[str, ...] = ()
     pricing: Mapping[str, Any] = field(default_factory=dict, compare=False)
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ModelInfo:

@@ -224,7 +224,7 @@ class OpenAPIValidator:
             if problem:
                 problems.append(f"query {name}: {problem}")
                 continue
-            problems.extend(f"query {name}: {e}" for e in self._check(pointer, value))
+            problems.extend(f"query {name}: {e.removeprefix('<root>: ')}" for e in self._check(pointer, value))
         return problems
 
     def _query_params(self, template: str, method: str) -> dict[str, tuple[Mapping[str, Any], str]]:

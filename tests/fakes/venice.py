@@ -18,80 +18,24 @@ import json
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.fakes.openapi_validate import VENICE_SWAGGER, OpenAPIValidator
 from tests.fakes.venice_chat import ChatHandler
-from tests.fakes.venice_data import STYLES, build_characters, build_models
+from tests.fakes.venice_data import STATIC_MODELS, STYLES, build_characters, build_models
+from tests.fakes.venice_faults import DEFAULT_BODIES, FAULT_KEY, Fault
 from tests.fakes.venice_images import ImageHandler
 
-__all__ = ["API_PREFIX", "FakeVenice", "Fault", "RecordedRequest", "Violation"]
+__all__ = ["API_PREFIX", "FAULT_KEY", "FakeVenice", "Fault", "RecordedRequest", "Violation"]
 
 API_PREFIX = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_DEFAULT_BODIES: dict[int, dict[str, Any]] = {
-    400: {"error": "Invalid request parameters", "details": {"_errors": ["bad input"]}},
-    401: {"error": "Authentication failed", "code": "AUTHENTICATION_FAILED"},
-    402: {"error": "Insufficient USD or Diem balance to complete request", "code": "INSUFFICIENT_BALANCE"},
-    403: {"error": "Access to this model is restricted", "code": "UNAUTHORIZED"},
-    404: {"error": "The requested model could not be found", "code": "MODEL_NOT_FOUND"},
-    410: {"error": "This model has been retired"},
-    422: {"error": "Your prompt violates the content policy of Venice.ai or the model provider"},
-    429: {"error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED"},
-    500: {"error": "Inference processing failed", "code": "INFERENCE_FAILED"},
-    502: {"error": "Bad gateway"},
-    503: {"error": "The model is at capacity. Please try again later.", "code": "MODEL_AT_CAPACITY"},
-    504: {"error": "The request took too long to complete", "code": "REQUEST_TIMEOUT"},
-}
-
-
-@dataclass
-class Fault:
-    """One scripted misbehaviour; consumed once per matching request, `times` times.
-
-    kinds: "status" (status/body/headers), "hang" (sleep `seconds` before answering), "garbage"
-    (200 with invalid JSON), "midstream_error" (`after` deltas then an in-band error chunk with
-    `code`), "drop" (close the connection after `after` deltas / part of the body),
-    "content_violation" / "adult_violation" / "contains_minor" (image safety headers),
-    "content_filter" (chat finish_reason content_filter after `after` deltas).
-    """
-
-    kind: str = "status"
-    status: int = 500
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    times: int = 1
-    seconds: float = 30.0
-    after: int = 2
-    code: str = "model_overloaded"
-    retry_after: float | None = 30.0
-
-    @classmethod
-    def http(cls, status: int, body: Any = None, *, headers: dict[str, str] | None = None, times: int = 1) -> Fault:
-        """An HTTP error answer; the body defaults to Venice's usual one for that status."""
-        return cls("status", status=status, body=body, headers=dict(headers or {}), times=times)
-
-    @classmethod
-    def rate_limited(cls, retry_after: float | None = 1.0, *, times: int = 1) -> Fault:
-        """429, with `Retry-After` in seconds when given."""
-        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
-        return cls.http(429, headers=headers, times=times)
-
-    @classmethod
-    def hang(cls, seconds: float = 30.0, *, times: int = 1) -> Fault:
-        """Wait longer than the client's timeout before answering."""
-        return cls("hang", seconds=seconds, times=times)
-
-    @classmethod
-    def of(cls, kind: str, *, times: int = 1, **kwargs: Any) -> Fault:
-        """Any other kind, e.g. `Fault.of("drop", after=3)`."""
-        return cls(kind, times=times, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -119,6 +63,9 @@ class FakeVenice:
     """The fake server. `await start()` returns the base URL ending in /api/v1."""
 
     def __init__(self, api_key: str = "test-venice-key", *, swagger: Path = VENICE_SWAGGER) -> None:
+        for needed in (swagger, STATIC_MODELS):
+            if not needed.exists():
+                pytest.skip(f"{needed} is not beside this checkout (../shared is provided on project machines)")
         self.api_key = api_key
         self.validator = OpenAPIValidator.from_file(swagger)
         self.models: list[dict[str, Any]] = build_models()
@@ -239,7 +186,7 @@ class FakeVenice:
             return web.json_response(_validation_body(errors), status=400)
         fault = self._take_fault(path)
         if fault is not None:
-            request["fault"] = fault
+            request[FAULT_KEY] = fault
             answer = await self._apply_fault(request, fault, body)
             if answer is not None:
                 return answer
@@ -255,7 +202,7 @@ class FakeVenice:
 
     async def _apply_fault(self, request: web.Request, fault: Fault, body: Any) -> web.StreamResponse | None:
         if fault.kind == "status":
-            body = fault.body if fault.body is not None else _DEFAULT_BODIES.get(fault.status, {"error": "Error"})
+            body = fault.body if fault.body is not None else DEFAULT_BODIES.get(fault.status, {"error": "Error"})
             text = body if isinstance(body, str) else json.dumps(body)
             return web.Response(text=text, status=fault.status, headers=fault.headers, content_type="application/json")
         if fault.kind == "hang":

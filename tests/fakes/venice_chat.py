@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.fakes.venice_faults import FAULT_KEY
+
 if TYPE_CHECKING:
     from tests.fakes.venice import FakeVenice
 
@@ -84,7 +86,7 @@ class ChatHandler:
         cap = body.get("max_completion_tokens")
         if isinstance(cap, int) and estimate_tokens(text) > cap:
             text, finish = text[: cap * 4], "length"
-        fault = request.get("fault")
+        fault = request.get(FAULT_KEY)
         if fault is not None and fault.kind == "content_filter":
             finish = "content_filter"
             if not body.get("stream"):
@@ -106,6 +108,7 @@ class ChatHandler:
         reply = {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": model["id"]}
         if body.get("stream"):
             return await self._stream(request, reply, text, finish, usage, cost, fault)
+        reply["venice_parameters"] = _echo_parameters(body.get("venice_parameters") or {})
         if fault is not None and fault.kind == "midstream_error":
             return web.json_response({"error": _inband_error(fault)})
         return web.json_response(_completion(reply, text, finish, usage, cost))
@@ -185,8 +188,25 @@ def _completion(
         "usage": {**usage, "prompt_tokens_details": None, "completion_tokens_details": None},
         "cost": cost,
         "prompt_logprobs": None,
-        "venice_parameters": {"include_venice_system_prompt": False, "web_search_citations": []},
     }
+
+
+def _echo_parameters(sent: dict[str, Any]) -> dict[str, Any]:
+    """The settings that took effect, as Venice echoes them (defaults filled in)."""
+    echo: dict[str, Any] = {
+        "enable_e2ee": True,
+        "enable_web_search": "off",
+        "enable_web_citations": False,
+        "enable_web_scraping": False,
+        "include_venice_system_prompt": True,
+        "include_search_results_in_stream": False,
+        "return_search_results_as_documents": False,
+        "strip_thinking_response": False,
+        "disable_thinking": False,
+    }
+    echo.update({k: v for k, v in sent.items() if k in echo or k == "character_slug"})
+    echo["web_search_citations"] = []
+    return echo
 
 
 def _inband_error(fault: Any) -> dict[str, Any]:

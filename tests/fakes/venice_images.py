@@ -13,6 +13,7 @@ from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
 from tests.fakes.venice_data import make_image, upscale_image
+from tests.fakes.venice_faults import FAULT_KEY
 
 if TYPE_CHECKING:
     from tests.fakes.venice import FakeVenice
@@ -66,7 +67,7 @@ class ImageHandler:
         width, height = body.get("width", 1024), body.get("height", 1024)
         fmt = body.get("format", "webp")
         safe_mode = body.get("safe_mode", True)
-        fault = request.get("fault")
+        fault = request.get(FAULT_KEY)
         flag = FLAG_HEADERS.get(fault.kind) if fault is not None else None
         # A real classifier would decide; the fake treats every image as adult content.
         blurred = bool(safe_mode) and flag is None
@@ -102,7 +103,7 @@ class ImageHandler:
             return _invalid("image", "Invalid image")
         if pixels < 65_536:
             return _invalid("image", "Image dimensions must be at least 65536 pixels")
-        fault = request.get("fault")
+        fault = request.get(FAULT_KEY)
         headers = {}
         if fault is not None and fault.kind in FLAG_HEADERS:
             headers[FLAG_HEADERS[fault.kind]] = "true"

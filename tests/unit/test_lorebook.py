@@ -58,6 +58,16 @@ def test_multi_word_and_punctuated_keys() -> None:
     assert fired([entry(["Dr."])], ["Ask Dr. Who"]) == ["lore about Dr."]
 
 
+def test_keys_in_scripts_without_spaces_match_inside_words() -> None:
+    assert fired([entry(["龍"], "dragon lore")], ["這是龍的巢穴"]) == ["dragon lore"]
+    assert fired([entry(["ドラゴン"], "d")], ["巨大なドラゴンが現れた"]) == ["d"]
+
+
+def test_accented_keys_still_need_whole_words() -> None:
+    assert fired([entry(["café"], "c")], ["cafés"]) == []
+    assert fired([entry(["café"], "c")], ["au café."]) == ["c"]
+
+
 def test_blank_keys_never_match() -> None:
     assert fired([entry(["", "  "])], ["anything at all"]) == []
 

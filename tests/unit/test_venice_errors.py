@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -42,7 +42,10 @@ class TestParseErrorBody:
             body(
                 {
                     "error": "Invalid request parameters",
-                    "details": {"_errors": [], "prompt": {"_errors": ["String must contain at most 1500 character(s)"]}},
+                    "details": {
+                        "_errors": [],
+                        "prompt": {"_errors": ["String must contain at most 1500 character(s)"]},
+                    },
                     "issues": [],
                 }
             )
@@ -92,7 +95,7 @@ class TestParseErrorBody:
         (401, {"error": "Authentication failed"}, AuthError, "Venice key was refused"),
         (403, {"error": "nope", "code": "UNAUTHORIZED"}, AuthError, "Venice key was refused"),
         (401, {"error": "Pro only", "code": "PRO_ONLY_MODEL"}, AuthError, "Venice Pro"),
-        (402, {"error": "x", "code": "INSUFFICIENT_BALANCE"}, BalanceError, "out of credit"),
+        (402, {"error": "x", "code": "INSUFFICIENT_BALANCE"}, BalanceError, "balance has run out"),
         (402, {"error": "x", "code": "API_KEY_USD_SPEND_LIMIT_EXCEEDED"}, BalanceError, "spending limit"),
         (404, {"error": "no such model", "code": "MODEL_NOT_FOUND"}, ModelUnavailableError, "not available"),
         (404, {"error": "x", "code": "CHARACTER_NOT_FOUND"}, NotFoundError, "character could not be found"),

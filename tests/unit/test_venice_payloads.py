@@ -94,7 +94,15 @@ def test_image_seed_is_left_out_for_random_and_sent_when_zero_is_asked() -> None
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"prompt": " "}, {"width": 1281}, {"height": 0}, {"cfg_scale": 0}, {"seed": 10**9}, {"format": "gif"}, {"steps": 0}],
+    [
+        {"prompt": " "},
+        {"width": 1281},
+        {"height": 0},
+        {"cfg_scale": 0},
+        {"seed": 10**9},
+        {"format": "gif"},
+        {"steps": 0},
+    ],
 )
 def test_image_body_refuses_values_venice_would_reject(kwargs: dict) -> None:
     with pytest.raises(ValueError):

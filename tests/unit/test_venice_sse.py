@@ -53,7 +53,7 @@ def test_any_split_of_the_bytes_gives_the_same_events(size: int) -> None:
 
 
 def test_a_multibyte_character_split_between_reads_is_not_mangled() -> None:
-    raw = 'data: \u2728\n\n'.encode()
+    raw = "data: \u2728\n\n".encode()
     cut = raw.index(b"\xe2") + 1  # inside the three-byte sparkle
     events, _ = feed_all([raw[:cut], raw[cut:]])
     assert datas(events) == ["\u2728"]
@@ -79,7 +79,7 @@ def test_comments_are_ignored_and_counted() -> None:
 
 
 def test_data_without_space_after_colon() -> None:
-    events, _ = feed_all([b"data:{\"k\":1}\n\n"])
+    events, _ = feed_all([b'data:{"k":1}\n\n'])
     assert datas(events) == ['{"k":1}']
 
 

@@ -237,7 +237,7 @@ class WorldBuilders:
 
     def echo(self, event: str, msg: dict[str, Any]) -> None:
         """Report a message the bot made or changed over the gateway, as Discord does."""
-        if not self.echo_messages or msg["flags"] & (1 << 6):
+        if not self.echo_messages or msg["flags"] & (1 << 6) or not self._bot_sees(msg["channel_id"]):
             return
         data = copy.deepcopy(msg)
         gid = data.get("guild_id")
@@ -245,6 +245,12 @@ class WorldBuilders:
         if member is not None and "webhook_id" not in data:
             data["member"] = {k: v for k, v in member.items() if k != "user"}
         self._push(event, data, gid)
+
+    def _bot_sees(self, channel_id: str) -> bool:
+        # No events for channels outside the bot's view (unknown, hidden, forbidden, other people's DMs).
+        w = self.world
+        return (channel_id in w.channels and channel_id not in w.hidden and channel_id not in w.forbidden
+                and w.private_kind.get(channel_id) not in ("user_dm", "group_dm"))
 
     # ------------------------------------------------------------ what the bot registered
 

@@ -26,6 +26,7 @@ from tests import payloads as p
 if TYPE_CHECKING:
     from .server import FakeDiscord
 
+INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
@@ -107,6 +108,7 @@ class Gateway:
         self.connections: set[Connection] = set()
         self.identifies: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []
+        self.connect_queries: list[dict[str, str]] = []
         self._closing: set[asyncio.Task[None]] = set()
 
     @property
@@ -117,6 +119,7 @@ class Gateway:
         """The ``/gateway`` websocket endpoint."""
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
+        self.connect_queries.append(dict(request.query))
         if request.query.get("encoding", "json") != "json" or request.query.get("v", "10") != "10":
             self.fake.violation(f"gateway: unsupported query {dict(request.query)} (want v=10&encoding=json)")
             await ws.close(code=4012)
@@ -151,10 +154,10 @@ class Gateway:
             await self._identify(conn, data)
         elif op == 6:
             self._resume(conn, data)
-        elif op == 8:
-            self._request_members(conn, data)
-        elif op in (3, 4):
+        elif op in (3, 4, 8):
             self.received.append(frame)
+            if op == 8:
+                self._request_members(conn, data)
         else:
             self.fake.violation(f"gateway: unknown opcode {op}")
             await conn.ws.close(code=4001)
@@ -181,8 +184,9 @@ class Gateway:
             "application": {"id": p.APP_ID, "flags": self.fake.world.application["flags"]},
             "_trace": ["fake-discord"],
         })
+        all_members = bool(session.intents & INTENT_GUILD_PRESENCES)
         for guild_id in guilds:
-            session.dispatch("GUILD_CREATE", self.fake.world.guild_create(guild_id))
+            session.dispatch("GUILD_CREATE", self.fake.world.guild_create(guild_id, all_members=all_members))
         session.ready = True
         self.fake.notify()
 

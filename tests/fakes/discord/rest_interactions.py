@@ -25,9 +25,9 @@ UNKNOWN_INTERACTION = (404, 10062, "Unknown interaction")
 def _record(fake: FakeDiscord, token: str, interaction_id: str | None = None) -> InteractionRecord:
     rec = fake.world.interactions.get(token)
     if rec is None:
-        # Built outside the fake (tests.payloads): accept it, as Discord would for a real token.
-        rec = fake.world.interactions[token] = InteractionRecord({"id": interaction_id or "0", "token": token,
-                                                                  "type": 2})
+        # Built outside the fake (tests.payloads) and never registered: accept it with any
+        # callback type, since its interaction type is unknown here.
+        rec = fake.world.interactions[token] = InteractionRecord({"id": interaction_id or "0", "token": token})
     if rec.expired or (interaction_id is not None and rec.id != interaction_id):
         raise DiscordError(*UNKNOWN_INTERACTION)
     return rec
@@ -37,11 +37,12 @@ def _interaction_message(fake: FakeDiscord, rec: InteractionRecord, data: dict[s
                          files: list[tuple[str, str, bytes]], *, flags: int = 0,
                          original: bool = False) -> dict[str, Any]:
     payload = rec.payload
-    invoker = payload.get("user") or payload.get("member", {}).get("user") or {}
-    extra: dict[str, Any] = {"webhook_id": p.APP_ID, "application_id": p.APP_ID,
-                             "interaction_metadata": {
-                                 "id": rec.id, "type": payload.get("type", 2), "user": invoker,
-                                 "authorizing_integration_owners": payload.get("authorizing_integration_owners", {})}}
+    invoker = payload.get("user") or payload.get("member", {}).get("user")
+    extra: dict[str, Any] = {"webhook_id": p.APP_ID, "application_id": p.APP_ID}
+    if invoker is not None:  # unknown for payloads the fake never saw; discord.py needs a full user
+        extra["interaction_metadata"] = {
+            "id": rec.id, "type": payload.get("type", 2), "user": invoker,
+            "authorizing_integration_owners": payload.get("authorizing_integration_owners", {})}
     if original and payload.get("type") == 2:
         extra["type"] = 20  # CHAT_INPUT_COMMAND
     msg = fake.world.new_message(rec.channel_id, data, files, **extra)
@@ -57,8 +58,8 @@ async def interaction_callback(fake: FakeDiscord, req: Incoming, interaction_id:
         raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
     body = req.body()
     kind, data = body.get("type"), body.get("data") or {}
-    interaction_type = rec.payload.get("type", 2)
-    if kind not in ALLOWED_CALLBACKS.get(interaction_type, set()):
+    interaction_type = rec.payload.get("type")
+    if interaction_type is not None and kind not in ALLOWED_CALLBACKS.get(interaction_type, set()):
         fake.violation(f"callback type {kind} is not allowed for interaction type {interaction_type}")
         raise DiscordError(400, INVALID_FORM_BODY, f"Invalid callback type {kind}")
     check_message_limits(fake, req, data)
@@ -79,7 +80,7 @@ async def interaction_callback(fake: FakeDiscord, req: Incoming, interaction_id:
             fake.world.edit_message(msg, data, req.files)
             resource["message"] = msg
             fake.echo("MESSAGE_UPDATE", msg)
-    response = {"interaction": {"id": rec.id, "type": interaction_type, "response_message_loading": kind == 5,
+    response = {"interaction": {"id": rec.id, "type": interaction_type or 2, "response_message_loading": kind == 5,
                                 "response_message_ephemeral": ephemeral}}
     if rec.original_id is not None:
         response["interaction"]["response_message_id"] = rec.original_id

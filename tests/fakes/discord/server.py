@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,9 +30,11 @@ from .builders import WorldBuilders
 from .common import API_PREFIX, DiscordError, Incoming, Recorded, Reply, Router, collect_routes, json_response
 from .drivers import Drivers
 from .gateway import Gateway
-from .openapi import SPEC_PATH, OpenAPIChecker, Problem, load_spec
+from .openapi import SPEC_PATH, Problem, checker_for
 from .ratelimit import RateLimiter, Rule
 from .state import World
+
+log = logging.getLogger(__name__)
 
 # Routes authenticated by the token in the URL, not by "Authorization: Bot ...".
 _TOKEN_ROUTE = re.compile(r"/interactions/\d+/[^/]+/callback|/webhooks/\d+/[^/]+(/.*)?")
@@ -54,7 +59,7 @@ class FakeDiscord(WorldBuilders, Drivers):
         self.world = World(lambda: self.base_url)
         self.gateway = Gateway(self, shard_count=shards, heartbeat_interval_ms=int(heartbeat_interval * 1000))
         self.rate_limits = RateLimiter()
-        self.checker = OpenAPIChecker(load_spec(spec_path)) if validate else None
+        self.checker = checker_for(spec_path) if validate else None
         self.requests: list[Recorded] = []
         self.rate_limited: list[Recorded] = []
         self.unhandled: list[Recorded] = []
@@ -72,6 +77,7 @@ class FakeDiscord(WorldBuilders, Drivers):
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment)
+        app.router.add_get("/cdn/{tail:.*}", self._cdn)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
         return self.api_base
@@ -102,6 +108,11 @@ class FakeDiscord(WorldBuilders, Drivers):
     def api_base(self) -> str:
         """What ``discord.http.Route.BASE`` / ``DISCORD_API_BASE`` should be."""
         return self.base_url + API_PREFIX
+
+    @property
+    def cdn_base(self) -> str:
+        """Where ``discord.asset.Asset.BASE`` can point (avatars, icons) so no test reaches Discord's CDN."""
+        return self.base_url + "/cdn"
 
     @property
     def gateway_url(self) -> str:
@@ -196,6 +207,9 @@ class FakeDiscord(WorldBuilders, Drivers):
         _, data, content_type = stored
         return web.Response(body=data, content_type=content_type or "application/octet-stream")
 
+    async def _cdn(self, request: web.Request) -> web.Response:
+        return web.Response(body=TINY_PNG, content_type="image/png")
+
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         incoming = await _parse(request, request.path[len(API_PREFIX):] or "/")
         rec = Recorded(incoming.method, incoming.path, incoming.query, incoming.json, incoming.files,
@@ -238,6 +252,11 @@ class FakeDiscord(WorldBuilders, Drivers):
             result = await handler(self, req, **params)
         except DiscordError as exc:
             return exc.status, {"message": exc.message, "code": exc.code}, headers
+        except Exception as exc:
+            # A bug in the fake must not become a 500: discord.py would retry it with growing sleeps.
+            log.exception("fake Discord failed on %s %s", req.method, req.path)
+            self.violation(f"{req.method} {req.path}: the fake itself failed: {exc!r}")
+            return 400, {"message": f"fake Discord failed: {exc!r}", "code": 0}, headers
         if isinstance(result, Reply):
             return result.status, result.body, headers | result.headers
         return 200, result, headers
@@ -246,6 +265,18 @@ class FakeDiscord(WorldBuilders, Drivers):
         if self.token is not None:
             return header == f"Bot {self.token}"
         return header.startswith("Bot ") and len(header) > 4
+
+
+def _png_1x1() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)  # 1x1, 8-bit RGBA
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 5))
+            + chunk(b"IEND", b""))
+
+
+TINY_PNG = _png_1x1()  # what every CDN asset (avatar, icon) is in the fake
 
 
 async def _parse(request: web.Request, path: str) -> Incoming:

@@ -132,16 +132,21 @@ class World:
 
     # ------------------------------------------------------------ guild payloads
 
-    def guild_create(self, guild_id: str) -> dict[str, Any]:
-        """The GUILD_CREATE payload: the guild with every channel and thread the bot can see."""
+    def guild_create(self, guild_id: str, *, all_members: bool = False) -> dict[str, Any]:
+        """The GUILD_CREATE payload: the guild with every channel and thread the bot can see.
+
+        As documented, ``members`` holds only the bot unless the session has the presences intent
+        (``all_members``); ``member_count`` is the real count, so a members-intent bot chunks.
+        """
         visible = [c for c in self.channels.values()
                    if c.get("guild_id") == guild_id and c["id"] not in self.hidden]
         data = copy.deepcopy(self.guilds[guild_id])
         data["channels"] = [{k: v for k, v in c.items() if k != "guild_id"} for c in visible
                             if c["type"] not in THREAD_TYPES]
         data["threads"] = [copy.deepcopy(c) for c in visible if c["type"] in THREAD_TYPES]
-        data["members"] = copy.deepcopy(list(self.members[guild_id].values()))
-        data["member_count"] = len(data["members"])
+        members = list(self.members[guild_id].values())
+        data["members"] = copy.deepcopy(members if all_members else [self.members[guild_id][p.BOT_ID]])
+        data["member_count"] = len(members)
         return data
 
     # ------------------------------------------------------------ messages and attachments

@@ -1,0 +1,142 @@
+"""Buttons under generated images, the "edit prompt" modal, and the image embed.
+
+Each button is a `DynamicItem` whose custom_id carries the action and the image record's id
+(`img:reroll:42`), so the buttons work on any bot process, including one started after the image
+was posted: nothing about the image is kept in memory, everything comes from the record. The
+callbacks hand over to the images cog, which re-checks the gate and who may press.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+
+from bot.images.jobs import Delivery
+from bot.images.seeds import SOURCE_RANDOM
+
+TEMPLATE = r"img:(?P<action>reroll|edit|upscale|lock|delete|cancel):(?P<id>[0-9]+)"
+ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
+    "reroll": ("🎲", "Reroll", discord.ButtonStyle.secondary),
+    "edit": ("✏️", "Same seed, new prompt", discord.ButtonStyle.secondary),
+    "upscale": ("⬆️", "Upscale ×2", discord.ButtonStyle.secondary),
+    "lock": ("🔒", "Lock seed here", discord.ButtonStyle.secondary),
+    "delete": ("🗑️", "Delete", discord.ButtonStyle.danger),
+    "cancel": ("❌", "Cancel", discord.ButtonStyle.danger),
+}
+TITLES = {
+    "imagine": "🎨 Image", "reroll": "🎲 Reroll", "edit": "✏️ Edited prompt", "upscale": "⬆️ Upscaled ×2",
+    "selfie": "🤳 Selfie", "scene": "🖼️ Scene",
+}
+PROMPT_INPUT_MAX = 4000  # a modal text input holds at most 4,000 characters
+_DESCRIPTION_MAX = 1000
+_FIELD_MAX = 1024
+_TRIM_NAMES = {"quality": "quality tags", "style": "style hint", "scene": "scene", "appearance": "appearance",
+               "user": "your words"}
+
+
+class ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
+    """One control under an image (or under a queued request, for ❌ cancel)."""
+
+    def __init__(self, action: str, record_id: int, *, row: int | None = None) -> None:
+        emoji, label, style = ACTIONS[action]
+        super().__init__(discord.ui.Button(
+            custom_id=f"img:{action}:{record_id}", emoji=emoji, label=label, style=style, row=row,
+        ))
+        self.action = action
+        self.record_id = record_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ImageButton:
+        return cls(match["action"], int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog("Images")  # type: ignore[attr-defined]
+        if cog is None:
+            await interaction.response.send_message("Images are not available right now.", ephemeral=True)
+            return
+        await cog.on_button(interaction, self.action, self.record_id)
+
+
+def image_view(record_id: int, *, kind: str) -> discord.ui.View:
+    """The controls under a finished image. An upscale can't be upscaled again."""
+    view = discord.ui.View(timeout=None)
+    for action in ("reroll", "edit", "upscale", "lock", "delete"):
+        if action == "upscale" and kind == "upscale":
+            continue
+        view.add_item(ImageButton(action, record_id))
+    return view
+
+
+def cancel_view(record_id: int) -> discord.ui.View:
+    """❌ under a request that is waiting in the queue."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(ImageButton("cancel", record_id))
+    return view
+
+
+class EditPromptModal(discord.ui.Modal):
+    """"Same seed, new prompt": prefilled with the image's description; the custom_id carries the id."""
+
+    def __init__(self, record_id: int, current: str) -> None:
+        super().__init__(title="Same seed, new prompt", custom_id=f"imgedit:{record_id}", timeout=900)
+        self.record_id = record_id
+        self.prompt: discord.ui.TextInput[EditPromptModal] = discord.ui.TextInput(
+            label="Prompt", custom_id="prompt", style=discord.TextStyle.long, default=current[:PROMPT_INPUT_MAX] or None,
+            max_length=PROMPT_INPUT_MAX, required=True,
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog("Images")  # type: ignore[attr-defined]
+        if cog is None:
+            await interaction.response.send_message("Images are not available right now.", ephemeral=True)
+            return
+        await cog.on_edit_submit(interaction, self.record_id, self.prompt.value)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word where possible, marked with an ellipsis."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    head, space, _ = cut.rpartition(" ")
+    return (head if space and len(head) > limit // 2 else cut).rstrip(" ,") + "…"
+
+
+def seed_text(seed: int | None, source: str) -> str:
+    """The seed in a code span (one tap to copy on mobile), and where it came from."""
+    if seed is None:
+        return "unknown"
+    return f"`{seed}`" if source == SOURCE_RANDOM else f"`{seed}` ({source})"
+
+
+def image_embed(delivery: Delivery, *, requester: str) -> discord.Embed:
+    """Everything needed to understand and redo the image, beside the image itself."""
+    embed = discord.Embed(
+        title=TITLES.get(delivery.kind, "🎨 Image"), description=clip(delivery.user_prompt, _DESCRIPTION_MAX),
+        colour=discord.Colour.dark_magenta(),
+    )
+    embed.add_field(name="Seed", value=seed_text(delivery.seed, delivery.seed_source))
+    model = delivery.model if delivery.model_name in ("", delivery.model) else f"{delivery.model_name} ({delivery.model})"
+    embed.add_field(name="Model", value=clip(model, 100))
+    embed.add_field(name="Style", value=clip(delivery.style or "none", 100))
+    embed.add_field(name="Size", value=f"{delivery.width}×{delivery.height}")
+    embed.add_field(name="Time", value=f"{delivery.seconds:.1f} s")
+    if delivery.kind != "upscale":
+        note = ""
+        if delivery.trimmed:
+            cut = ", ".join(_TRIM_NAMES.get(t, t) for t in delivery.trimmed)
+            note = f"\n*Shortened to fit the model's prompt limit ({cut}).*"
+        value = clip(delivery.prompt, _FIELD_MAX - len(note)) + note
+        embed.add_field(name="Prompt sent", value=value, inline=False)
+    embed.set_image(url=f"attachment://{delivery.filename}")
+    footer = f"Image #{delivery.record_id}"
+    if delivery.parent_id:
+        footer += f" · from #{delivery.parent_id}"
+    embed.set_footer(text=clip(f"{footer} · for {requester}", 200))
+    return embed

@@ -1,0 +1,381 @@
+"""/character browse | set | info | clear | create | edit | delete | import | export, and /persona.
+
+Thin: options in, `CharacterService` calls, embeds out. The tree's check runs the age gate for
+every command and autocomplete; buttons and modals re-run it through `component_allowed`. Replies
+that only concern the user are ephemeral; choosing a character for a channel is announced there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.characters import avatars
+from bot.characters.cards import MAX_CARD_BYTES
+from bot.characters.model import Character
+from bot.characters.service import BUILTINS, parse_ref
+from bot.errors import UserError
+from bot.policy import Where, check_texts
+from bot.services import Services
+from bot.store import characters as repo
+from bot.store import personas
+from bot.ui.character_views import (
+    DYNAMIC_ITEMS,
+    SEARCH_LIMIT,
+    TAG_LIMIT,
+    CharacterModal,
+    DeleteButton,
+    browse_message,
+    character_embed,
+    services_of,
+    trim,
+)
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+AUTOCOMPLETE_WAIT = 1.5  # seconds Venice gets inside an autocomplete (Discord allows 3 in all)
+NOT_YOURS = "Only its creator (or, for this server's characters, someone with Manage Server) can do that."
+
+
+def where_of(interaction: discord.Interaction, entry: str) -> Where:
+    return Where(interaction.user.id, interaction.guild_id, interaction.channel_id, entry)
+
+
+def parent_of(interaction: discord.Interaction) -> int | None:
+    channel = interaction.channel
+    return channel.parent_id if isinstance(channel, discord.Thread) else None
+
+
+def server_admin(interaction: discord.Interaction) -> bool:
+    perms = interaction.permissions
+    return interaction.guild_id is not None and bool(perms.manage_guild or perms.administrator)
+
+
+async def announce(interaction: discord.Interaction, private: str, embed: discord.Embed, public: str) -> None:
+    """After an ephemeral defer: settle the private reply, then tell the channel."""
+    await interaction.edit_original_response(content=private)
+    await interaction.followup.send(public, embed=embed, allowed_mentions=NO_MENTIONS)
+
+
+async def apply_choice(interaction: discord.Interaction, text: str) -> None:
+    """Make `text` (a reference or a typed name) this channel's character, and say so."""
+    services = services_of(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    where = where_of(interaction, "character set")
+    character, ref = await services.characters.choose(
+        text, user_id=interaction.user.id, guild_id=interaction.guild_id, where=where)
+    assert interaction.channel_id is not None
+    await services.characters.set_for_channel(channel_id=interaction.channel_id, guild_id=interaction.guild_id,
+                                              ref=ref)
+    place = "thread" if isinstance(interaction.channel, discord.Thread) else "channel"
+    embed = character_embed(character, source=f"set for this {place}")
+    await announce(interaction, f"✅ **{character.name}** now plays in this {place}.", embed,
+                   f"🎭 {interaction.user.mention} chose **{character.name}** for this {place}.")
+
+
+async def delete_character(interaction: discord.Interaction, character_id: int) -> None:
+    """The confirm button's work: check rights again (they may have changed), then delete."""
+    services = services_of(interaction)
+    row = await repo.get(services.sessions, character_id)
+    if row is None:
+        await interaction.response.edit_message(content="That character was already deleted.", view=None)
+        return
+    if not repo.may_manage(row, user_id=interaction.user.id, guild_id=interaction.guild_id,
+                           server_admin=server_admin(interaction)):
+        raise UserError(NOT_YOURS)
+    await repo.delete(services.sessions, character_id)
+    await interaction.response.edit_message(
+        content=f"🗑️ Deleted **{row.name}**. Conversations with it stay readable; channels that used it "
+                "go back to their default character.", view=None)
+
+
+async def load_avatar(bot: Any, services: Services, attachment: discord.Attachment | None,
+                      url: str | None) -> tuple[str | None, bytes | None] | None:
+    """(public URL, PNG bytes) from the avatar options, or None when neither was given."""
+    if attachment is not None:
+        data = await avatars.attachment_image(attachment)
+        return attachment.url, avatars.as_png(data)
+    if url:
+        allow_private = services.characters.allow_private_urls
+        session = avatars.session_of(bot)
+        if session is not None:
+            data = await avatars.fetch_image(session, url, allow_private=allow_private)
+        else:
+            async with aiohttp.ClientSession() as own:
+                data = await avatars.fetch_image(own, url, allow_private=allow_private)
+        return url.strip(), avatars.as_png(data)
+    return None
+
+
+def precheck_avatar(attachment: discord.Attachment | None, url: str | None) -> None:
+    """What can be refused before the form opens (the download waits until after it)."""
+    if attachment is not None and url:
+        raise UserError("Give the avatar as an attachment or as a link, not both.")
+    if attachment is not None and attachment.size > avatars.AVATAR_MAX_BYTES:
+        raise UserError(f"That image is too large; avatars can be at most {avatars.AVATAR_MAX_BYTES // 2**20} MiB.")
+    if url:
+        avatars.check_url(url)
+
+
+def choice(label: str, value: str) -> app_commands.Choice[str]:
+    return app_commands.Choice(name=trim(label, 100), value=value[:100])
+
+
+class Characters(commands.Cog):
+    """Who the bot plays, and who you are."""
+
+    character = app_commands.Group(name="character", description="Choose, create and share characters", nsfw=True)
+    persona = app_commands.Group(name="persona", description="Who you are in the story ({{user}})", nsfw=True)
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        services = getattr(bot, "services", None)
+        assert services is not None
+        self.services: Services = services
+
+    # -- autocomplete -----------------------------------------------------------------------------
+
+    async def _custom_choices(self, interaction: discord.Interaction, current: str,
+                              *, manage: bool = False) -> list[app_commands.Choice[str]]:
+        if manage:
+            found = await repo.manageable(self.services.sessions, user_id=interaction.user.id,
+                                          guild_id=interaction.guild_id, server_admin=server_admin(interaction),
+                                          search=current, limit=25)
+        else:
+            found = await repo.usable(self.services.sessions, user_id=interaction.user.id,
+                                      guild_id=interaction.guild_id, search=current, limit=15)
+        out = []
+        for summary in found:
+            whose = "yours" if summary.owner_id == interaction.user.id else "server"
+            out.append(choice(f"{summary.name} · {whose}{' · shared' if summary.shared else ''}", summary.ref))
+        return out
+
+    def _builtin_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.strip().lower()
+        return [choice(f"{c.name} · built in", f"builtin:{key}") for key, c in BUILTINS.items()
+                if needle in c.name.lower()]
+
+    async def any_character(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Custom characters this user may use, the built-ins, then Venice's catalogue."""
+        custom, venice = await asyncio.gather(
+            self._custom_choices(interaction, current),
+            self.services.characters.catalogue.suggestions(current, wait=AUTOCOMPLETE_WAIT),
+            return_exceptions=True,
+        )
+        out = [] if isinstance(custom, BaseException) else list(custom)
+        out += self._builtin_choices(current)
+        if not isinstance(venice, BaseException):
+            for found in venice:
+                rating = f" · ★{found.rating:.1f}" if found.rating is not None else ""
+                out.append(choice(f"{found.name} · Venice{rating}", f"venice:{found.slug}"))
+        return out[:25]
+
+    async def own_character(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return await self._custom_choices(interaction, current, manage=True)
+
+    async def exportable(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return ((await self._custom_choices(interaction, current)) + self._builtin_choices(current))[:25]
+
+    # -- choosing ---------------------------------------------------------------------------------
+
+    @character.command(name="browse", description="Look through Venice's adult characters")
+    @app_commands.describe(search="Words in the name or description", tag="Only characters with this tag")
+    async def browse(self, interaction: discord.Interaction,
+                     search: app_commands.Range[str, 1, SEARCH_LIMIT] | None = None,
+                     tag: app_commands.Range[str, 1, TAG_LIMIT] | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        page = await self.services.characters.catalogue.page(search=search or "", tag=tag or "", index=0)
+        embed, view = browse_message(page, search or "", tag or "")
+        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+
+    @character.command(name="set", description="Choose who plays in this channel (threads follow their channel)")
+    @app_commands.describe(character="Start typing: your characters, the server's, and Venice's")
+    @app_commands.autocomplete(character=any_character)
+    async def set_character(self, interaction: discord.Interaction,
+                            character: app_commands.Range[str, 1, 100]) -> None:
+        await apply_choice(interaction, character)
+
+    @character.command(name="info", description="Who plays here, and where that choice comes from")
+    async def info(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.channel_id is not None
+        character, ref, source = await self.services.characters.for_channel(
+            channel_id=interaction.channel_id, guild_id=interaction.guild_id, parent_id=parent_of(interaction))
+        owner_id, shared = None, None
+        parsed = parse_ref(ref)
+        if parsed is not None and parsed[0] == "custom":
+            row = await repo.get(self.services.sessions, int(parsed[1]))
+            if row is not None:
+                owner_id, shared = row.owner_id, row.shared
+        embed = character_embed(character, source=source, owner_id=owner_id, shared=shared)
+        await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @character.command(name="clear", description="Go back to the server's default character here")
+    async def clear(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.channel_id is not None
+        await self.services.characters.set_for_channel(
+            channel_id=interaction.channel_id, guild_id=interaction.guild_id, ref=None)
+        character, _ref, source = await self.services.characters.for_channel(
+            channel_id=interaction.channel_id, guild_id=interaction.guild_id, parent_id=parent_of(interaction))
+        await announce(interaction, f"✅ Back to **{character.name}** ({source}).",
+                       character_embed(character, source=source),
+                       f"🎭 {interaction.user.mention} went back to **{character.name}** here ({source}).")
+
+    # -- custom characters ------------------------------------------------------------------------
+
+    @character.command(name="create", description="Make your own character (a form opens)")
+    @app_commands.describe(avatar="A picture of the character", avatar_url="Or a link to one",
+                           shared="Let everyone in this server use it (default: only you)")
+    async def create(self, interaction: discord.Interaction, avatar: discord.Attachment | None = None,
+                     avatar_url: str | None = None, shared: bool = False) -> None:
+        precheck_avatar(avatar, avatar_url)
+        count = await repo.count_owned(self.services.sessions, interaction.user.id)
+        if count >= 200:
+            raise UserError("You have 200 characters already; delete one before creating another.")
+
+        async def save(it: discord.Interaction, character: Character, kept: list[str]) -> None:
+            if not character.name.strip():
+                raise UserError("Your character needs a name.")
+            await it.response.defer(ephemeral=True, thinking=True)
+            picture = await load_avatar(self.bot, self.services, avatar, avatar_url)
+            url, png = picture if picture is not None else (None, None)
+            created = await self.services.characters.create(
+                character, where=where_of(it, "character create"), shared=shared, avatar_url=url, avatar_png=png)
+            await it.followup.send(
+                f"✨ Created **{created.name}**. Use `/character set` to play it here.",
+                embed=character_embed(created, owner_id=it.user.id, shared=shared and it.guild_id is not None),
+                ephemeral=True)
+
+        await interaction.response.send_modal(CharacterModal(title="New character", base=None, save=save))
+
+    @character.command(name="edit", description="Change one of your characters (a form opens)")
+    @app_commands.describe(character="Which one", avatar="A new picture", avatar_url="Or a link to one",
+                           shared="Share it with this server, or make it personal again")
+    @app_commands.autocomplete(character=own_character)
+    async def edit(self, interaction: discord.Interaction, character: str, avatar: discord.Attachment | None = None,
+                   avatar_url: str | None = None, shared: bool | None = None) -> None:
+        row = await self._manageable_row(interaction, character)
+        precheck_avatar(avatar, avatar_url)
+        base = repo.character_of(row)
+
+        async def save(it: discord.Interaction, changed: Character, kept: list[str]) -> None:
+            if not changed.name.strip():
+                raise UserError("Your character needs a name.")
+            await it.response.defer(ephemeral=True, thinking=True)
+            picture = await load_avatar(self.bot, self.services, avatar, avatar_url)
+            await self.services.characters.update(
+                row.id, changed, where=where_of(it, "character edit"),
+                shared=None if shared is None or it.guild_id is None else shared, avatar=picture)
+            note = f" ({', '.join(kept)} kept as it was: too long for a Discord form)" if kept else ""
+            await it.followup.send(f"✅ Saved **{changed.name}**{note}.", ephemeral=True)
+
+        await interaction.response.send_modal(CharacterModal(title=f"Edit {base.name}", base=base, save=save))
+
+    async def _manageable_row(self, interaction: discord.Interaction, ref: str) -> Any:
+        parsed = parse_ref(ref)
+        if parsed is None or parsed[0] != "custom":
+            raise UserError("Only custom characters can be changed. Pick one of yours from the list.")
+        row = await repo.get(self.services.sessions, int(parsed[1]))
+        if row is None:
+            raise UserError("That character no longer exists.")
+        if not repo.may_manage(row, user_id=interaction.user.id, guild_id=interaction.guild_id,
+                               server_admin=server_admin(interaction)):
+            raise UserError(NOT_YOURS)
+        return row
+
+    @character.command(name="delete", description="Delete one of your characters")
+    @app_commands.describe(character="Which one")
+    @app_commands.autocomplete(character=own_character)
+    async def delete(self, interaction: discord.Interaction, character: str) -> None:
+        row = await self._manageable_row(interaction, character)
+        view = discord.ui.View(timeout=None)
+        view.add_item(DeleteButton(row.id))
+        await interaction.response.send_message(
+            f"Delete **{row.name}** for good? Conversations with it stay readable.", view=view, ephemeral=True)
+
+    # -- cards ------------------------------------------------------------------------------------
+
+    @character.command(name="import", description="Import a character card (PNG, JSON or .charx)")
+    @app_commands.describe(file="The card file (SillyTavern V2/V3, Chub, …)",
+                           shared="Let everyone in this server use it (default: only you)")
+    async def import_card(self, interaction: discord.Interaction, file: discord.Attachment,
+                          shared: bool = False) -> None:
+        if file.size > MAX_CARD_BYTES:
+            raise UserError(f"That file is {file.size / 2**20:.1f} MiB; character cards can be at most "
+                            f"{MAX_CARD_BYTES // 2**20} MiB.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await file.read()
+        created = await self.services.characters.import_card(
+            data, file.filename, where=where_of(interaction, "character import"), shared=shared, file_url=file.url)
+        lore = len(created.lorebook.entries) if created.lorebook else 0
+        await interaction.followup.send(
+            f"📥 Imported **{created.name}** ({len(created.greetings)} greetings, {lore} lore entries). "
+            "Use `/character set` to play it here.",
+            embed=character_embed(created, owner_id=interaction.user.id,
+                                  shared=shared and interaction.guild_id is not None),
+            ephemeral=True)
+
+    @character.command(name="export", description="Download a character as a card (PNG and JSON)")
+    @app_commands.describe(character="Which one (default: the one playing here)")
+    @app_commands.autocomplete(character=exportable)
+    async def export(self, interaction: discord.Interaction, character: str | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if character is None:
+            assert interaction.channel_id is not None
+            _c, character, _s = await self.services.characters.for_channel(
+                channel_id=interaction.channel_id, guild_id=interaction.guild_id, parent_id=parent_of(interaction))
+        parsed = parse_ref(character)
+        if parsed is not None and parsed[0] == "custom":
+            row = await repo.get(self.services.sessions, int(parsed[1]))
+            if row is not None and not repo.may_use(row, user_id=interaction.user.id, guild_id=interaction.guild_id):
+                raise UserError("That character is private to its creator.")
+        elif parsed is None:
+            raise UserError("Pick a character from the list.")
+        stem, png, raw = await self.services.characters.export(character)
+        files = [discord.File(io.BytesIO(png), filename=f"{stem}.png"),
+                 discord.File(io.BytesIO(raw), filename=f"{stem}.json")]
+        await interaction.followup.send("Here's the card: the PNG carries the picture, both import anywhere.",
+                                        files=files, ephemeral=True)
+
+    # -- personas ---------------------------------------------------------------------------------
+
+    @persona.command(name="set", description="Who you are in the story (used as {{user}})")
+    @app_commands.describe(name="Your character's name", description="A few lines about them")
+    async def persona_set(self, interaction: discord.Interaction,
+                          name: app_commands.Range[str, 1, personas.NAME_LIMIT],
+                          description: app_commands.Range[str, 1, personas.DESCRIPTION_LIMIT] | None = None) -> None:
+        text = description or ""
+        await check_texts(self.services.sessions, [name, text, f"{name}\n{text}"], where_of(interaction, "persona"))
+        await personas.put(self.services.sessions, interaction.user.id, name.strip(), text.strip())
+        await interaction.response.send_message(f"🪪 In stories you're now **{name.strip()}**.", ephemeral=True)
+
+    @persona.command(name="show", description="Show your persona")
+    async def persona_show(self, interaction: discord.Interaction) -> None:
+        row = await personas.get(self.services.sessions, interaction.user.id)
+        if row is None:
+            await interaction.response.send_message(
+                "You have no persona: characters call you by your display name. `/persona set` changes that.",
+                ephemeral=True)
+            return
+        embed = discord.Embed(title=row.name, description=row.description or "*No description.*")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @persona.command(name="clear", description="Forget your persona (back to your display name)")
+    async def persona_clear(self, interaction: discord.Interaction) -> None:
+        had = await personas.clear(self.services.sessions, interaction.user.id)
+        text = "Persona cleared: characters call you by your display name again." if had else "You had no persona."
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    await bot.add_cog(Characters(bot))

@@ -1,0 +1,180 @@
+"""The chat engine against the fake Venice and a real database, without Discord.
+
+A recording renderer stands in for Discord: it keeps what would have been sent and edited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from bot.chat.service import Where
+from bot.services import Services, build_services
+from bot.ui.stream import StreamRenderer
+from tests.conftest import make_settings
+from tests.fakes.venice import Fault
+
+
+class Recorder:
+    """send/edit callables for StreamRenderer that remember every call."""
+
+    def __init__(self) -> None:
+        self.messages: dict[int, str] = {}
+        self.calls: list[tuple[str, int, str]] = []
+        self._next = 1000
+
+    async def send(self, text: str) -> Any:
+        self._next += 1
+        self.messages[self._next] = text
+        self.calls.append(("send", self._next, text))
+        return _Handle(self._next)
+
+    async def edit(self, handle: Any, text: str) -> None:
+        self.messages[handle.message_id] = text
+        self.calls.append(("edit", handle.message_id, text))
+
+    def renderer(self) -> StreamRenderer:
+        return StreamRenderer(self.send, self.edit, min_interval=0.0)
+
+
+class _Handle:
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+
+
+@pytest.fixture
+async def services(db_url: str, fake_venice: Any) -> Services:
+    s = await build_services(make_settings(db_url, venice_base_url=fake_venice.base_url))
+    yield s
+    await s.close()
+
+
+WHERE = Where(channel_id=500, guild_id=1, parent_id=None, user_id=7, user_name="Kim")
+
+
+async def say(services: Services, text: str, where: Where = WHERE) -> tuple[Any, Recorder]:
+    engine = services.chat
+    recorder = Recorder()
+    async with engine.queue.turn(where.channel_id):
+        scene = await engine.scene(where)
+        user, reply = await engine.conversations.begin_turn(
+            scene.conversation.id, author_id=where.user_id, author_name=where.user_name, content=text,
+            discord_message_id=None, channel_id=where.channel_id, model=scene.model,
+        )
+        turns = await engine.conversations.window(scene.conversation, before_id=user.id)
+        turns.append(user)
+        prompt = await engine.prompt_for(scene, where, turns)
+        outcome = await engine.stream(scene=scene, where=where, reply=reply, prompt=prompt,
+                                      renderer=recorder.renderer())
+        await engine.fold_summary(scene, turns, prompt.dropped_turns, where)
+    return outcome, recorder
+
+
+def last_chat_body(fake_venice: Any) -> dict[str, Any]:
+    """The last streamed (reply) request; summaries are plain requests."""
+    return [r for r in fake_venice.requests_to("/chat/completions", "POST") if r.json.get("stream")][-1].json
+
+
+async def test_a_turn_streams_stores_and_feeds_the_next_prompt(services: Services, fake_venice: Any) -> None:
+    fake_venice.replies.extend(["*She smiles.* Welcome in.", "Gin it is."])
+    first, rec = await say(services, "Hello there")
+    assert first.status == "complete" and first.text == "*She smiles.* Welcome in."
+    assert "Welcome in." in list(rec.messages.values())[0]
+    second, _ = await say(services, "A gin, please")
+    body = last_chat_body(fake_venice)
+    contents = [m["content"] for m in body["messages"]]
+    assert any("Hello there" in c for c in contents) and any("Welcome in." in c for c in contents)
+    assert "A gin, please" in contents[-1]
+    assert body["messages"][0]["role"] == "system" and "adult" in body["messages"][0]["content"].lower()
+    assert body["stream"] is True and body["venice_parameters"]["include_venice_system_prompt"] is False
+    assert second.reply.status == "complete"
+    assert fake_venice.violations == []
+
+
+async def test_mid_stream_failure_keeps_what_arrived_and_marks_it_cut(services: Services, fake_venice: Any) -> None:
+    fake_venice.reply_text = "one two three four five six seven eight nine ten eleven twelve"
+    fake_venice.inject("/chat/completions", Fault.of("midstream_error", after=2))
+    outcome, rec = await say(services, "Tell me a story")
+    assert outcome.status == "cut" and outcome.text
+    shown = "\n".join(rec.messages.values())
+    assert outcome.text.split()[0] in shown and "cut off" in shown
+    assert (await services.chat.conversations.turn(outcome.reply.id)).status == "cut"
+
+
+@pytest.mark.parametrize(
+    ("fault", "wording"),
+    [
+        (Fault.http(402, {"error": "Insufficient balance", "code": "INSUFFICIENT_BALANCE"}), "balance"),
+        (Fault.http(401, {"error": "Authentication failed"}), "key"),
+        (Fault.rate_limited(retry_after=30, times=10), "try again"),
+        (Fault.http(503, {"error": "Model offline", "code": "MODEL_OFFLINE"}, times=10), ""),
+    ],
+)
+async def test_venice_errors_say_what_happened_and_lose_nothing(
+    services: Services, fake_venice: Any, fault: Fault, wording: str
+) -> None:
+    services.venice._http.sleep = _no_sleep  # type: ignore[attr-defined]
+    fake_venice.inject("/chat/completions", fault)
+    outcome, rec = await say(services, "Are you there?")
+    assert outcome.status == "failed" and outcome.note
+    assert wording.lower() in outcome.note.lower()
+    shown = "\n".join(rec.messages.values())
+    assert outcome.note in shown
+    # The user's words are kept in history, and the failed reply is not.
+    conv = await services.chat.conversations.active(WHERE.channel_id)
+    window = await services.chat.conversations.window(conv)
+    assert [t.content for t in window] == ["Are you there?"]
+
+
+async def _no_sleep(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+async def test_stop_keeps_what_arrived(services: Services, fake_venice: Any) -> None:
+    fake_venice.reply_text = " ".join(f"word{i}" for i in range(200))
+    fake_venice.chunk_delay = 0.02
+    task = asyncio.create_task(say(services, "Go on"))
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if services.chat._running:
+            break
+    await asyncio.sleep(0.6)  # the fake's first piece takes ~0.1 s; its whole reply ~12 s
+    reply_id = next(iter(services.chat._running))
+    assert services.chat.stop(reply_id)
+    outcome, _ = await task
+    assert outcome.status == "cut" and outcome.note == "stopped", (outcome.status, outcome.note, outcome.text[:50])
+    assert 0 < len(outcome.text) < len(fake_venice.reply_text)
+
+
+async def test_output_that_breaks_the_policy_is_withheld(services: Services, fake_venice: Any) -> None:
+    fake_venice.reply_text = "She says she is only 14 years old and " + "blushes " * 80
+    outcome, _ = await say(services, "Who are you?")
+    assert outcome.withheld and outcome.status == "failed" and outcome.text == ""
+    stored = await services.chat.conversations.turn(outcome.reply.id)
+    assert stored.status == "failed" and stored.content == ""
+
+
+async def test_long_conversations_fold_into_a_summary(services: Services, fake_venice: Any) -> None:
+    fake_venice.context_tokens["venice-uncensored-1-2"] = 1500
+    for i in range(12):
+        fake_venice.replies.append(f"Reply number {i}. " + "Lorem ipsum dolor sit amet. " * 12)
+        await say(services, f"Message number {i}. " + "Tell me more about the tavern. " * 8)
+    conv = await services.chat.conversations.active(WHERE.channel_id)
+    assert conv.summary and conv.summary_upto is not None
+    body = last_chat_body(fake_venice)
+    assert any("Story so far" in m["content"] for m in body["messages"] if m["role"] == "system")
+
+
+async def test_channels_are_independent_and_a_channel_answers_in_order(services: Services, fake_venice: Any) -> None:
+    fake_venice.chunk_delay = 0.01
+    other = Where(channel_id=501, guild_id=1, parent_id=None, user_id=8, user_name="Lee")
+    results = await asyncio.gather(say(services, "first"), say(services, "second"), say(services, "hello", other))
+    assert all(r[0].status == "complete" for r in results)
+    conv = await services.chat.conversations.active(WHERE.channel_id)
+    window = await services.chat.conversations.window(conv)
+    assert [t.content for t in window if t.role == "user"] == ["first", "second"]
+    # The second reply's prompt saw the first exchange.
+    assert any("first" in r.json["messages"][-2]["content"] for r in fake_venice.requests_to("/chat/completions")
+               if "second" in r.json["messages"][-1]["content"])
