@@ -33,12 +33,35 @@ OWNER_ONLY = "Only the bot's owner can change bot-wide settings. Server settings
 CANT_CHECK = "I couldn't reach Venice to check that {what}, so nothing was changed. Please try again in a minute."
 DETAIL_VALUE_CHARS = 120  # audit detail is 300 characters; admin values are short anyway
 SHOWN_CHARS = 100
-PLACE_TYPES = (  # where a per-channel value makes sense (a category is never a conversation)
-    discord.ChannelType.text, discord.ChannelType.voice, discord.ChannelType.stage_voice,
-    discord.ChannelType.forum, discord.ChannelType.media, discord.ChannelType.news,
-    discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread,
-)
-ChannelOption = app_commands.AppCommandChannel | app_commands.AppCommandThread
+# Where a per-channel value makes sense: channels that hold conversations and their threads. Not
+# categories (never a conversation). Not media channels either: Discord's OpenAPI description has
+# no channel type 16 yet, and their posts are threads, which are listed.
+PLACE_TYPES = [
+    discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.voice, discord.ChannelType.stage_voice,
+    discord.ChannelType.forum, discord.ChannelType.public_thread, discord.ChannelType.private_thread,
+    discord.ChannelType.news_thread,
+]
+Channelish = app_commands.AppCommandChannel | app_commands.AppCommandThread
+
+
+class PlaceChannel(app_commands.Transformer):
+    """A channel option limited to `PLACE_TYPES`, given as Discord resolved it (no cache needed)."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return PLACE_TYPES
+
+    async def transform(self, interaction: discord.Interaction, value: Any, /) -> Channelish:
+        if not isinstance(value, app_commands.AppCommandChannel | app_commands.AppCommandThread):
+            raise app_commands.TransformerError(value, discord.AppCommandOptionType.channel, self)
+        return value
+
+
+ChannelOption = app_commands.Transform[Channelish, PlaceChannel]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +91,7 @@ def shown(value: Any) -> str:
     return str(value)[:SHOWN_CHARS]
 
 
-def target_of(interaction: discord.Interaction, channel: ChannelOption | None) -> Target:
+def target_of(interaction: discord.Interaction, channel: Channelish | None) -> Target:
     """The channel (and thread parent) a command is about: the one given, else where it was run."""
     guild_id = interaction.guild_id
     if channel is not None:

@@ -263,7 +263,7 @@ class Characters(commands.Cog):
     @app_commands.autocomplete(character=own_character)
     async def edit(self, interaction: discord.Interaction, character: str, avatar: discord.Attachment | None = None,
                    avatar_url: str | None = None, shared: bool | None = None) -> None:
-        row = await self._manageable_row(interaction, character)
+        row = await self._manageable_row(interaction, character, editing=True)
         precheck_avatar(avatar, avatar_url)
         base = repo.character_of(row)
 
@@ -280,15 +280,17 @@ class Characters(commands.Cog):
 
         await interaction.response.send_modal(CharacterModal(title=f"Edit {base.name}", base=base, save=save))
 
-    async def _manageable_row(self, interaction: discord.Interaction, ref: str) -> Any:
+    async def _manageable_row(self, interaction: discord.Interaction, ref: str, *, editing: bool = False) -> Any:
+        """The character row, if this user may change it: the owner, or a server admin (for edits,
+        only characters shared with the server; deleting covers every character made there)."""
         parsed = parse_ref(ref)
         if parsed is None or parsed[0] != "custom":
             raise UserError("Only custom characters can be changed. Pick one of yours from the list.")
         row = await repo.get(self.services.sessions, int(parsed[1]))
         if row is None:
             raise UserError("That character no longer exists.")
-        if not repo.may_manage(row, user_id=interaction.user.id, guild_id=interaction.guild_id,
-                               server_admin=server_admin(interaction)):
+        admin = server_admin(interaction) and (row.shared or not editing)
+        if not repo.may_manage(row, user_id=interaction.user.id, guild_id=interaction.guild_id, server_admin=admin):
             raise UserError(NOT_YOURS)
         return row
 

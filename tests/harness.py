@@ -27,8 +27,8 @@ from typing import Any
 import discord
 import yarl
 
-from tests import payloads as p
 from tests.fakes.discord import FakeDiscord, InteractionHandle
+from tests.places import PlaceSetup
 
 # Tasks discord.py creates while handling one gateway event, by name (discord.py 2.7.1):
 # app commands and autocomplete, view items, dynamic items, modals, and event listeners.
@@ -95,7 +95,7 @@ def cache_guild(bot: discord.Client, guild: dict[str, Any]) -> discord.Guild:
     return cached
 
 
-def prime_place(bot: discord.Client, setup: p.PlaceSetup) -> None:
+def prime_place(bot: discord.Client, setup: PlaceSetup) -> None:
     """Make a logged-in bot's cache match a place: its guild cached, then its later events applied."""
     if setup.guild is not None:
         cache_guild(bot, setup.guild)

@@ -215,8 +215,10 @@ class CharacterService:
         if view.character_ref:
             found = await self.resolve(view.character_ref)
             if found is not None:
-                source = "set for this channel" if view.character_source == "channel" else (
-                    f"inherited from <#{parent_id}>")
+                if view.character_source != "channel":
+                    source = f"inherited from <#{parent_id}>"
+                else:
+                    source = "set for this thread" if parent_id is not None else "set for this channel"
                 return found, view.character_ref, source
             lost = "the character chosen here is no longer available, so: "
         resolved = (await self.config.resolve_all(

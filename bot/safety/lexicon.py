@@ -3,8 +3,8 @@
 Entries are written in a small notation and compiled by `words()`:
 
 - a plain word matches itself with any letter repeated (`loli` also matches `lolliii`, `kiiid`),
-  which undoes the stretching people use against filters; set `fuzzy=False` where doubling
-  changes the word (`shotta` is Jamaican slang, not `shota`);
+  which undoes the stretching people use against filters; where doubling changes the word
+  (`shotta` is Jamaican slang, not `shota`) the entry is written as a raw expression instead;
 - a space matches any run of spaces/hyphens/underscores (`make love`, `make-love`);
 - a trailing `*` allows any word ending (`porn*` → porn, porno, pornographic);
 - an entry starting with `re:` is a raw regular expression.
@@ -22,10 +22,8 @@ _LEFT = r"(?<![a-z0-9])"
 _RIGHT = r"(?![a-z0-9])"
 
 
-def _entry(entry: str, fuzzy: bool) -> str:
-    if entry.startswith("re:"):
-        return entry[3:]
-    tail = r"[a-z]*" if entry.endswith("*") else ""
+def _atoms(entry: str, fuzzy: bool) -> list[str]:
+    """One plain entry as a list of regex atoms, one per character of the notation."""
     out = []
     for ch in entry.rstrip("*"):
         if ch == " ":
@@ -36,18 +34,57 @@ def _entry(entry: str, fuzzy: bool) -> str:
             out.append(f"{re.escape(ch)}+")
         else:
             out.append(re.escape(ch))
-    return "".join(out) + tail
+    if entry.endswith("*"):
+        out.append(r"[a-z]*")
+    return out
+
+
+_END = ""
+
+
+def _trie(sequences: Iterable[list[str]]) -> str:
+    """Merge atom sequences into one regex that shares common prefixes.
+
+    A flat alternation of a few hundred words is tried word by word at every word start; the
+    merged form checks each first letter once, which makes the sexual-word scan several times
+    faster on long texts. Matching is the same: the caller adds the word boundaries.
+    """
+    root: dict[str, dict] = {}
+    for seq in sequences:
+        node = root
+        for atom in seq:
+            node = node.setdefault(atom, {})
+        node[_END] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [atom + emit(child) for atom, child in sorted(node.items()) if atom != _END]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        if _END in node:  # the word may also stop here ("sex" as well as "sexy")
+            return f"(?:{body})?" if len(branches) == 1 else f"{body}?"
+        return body
+
+    return emit(root)
 
 
 def words(entries: Iterable[str], *, fuzzy: bool = True) -> str:
     """Compile entries (see the module docstring) to one whole-word alternation."""
-    parts = sorted({_entry(e, fuzzy) for e in entries}, key=len, reverse=True)
-    return rf"{_LEFT}(?:{'|'.join(parts)}){_RIGHT}"
+    entries = set(entries)
+    raw = sorted(e[3:] for e in entries if e.startswith("re:"))
+    merged = _trie(_atoms(e, fuzzy) for e in sorted(entries) if not e.startswith("re:"))
+    alternatives = [p for p in (merged, *raw) if p]
+    return rf"{_LEFT}(?:{'|'.join(alternatives)}){_RIGHT}"
 
 
 def compile_words(entries: Iterable[str], *, fuzzy: bool = True) -> re.Pattern[str]:
     """`words()` compiled once, at import."""
     return re.compile(words(entries, fuzzy=fuzzy))
+
+
+def _word_set(block: str) -> frozenset[str]:
+    """A whitespace-separated word block (easier to read and extend than a list literal)."""
+    return frozenset(block.split())
 
 
 # --- Sexual context -------------------------------------------------------------------------
@@ -70,9 +107,10 @@ SEXUAL = (
     "jerked off", "jack off", "jacking off", "handjob*", "blowjob*", "blow job*", "rimjob*",
     "deepthroat*", "anal", "oral sex", "sixty-nine", "69", "bdsm", "bondage", "spank*", "kink*",
     "fetish*", "erection*", "boner*", "hard-on*", "slut*", "whore*", "milf*", "dilf*",
-    "stripper*", "striptease*", "strip naked", "stripped naked", "undress*", "disrobe*", "lingerie",
+    "stripper*", "striptease*", "strip naked", "stripped naked",
+    "re:strip(?:s|ped|ping)?\\s+(?:for|naked|off|down|nude)", "undress*", "disrobe*", "lingerie",
     "panties", "panty", "thong", "thongs", "topless", "bottomless", "cleavage",
-    "grope*", "fondl*", "caress*", "penetrat*", "thrust*", "seduc*", "sensual*", "intimacy",
+    "re:grop(?:e|es|ed|ing)", "fondl*", "caress*", "penetrat*", "thrust*", "seduc*", "sensual*", "intimacy",
     "re:intimate(?:ly)?\\s+with", "make love", "making love", "made love", "lovemaking", "foreplay", "lust", "lusts",
     "lusty", "lustful", "lusting", "lusted", "creampie*", "impregnat*", "rape", "raped", "raping",
     "rapes", "rapist*", "molest*", "virginity", "deflower*", "ahegao", "futa",
@@ -81,11 +119,18 @@ SEXUAL = (
     "pubic", "pubes", "bulge", "humping", "humped", "make out with",
     "making out", "made out with", "hickey*", "onlyfans", "camgirl*", "prostitut*", "hooker*",
     "sugar daddy", "sultry", "provocative*", "suggestive*", "flirt*", "romance", "romantic*",
-    "hookup*", "hook up", "hooked up", "hooking up", "turned on by", "so turned on",
+    "hookup*", "hook up",
+    "re:explicit(?:ly)?(?!\\s+(?:instructions?|permission|consent|rules?|directions?|warnings?|about))",
+    "hooked up", "hooking up", "turned on by", "so turned on",
     "get turned on", "gets turned on", "getting turned on", "hot and bothered", "bareback*",
     "rawdog*", "raw-dog*", "nipslip*", "re:in\\s+heat(?!\\s+waves?)", "dripping wet", "pleasure herself",
     "pleasure himself", "pleasure myself", "pleasuring herself", "pleasuring himself",
     "re:spread(?:s|ing)?\\s+(?:her|his|my|your|their)\\s+legs",
+    "unbutton*",
+    "re:(?:take|takes|took|taking|pull|pulls|pulled|pulling|strip|strips)\\s+(?:off|down)\\s+(?:her|his|your|my|"
+    "their)\\s+(?:clothes|pants|panties|shirt|top|dress|skirt|underwear|bra|shorts|knickers)",
+    "re:(?:take|takes|took|taking|pull|pulls|pulled|pulling)\\s+(?:her|his|your|my|their)\\s+(?:clothes|pants|"
+    "panties|shirt|top|dress|skirt|underwear|bra|shorts|knickers)\\s+(?:off|down)",
     "re:touch(?:es|ed|ing)?\\s+(?:her|him|me|you|them|myself|herself|himself)\\s+"
     "(?:down\\s+there|inappropriately|between)",
 )
@@ -112,6 +157,10 @@ HARD_MINOR = (
     "re:child[\\s_-]*porn[a-z]*", "re:kidd?(?:ie|y|ies)?[\\s_-]*porn[a-z]*",
     "re:minor[\\s_-]*attracted", "re:under[\\s_-]*aged?",
 )
+# The subset of HARD_MINOR looked for inside spaced-out letter runs, where there are no word
+# boundaries ("x l o l i" joins to "xloli"): terms that are never part of an ordinary word.
+# "pedo" (torpedo) and "tween" (between) are left out for that reason.
+HARD_IN_RUNS = re.compile(r"l+o+l+i+|sh+o+t+a+|jailbait|preteen|underage|csam")
 # The subset of HARD_MINOR that a preceding negation may cancel ("nobody here is underage").
 NEGATABLE_HARD = re.compile(r"under[\s_-]*aged?")
 
@@ -193,6 +242,11 @@ SAFE_PHRASES = (
     r"(?:heavy|great|big|pregnant|she's|she\s+is|is|was|be|being)\s+with\s+child(?![\w'])",
     r"child\s+(?:support|custody|care|labou?r\s+laws?)",
     r"(?:kid|child|family)-?(?:friendly|free|safe|proof)", r"childhood", r"childless",
+    r"kid\s+(?:rock|cudi)", r"billy\s+the\s+kid",
+    r"like\s+a\s+kid\s+(?:in\s+a\s+candy\s+store|on\s+christmas(?:\s+morning)?)",
+    r"(?:treat\w*|act\w*|grin\w*|laugh\w*|giggl\w*|smil\w*|squeal\w*|behav\w*)\s+(?:\w+\s+)?"
+    r"like\s+a\s+(?:kid|child)(?![\w'])",
+    r"(?:her|his|my|their|our|the)\s+(?:teen|teenage)\s+years\s+(?:are|were)\s+(?:long\s+)?(?:behind|over|gone)",
     r"child(?:ren)?\s+of\s+(?:the\s+)?(?:night|gods?|fate|destiny|stars?|moon|sun|light|"
     r"darkness|chaos|prophecy|forest|storm)",
     # Parents stating that they have children. Only bare nouns are masked: an adjective
@@ -237,7 +291,7 @@ TENS_WORDS = frozenset({
 
 # Things that have ages: "a 15-year-old whisky", "my 10 year old laptop", "the house is 15
 # years old". An age next to one of these is not a person's age.
-THINGS = frozenset("""
+THINGS = _word_set("""
 whisky whiskey whiskies scotch bourbon rye malt rum wine wines port brandy cognac armagnac
 tequila mezcal sake vintage bottle bottles cask casks barrel barrels cheese cheddar parmesan gouda
 macallan glenfiddich glenlivet lagavulin laphroaig talisker balvenie ardbeg jameson
@@ -252,17 +306,17 @@ account server band franchise ship boat plane engine machine software code paint
 ruin ruins temple church city town village forest debt lease mortgage loan bond contract
 tradition vineyard cellar recording tape vhs letter diary journal photograph sword blade armor
 armour relic artifact artefact
-""".split())
+""")
 
 # People words: after an age ("a 15-year-old girl") they make it a person's age even when a
 # thing follows ("a 15-year-old girl's car").
-PEOPLE = frozenset("""
+PEOPLE = _word_set("""
 girl girls boy boys daughter daughters son sons sister brother stepdaughter stepsister stepson
 stepbrother niece nephew cousin student students pupil schoolgirl schoolboy virgin kid kids
 child children teen teens body bodies self me version cheerleader babysitter neighbor neighbour
 runaway gymnast princess prince elf catgirl foxgirl twink femboy maid lass lad lolita cutie
 patient character oc woman women man men lady guy female male person
-""".split())
+""")
 
 # --- Real people (image prompts) ------------------------------------------------------------
 # Pointers to a real person other than a listed name. Deepfakes and face swaps are refused in

@@ -72,7 +72,9 @@ _SPACED_MEMBER = re.compile(_CHAR)
 _LEET_BASE = {"0": "o", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s"}
 _LEET_I = str.maketrans({**_LEET_BASE, "1": "i"})
 _LEET_L = str.maketrans({**_LEET_BASE, "1": "l"})
-_TOKEN = re.compile(r"\S+")
+# Whole tokens that hold at least one leet character (the lookahead scans one token only, so
+# this stays linear); most tokens hold none and are skipped without a Python call.
+_LEET_TOKEN = re.compile(r"(?<!\S)(?=[^\s0-9@$!|]*[0-9@$!|])\S+")
 _HAS_LETTER = re.compile(r"[a-z]")
 # "!" stands for i only between letters ("k!d"): a trailing "!" is punctuation, and mapping it
 # would break the word it ends. "|" stands for l next to any letter ("|o|i").
@@ -118,6 +120,18 @@ def join_spaced(text: str) -> str:
     return _SPACED_RUN.sub(join, text)
 
 
+def spaced_runs(text: str) -> list[str]:
+    """The joined forms of the spaced-out runs in normalised `text`, each in every leet reading.
+
+    A stray letter next to a spaced word ("x l o l i") joins into one token ("xloli") that the
+    whole-word rules miss, so the rules also look inside these runs for the few terms that are
+    never part of an ordinary word.
+    """
+    runs = ["".join(_SPACED_MEMBER.findall(m.group(0))) for m in _SPACED_RUN.finditer(text)]
+    runs = [r for r in runs if len(r) >= 4]
+    return list(dict.fromkeys(form for r in runs for form in (r, r.translate(_LEET_I), r.translate(_LEET_L))))
+
+
 def _leet(text: str, table: dict[int, str]) -> str:
     def token(match: re.Match[str]) -> str:
         tok = match.group(0)
@@ -127,7 +141,7 @@ def _leet(text: str, table: dict[int, str]) -> str:
         tok = _INNER_BANG.sub("i", tok)
         return _INNER_PIPE.sub("l", tok)
 
-    return _TOKEN.sub(token, text)
+    return _LEET_TOKEN.sub(token, text)
 
 
 def variants(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

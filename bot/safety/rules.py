@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from bot.safety import lexicon as lx
-from bot.safety.normalize import normalize, variants
+from bot.safety.normalize import normalize, spaced_runs, variants
 from bot.safety.people import REAL_PEOPLE
 
 SEXUAL_WINDOW = 200
@@ -128,26 +128,28 @@ def _disclaimer(text: str, start: int, end: int) -> bool:
 # "sweet sixteen", "under 18", "almost legal".
 _NUMW = "|".join(sorted(lx.NUMBER_WORDS, key=len, reverse=True))
 _NUMW_NO_ONE = "|".join(sorted(set(lx.NUMBER_WORDS) - {"one"}, key=len, reverse=True))
-_DIGITS = r"(?<![\w.$£€#%+'/-])\d{1,4}(?!\d)"
+_DIGITS = r"(?<![\w.,$£€#%+'/-])\d{1,4}(?!\d)"
 
 
 def _num(words: str) -> str:
-    one = rf"(?:{_DIGITS}|(?<![\w-])(?:{words})(?![a-z]))"
-    return rf"(?P<num>{one}(?:\s*(?:-|to|or|/)\s*{one})?)"
+    first = rf"(?:{_DIGITS}|(?<![\w-])(?:{words})(?![a-z]))"
+    second = rf"(?:\d{{1,4}}(?!\d)|(?:{words})(?![a-z]))"  # after the range's "-", no lookbehind
+    return rf"(?P<num>{first}(?:\s*(?:-|to|or|/)\s*{second})?)"
 
 
 _NUM = _num(_NUMW)
 _NUM_BE = _num(_NUMW_NO_ONE)
 _UNIT = (
-    r"\s*-?\s*(?:and\s+a\s+half\s*-?\s*)?(?P<unit>(?:years?|yrs?|yr|y)\.?\s*-?\s*(?:olds?|young|of\s+age)"
+    r"\s*-?\s*(?:and[\s-]+a[\s-]+half\s*-?\s*)?(?P<unit>(?:years?|yrs?|yr|y)\.?\s*-?\s*(?:olds?|young|of\s+age)"
     r"|y\s*/\s*o|y\.\s*o\.?|yo|(?:months?|mos?|weeks?|wks?)\s*-?\s*olds?)(?![a-z])"
 )
 # What may follow a bare age ("she's 15", "turned 15"): a pause, the end, or a word that
 # continues a sentence about age. Units ("15 minutes", "12 inches") and heights (5'4) do not.
 _FOLLOW = (
-    r"(?=\s*(?:$|[!?;)\]\"…~*]|[.,](?!\d))|\s+(?:and(?!\s+a\s+half\s+(?:inch|inches|foot|feet|cm|hours?"
+    r"(?=\s*(?:$|[!?;()\[\]\"…~*]|[.,](?!\d))|\s+(?:and(?!\s+a\s+half\s+(?:inch|inches|foot|feet|cm|hours?"
     r"|minutes?))|but|now|yet|when|already|today|tonight|tomorrow|though|tho|btw|lol|lmao|haha|so|too|soon|"
-    r"next|this\s+(?:year|month|week)|years?|yrs?|going\s+on|turning|in\s+(?:this|the)\s+(?:story|rp|"
+    r"next|this\s+(?:year|month|week)|(?:years?|yrs?)(?!\s+(?:older|younger|ago|later|earlier|of|since|into|in|"
+    r"away|apart|together|married|clean|sober))|going\s+on|turning|in\s+(?:this|the)\s+(?:story|rp|"
     r"roleplay|scene|game))(?![a-z]))"
 )
 _NOT_UNIT = (
@@ -156,9 +158,19 @@ _NOT_UNIT = (
     r"/|:|\.\d|'|\"|,\d|degrees?|°|years?\s+(?:younger|older|ago|later|earlier)|(?:st|nd|rd|th)\b|\+|"
     r"and\s+(?:up|over|older)|or\s+(?:older|over|above)))"
 )
-_BE = r"(?<![a-z])(?:(?:i|she|he|u|you)\s*(?:'m|'s|'re|am|is|are|r|m|s|re)|ur)"
+_BE = (
+    r"(?<![a-z])(?:i\s*(?:'m|m)|i\s+am|(?:she|he)\s*(?:'s|s)|(?:she|he)\s+is|(?:you|u)\s*(?:'re|re|r)"
+    r"|(?:you|u)\s+are|ur)(?![a-z])"
+)
 _QUAL = r"(?:(?:only|just|barely|almost|nearly|about|around|like|maybe|literally|actually|still|now|already)\s+)?"
 
+_PEOPLE_WORDS = "|".join(sorted(lx.PEOPLE, key=len, reverse=True))
+_ORDINALS_TO_12 = "|".join(lx.ORDINAL_WORDS[:12])
+_GRADE = (
+    rf"(?:[1-9]|1[0-2])(?:st|nd|rd|th)\s*grade|(?:{_ORDINALS_TO_12})\s*grade|grade\s+(?:[1-9]|1[0-2])(?!\d)"
+    r"|middle\s*school|junior\s+high|elementary(?:\s+school)?|grade\s+school|primary\s+school"
+    r"|high\s*school|kindergarten|preschool"
+)
 _STRONG_AGE = tuple(
     re.compile(p)
     for p in (
@@ -166,6 +178,15 @@ _STRONG_AGE = tuple(
         rf"(?<![a-z])(?:ages?|aged)\s*(?:[:=-]|is|was|of)?\s*{_NUM}{_NOT_UNIT}",
         rf"{_BE}\s+{_QUAL}{_NUM_BE}{_FOLLOW}",
         rf"(?<![a-z])(?:just\s+)?turn(?:s|ed|ing)?\s+{_NUM_BE}{_FOLLOW}",
+        rf"(?<![a-z])(?:girl|boy|child|kid|lad|lass|daughter|son)\s+of\s+{_QUAL}{_NUM}{_NOT_UNIT}",
+        # An age as an aside to a person word: "the daughter, only 11, ...", "his niece (14)".
+        rf"(?<![a-z])(?:{_PEOPLE_WORDS})\s*(?:,|\()\s*{_QUAL}{_NUM}\s*(?:,|\)|$)",
+        # Profile shorthand: "bio: 14", "asl 14/f".
+        rf"(?<![a-z])(?:bio|about\s+me|asl|a/s/l)\s*[:=-]?\s*{_NUM}{_NOT_UNIT}",
+        # The answer to "how old are you?" within a few words.
+        rf"(?<![a-z])how\s+old\s+(?:are|is|r)\s+(?:you|u|she|he)\W+(?:[a-z']+\W+){{0,3}}?{_NUM}{_NOT_UNIT}",
+        # "she's in 7th grade", "I'm in middle school": a school stage is an age.
+        rf"{_BE}\s+(?:only\s+|just\s+|still\s+|now\s+)?in\s+(?:the\s+)?(?P<grade>{_GRADE})",
         rf"(?<![a-z])(?:looks?|looking|looked|appears?|passes?\s+for|pass\s+(?:for|as)|seems?)\s+"
         rf"(?:like\s+)?(?:(?:she'?s|he'?s|she\s+is|he\s+is|a|an)\s+)?{_QUAL}{_NUM_BE}{_NOT_UNIT}",
     )
@@ -181,15 +202,27 @@ _WEAK_AGE = tuple(
         rf"(?<![a-z])(?:when|since|until|till)\s+(?:i|she|he|we|they|you)\s+(?:was|were)\s+{_QUAL}"
         rf"{_NUM}{_NOT_UNIT}",
         rf"(?<![a-z])(?:i|she|he)\s+(?:was|were)\s+{_QUAL}{_NUM_BE}{_FOLLOW}",
-        rf"(?<![a-z])at\s+(?:only\s+|just\s+|age\s+)?{_NUM}(?=\s*,|\s+(?:she|he|i|they|we|you)(?![a-z]))",
+        # "at 15, she..."; only 13-17, because "at seven" and "at 11" are usually clock times.
+        r"(?<![a-z])at\s+(?:only\s+|just\s+|age\s+)?(?P<num>1[3-7]|thirteen|fourteen|fifteen|sixteen|seventeen)"
+        r"(?![\d:.])(?=\s*,|\s+(?:she|he|i|they|we|you)(?![a-z]))",
         rf"(?<![a-z])(?!(?:{_NOT_PERSON_SUBJECTS})\s)[a-z]+\s+(?:is|was)\s+(?:only\s+|just\s+|barely\s+)?"
         rf"{_NUM_BE}(?=\s*(?:$|[!;]|[.,](?!\d))|\s+and(?![a-z]))",
+        # Age/sex shorthand ("14 f", "14/f", "14, female") and a bare age beside a name
+        # ("Lily, 15, ...", "Lily (15)"): too common as other numbers to refuse without sex.
+        rf"{_NUM}\s*[/,|]?\s*(?:f|m|female|male|nb|ftm|mtf)(?![a-z])",
+        rf"(?<![a-z])[a-z]+,\s*{_QUAL}{_NUM}\s*,",
+        rf"(?<![a-z])[a-z]+\s*\(\s*{_NUM}\s*\)",
         rf"(?<![\w.])(?:[1-9]|1[0-7])(?:st|nd|rd|th)\s+birthday|(?<![a-z])(?:{_ORDINALS})\s+birthday"
         r"|(?<![a-z])sweet\s+(?:16|sixteen)(?![a-z0-9])|(?<![a-z])quincea(?:n|ny)?era",
     )
 )
+# "under 16", "younger than 14": any bound up to 18 (checked in code); not "under 21".
+_UNDER_N = re.compile(
+    rf"(?<![a-z])(?:under|below|younger\s+than|less\s+than)\s+(?:the\s+age\s+of\s+|age\s+)?"
+    rf"(?P<num>\d{{1,2}}(?!\d)|{_NUMW}|eighteen)(?![+a-z]){_NOT_UNIT}"
+)
 _UNDER_18 = re.compile(
-    r"(?<![a-z])(?:under|below|younger\s+than|less\s+than|not\s+yet|not\s+quite|almost|nearly|not)\s+"
+    r"(?<![a-z])(?:not\s+yet|not\s+quite|almost|nearly|not)\s+"
     r"(?:the\s+age\s+of\s+)?(?:18|eighteen)(?![\d+a-z])"
     r"|(?<![a-z])(?:almost|not\s+yet|not\s+quite|nearly)\s+legal(?![a-z])"
     r"|(?<![a-z])(?:under|below)\s+the\s+age\s+of\s+consent"
@@ -206,24 +239,24 @@ _PEOPLE_AFTER = re.compile(
     r"\s*(?:[a-z]+[\s-]+)?(?:" + "|".join(sorted(lx.PEOPLE, key=len, reverse=True)) + r")(?![a-z])"
 )
 _THING_AFTER = re.compile(rf"\s*(?:(?!(?:{_POSSESSIVES})\s)[a-z]+[\s-]+)?(?:{_THING_WORDS})(?![a-z])")
-_NUMBER = re.compile(rf"\d+|{_NUMW}")
+_NUMBER = re.compile(rf"\d+|{_NUMW}|eighteen")
 
 
 def _ages(num: str) -> list[int]:
-    return [int(n) if n.isdigit() else lx.NUMBER_WORDS[n] for n in _NUMBER.findall(num)]
+    return [int(n) if n.isdigit() else lx.NUMBER_WORDS.get(n, 18) for n in _NUMBER.findall(num)]
 
 
 def _is_minor(m: re.Match[str], text: str) -> bool:
     """Is the number in `m` a person's age under 18 (not a thing's age, not part of 25)?"""
-    unit = m.groupdict().get("unit") or ""
+    groups = m.groupdict()
+    if "num" not in groups:
+        return True  # a structural age such as "she's in 7th grade"
+    unit = groups.get("unit") or ""
     ages = _ages(m.group("num"))
     if not ages:
         return False
-    if unit.startswith(("mo", "we", "wk")):
-        young = True  # any age counted in months or weeks is a baby's (or a thing's)
-    else:
-        young = min(ages) < 18
-    if not young:
+    # Any age counted in months or weeks is a baby's (or a thing's, handled below).
+    if not unit.startswith(("mo", "we", "wk")) and min(ages) >= 18:
         return False
     before_words = _WORD.findall(text[max(0, m.start("num") - 20) : m.start("num")])
     if before_words and before_words[-1] in lx.TENS_WORDS:
@@ -249,26 +282,31 @@ def minor_age(forms: list[Form]) -> str | None:
                     continue
                 if form.image or form.near_sexual(m.start(), m.end()):
                     return _snippet(text, m)
-        for m in _UNDER_18.finditer(text):
+        unders = [m for m in _UNDER_N.finditer(text) if max(_ages(m.group("num")), default=18) <= 18]
+        for m in (*unders, *_UNDER_18.finditer(text)):
             if not _disclaimer(text, m.start(), m.end()) and (form.image or form.near_sexual(m.start(), m.end())):
                 return _snippet(text, m)
     return None
 
 
 # --- minor_term -----------------------------------------------------------------------------
-def minor_term(forms: list[Form]) -> str | None:
+def minor_term(forms: list[Form], runs: Sequence[str] = ()) -> str | None:
     """Rule "minor_term": a minor-coded word.
 
     `lexicon.HARD_MINOR` (loli, shota, jailbait, preteen, pedo, underage…) is refused anywhere;
     only "underage" may be negated. `lexicon.SOFT_MINOR` (child, kid, teen, little girl,
     schoolgirl, middle schooler, 8th grader…) is refused near sexual context unless negated or
     inside a safe phrase. Image prompts refuse soft words outright, plus `IMAGE_ONLY_MINOR`.
+    `runs` are spaced-out letter runs (`normalize.spaced_runs`), searched for `HARD_IN_RUNS`.
     """
     for form in forms:
         for m in _HARD.finditer(form.text):
             if lx.NEGATABLE_HARD.fullmatch(m.group(0)) and _negated(form.text, m.start(), m.end()):
                 continue
             return _snippet(form.text, m)
+    for run in runs:
+        if m := lx.HARD_IN_RUNS.search(run):
+            return m.group(0)
     for form in forms:
         masked = form.masked
         for m in _SOFT.finditer(masked):
@@ -348,7 +386,7 @@ def find(text: str, *, for_image: bool) -> tuple[str, str] | None:
     word_forms = list(forms.values())
     if hit := minor_age(digit_forms):
         return "minor_age", hit
-    if hit := minor_term(word_forms):
+    if hit := minor_term(word_forms, spaced_runs(with_digits[0])):
         return "minor_term", hit
     if hit := school_sexual(word_forms):
         return "school_sexual", hit

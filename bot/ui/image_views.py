@@ -85,8 +85,8 @@ class EditPromptModal(discord.ui.Modal):
         super().__init__(title="Same seed, new prompt", custom_id=f"imgedit:{record_id}", timeout=900)
         self.record_id = record_id
         self.prompt: discord.ui.TextInput[EditPromptModal] = discord.ui.TextInput(
-            label="Prompt", custom_id="prompt", style=discord.TextStyle.long, default=current[:PROMPT_INPUT_MAX] or None,
-            max_length=PROMPT_INPUT_MAX, required=True,
+            label="Prompt", custom_id="prompt", style=discord.TextStyle.long,
+            default=current[:PROMPT_INPUT_MAX] or None, max_length=PROMPT_INPUT_MAX, required=True,
         )
         self.add_item(self.prompt)
 
@@ -122,7 +122,9 @@ def image_embed(delivery: Delivery, *, requester: str) -> discord.Embed:
         colour=discord.Colour.dark_magenta(),
     )
     embed.add_field(name="Seed", value=seed_text(delivery.seed, delivery.seed_source))
-    model = delivery.model if delivery.model_name in ("", delivery.model) else f"{delivery.model_name} ({delivery.model})"
+    model = delivery.model
+    if delivery.model_name not in ("", delivery.model):
+        model = f"{delivery.model_name} ({delivery.model})"
     embed.add_field(name="Model", value=clip(model, 100))
     embed.add_field(name="Style", value=clip(delivery.style or "none", 100))
     embed.add_field(name="Size", value=f"{delivery.width}×{delivery.height}")

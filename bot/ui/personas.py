@@ -21,6 +21,7 @@ import logging
 import re
 import time
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,13 @@ class PersonaPoster:
         self._hook_ids: set[int] = set()  # every webhook id we have known as ours
         self._locks: dict[int, asyncio.Lock] = {}
         self._refused: dict[int, float] = {}  # host channel id -> when to try webhooks again
+        # Embed author of recent plain messages, so edits by id need no fetch to keep it.
+        self._authors: OrderedDict[int, tuple[str, str | None]] = OrderedDict()
+
+    def _remember(self, message_id: int, name: str, avatar_url: str | None) -> None:
+        self._authors[message_id] = (name, avatar_url)
+        if len(self._authors) > 5000:
+            self._authors.popitem(last=False)
 
     # -- where to post ----------------------------------------------------------------------------
 
@@ -215,6 +223,7 @@ class PersonaPoster:
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         message = await channel.send(embed=persona_embed(name, avatar_url, content),
                                      allowed_mentions=NO_MENTIONS, **extra)
+        self._remember(message.id, name, avatar_url)
         return Sent(message.id, message.channel.id, False, message, None, None, channel, name, avatar_url)
 
     # -- editing ----------------------------------------------------------------------------------
@@ -274,12 +283,15 @@ class PersonaPoster:
             await hook.edit_message(message_id, content=(content or PLACEHOLDER)[:CONTENT_LIMIT], view=view,
                                     allowed_mentions=NO_MENTIONS, thread=thread or MISSING)
             return
-        if name is not None:
-            embed = persona_embed(name, avatar_url, content)
-        else:
+        if name is None and message_id in self._authors:
+            name, avatar_url = self._authors[message_id]
+        if name is None:
             old = await channel.fetch_message(message_id)
-            embed = old.embeds[0] if old.embeds else persona_embed("Character", None, "")
-            embed.description = (content or PLACEHOLDER)[:EMBED_LIMIT]
+            author = old.embeds[0].author if old.embeds else None
+            name = (author.name if author else None) or "Character"
+            avatar_url = author.icon_url if author else None
+            self._remember(message_id, name, avatar_url)
+        embed = persona_embed(name, avatar_url, content)
         await channel.get_partial_message(message_id).edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
     # -- deleting ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Fixtures for the image tests: the production bot with the images cog, on the local fakes.
 
 Imported by the `test_images*.py` modules (pytest only collects fixtures from `conftest.py`, and
-the shared one belongs to everyone). `ImageWorld` can start a second bot over the same database
+the shared one belongs to everyone); each fixture is registered under its `name=`, so a test
+module imports `world_fixture` and its tests ask for `world`. `ImageWorld` can start a second bot over the same database
 and the same fake Discord, which is what a restart looks like to the buttons.
 """
 
@@ -155,16 +156,16 @@ class ImageWorld:
         await asyncio.sleep(0)
 
 
-@pytest.fixture
-async def world(db_url: str, fake_venice: FakeVenice, fake_discord: FakeDiscord) -> AsyncIterator[ImageWorld]:
+@pytest.fixture(name="world")
+async def world_fixture(db_url: str, fake_venice: FakeVenice, fake_discord: FakeDiscord) -> AsyncIterator[ImageWorld]:
     w = ImageWorld(db_url, fake_venice, fake_discord)
     await w.start_bot()
     yield w
     await w.close()
 
 
-@pytest.fixture
-async def busy_venice() -> AsyncIterator[FakeVenice]:
+@pytest.fixture(name="busy_venice")
+async def busy_venice_fixture() -> AsyncIterator[FakeVenice]:
     """A fake Venice that takes a while per image and answers every third generate with a 429."""
     fake = FakeVenice(api_key=VENICE_KEY)
     original = fake.images.generate
@@ -172,7 +173,7 @@ async def busy_venice() -> AsyncIterator[FakeVenice]:
 
     async def slow_and_busy(request: web.Request) -> web.StreamResponse:
         n = next(counter)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.15)
         if n % 3 == 0:
             body = {"error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED"}
             return web.json_response(body, status=429, headers={"Retry-After": "0.05"})
@@ -184,8 +185,10 @@ async def busy_venice() -> AsyncIterator[FakeVenice]:
     await fake.close()
 
 
-@pytest.fixture
-async def busy_world(db_url: str, busy_venice: FakeVenice, fake_discord: FakeDiscord) -> AsyncIterator[ImageWorld]:
+@pytest.fixture(name="busy_world")
+async def busy_world_fixture(
+    db_url: str, busy_venice: FakeVenice, fake_discord: FakeDiscord
+) -> AsyncIterator[ImageWorld]:
     w = ImageWorld(db_url, busy_venice, fake_discord)
     await w.start_bot()
     yield w

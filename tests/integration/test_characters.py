@@ -266,7 +266,7 @@ async def test_set_info_and_thread_inheritance(bot: Any, fake_discord: Any, worl
 
     await run(bot, fake_discord, world["bob"], world["thread"], "character set", {"character": "Scarlett"})
     said = await texts(await run(bot, fake_discord, world["bob"], world["thread"], "character info"))
-    assert "Scarlett" in said and "set for this channel" in said and '"Lore entries"' in said
+    assert "Scarlett" in said and "set for this thread" in said and '"Lore entries"' in said
 
     await run(bot, fake_discord, world["bob"], world["thread"], "character clear")
     said = await texts(await run(bot, fake_discord, world["bob"], world["thread"], "character info"))
@@ -395,3 +395,23 @@ async def test_commands_are_registered_age_restricted(bot: Any, fake_discord: An
     assert subs == {"browse", "set", "info", "clear", "create", "edit", "delete", "import", "export"}
     assert synced["character"]["contexts"] == [0, 1] and synced["character"]["integration_types"] == [0]
 
+
+
+async def test_admins_edit_shared_characters_only_and_others_cannot_edit(bot: Any, fake_discord: Any,
+                                                                         world: dict[str, Any]) -> None:
+    gid = world["guild"]["id"]
+    personal = await make_custom(bot, world["alice"], gid, "Personal", shared=False)
+    shared = await make_custom(bot, world["alice"], gid, "Shared", shared=True)
+    admin = str(int(p.MEMBER_PERMISSIONS) | p.PERMISSIONS["manage_guild"])
+    refused = await run(bot, fake_discord, world["mod"], world["nsfw"], "character edit",
+                        {"character": f"custom:{personal}"}, permissions=admin)
+    assert "Only its creator" in await texts(refused)
+    opened = await run(bot, fake_discord, world["mod"], world["nsfw"], "character edit",
+                       {"character": f"custom:{shared}"}, permissions=admin)
+    assert (await opened.response()).json["type"] == 9
+    stranger = await run(bot, fake_discord, world["bob"], world["nsfw"], "character edit",
+                         {"character": f"custom:{shared}"})
+    assert "Only its creator" in await texts(stranger)
+    payload = fake_discord.autocomplete_payload(world["bob"], world["nsfw"], "character delete", "character", "")
+    await invoke(bot, payload)
+    assert await fake_discord.handle(payload).choices() == []

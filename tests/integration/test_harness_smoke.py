@@ -23,6 +23,7 @@ from discord.ext import commands
 from tests import payloads as p
 from tests.fakes.discord import SPEC_PATH, FakeDiscord
 from tests.harness import connected_bot
+from tests.places import PLACES
 
 pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"Discord's OpenAPI file is not at {SPEC_PATH}")
 
@@ -184,7 +185,7 @@ EXPECTED_CHANNEL = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(p.PLACES))
+@pytest.mark.parametrize("key", sorted(PLACES))
 async def test_every_place_reaches_the_connected_bot(fake: FakeDiscord, bot: commands.AutoShardedBot,
                                                      key: str) -> None:
     setup = fake.add_place(key)  # after READY: sent as GUILD_CREATE (+ CHANNEL_UPDATE) right now
@@ -218,6 +219,33 @@ async def test_a_plain_bot_connects_too_and_chunks_members(fake: FakeDiscord, wo
         assert guild is not None and guild.chunked
         assert {m.name for m in guild.members} == {"lustify", "owner"}
     assert [f["op"] for f in fake.gateway.received] == [8]  # REQUEST_GUILD_MEMBERS, answered with a chunk
+
+
+async def test_two_shards_each_get_their_own_guilds_and_interactions() -> None:
+    async with FakeDiscord(shards=2) as fake:
+        # Shard of a guild = (guild_id >> 22) % shards: one guild for each shard.
+        guilds = [fake.add_guild(id=str((1 << 40 | shard) << 22)) for shard in (0, 1)]
+        channels = [fake.add_channel(g["id"], "text", nsfw=True) for g in guilds]
+        user = fake.add_user("bob")
+
+        def make_quick() -> commands.AutoShardedBot:
+            bot = make_bot()
+
+            async def no_identify_spacing(shard_id: int | None, *, initial: bool = False) -> None:
+                pass  # discord.py waits 5 s between IDENTIFYs; the fake has no such limit
+
+            bot.before_identify_hook = no_identify_spacing  # type: ignore[method-assign]
+            return bot
+
+        async with connected_bot(make_quick, fake) as bot:
+            assert bot.shard_count == 2
+            ready = {s.shard_id: s.history[0]["d"]["guilds"] for s in fake.gateway.ready_sessions}
+            assert ready == {0: [{"id": guilds[0]["id"], "unavailable": True}],
+                             1: [{"id": guilds[1]["id"], "unavailable": True}]}
+            for channel in channels:
+                handle = await fake.slash(user, channel, "spicy", {"prompt": "x"})
+                assert (await handle.response()).json["data"]["content"] == "x nsfw=True"
+        assert fake.violations == []
 
 
 # ---------------------------------------------------------------- a bot in another process

@@ -17,7 +17,7 @@ from tests.integration.conftest_images import (  # noqa: F401 - fixtures
     custom_ids,
     ephemeral_texts,
     image_message,
-    world,
+    world_fixture,
 )
 from tests.payloads import new_id
 

@@ -18,7 +18,7 @@ from tests.integration.conftest_images import (  # noqa: F401 - fixtures
     custom_ids,
     ephemeral_texts,
     image_message,
-    world,
+    world_fixture,
 )
 
 PROMPT = "a woman in a silk robe by a window"
@@ -133,7 +133,7 @@ async def test_delete_removes_the_message_and_marks_the_record(world: ImageWorld
     place, message, record_id = await posted(world)
     await world.click(place, message, f"img:delete:{record_id}")
     assert message["id"] not in world.discord.world.messages
-    assert world.discord.find("DELETE", rf"/webhooks/\d+/[^/]+/messages/@original")
+    assert world.discord.find("DELETE", r"/webhooks/\d+/[^/]+/messages/@original")
     assert (await world.record(record_id)).status == "deleted"
 
 

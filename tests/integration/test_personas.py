@@ -194,9 +194,13 @@ async def test_plain_messages_can_be_edited_and_deleted_by_id(bot: Any, poster: 
                                                               fake_discord: Any, world: dict[str, Any]) -> None:
     dm = await channel(bot, fake_discord.dm_channel(world["alice"]))
     sent = await poster.send(dm, name="Mara", avatar_url=AVATAR, content="first")
-    await PersonaPoster(bot).edit_by_id(dm, sent.message_id, False, "second")
+    fetches = rf"/channels/{dm.id}/messages/{sent.message_id}"
+    await poster.edit_by_id(dm, sent.message_id, False, "second")
+    assert fake_discord.find("GET", fetches) == []  # the author is remembered, no fetch per edit
+    await PersonaPoster(bot).edit_by_id(dm, sent.message_id, False, "third")  # after a restart
+    assert len(fake_discord.find("GET", fetches)) == 1
     embed = fake_discord.world.messages[str(sent.message_id)]["embeds"][0]
-    assert embed["description"] == "second" and embed["author"]["name"] == "Mara"
+    assert embed["description"] == "third" and embed["author"] == {"name": "Mara", "icon_url": AVATAR}
     assert await PersonaPoster(bot).delete_by_id(dm, sent.message_id, False) is True
 
 

@@ -169,7 +169,7 @@ async def test_choice_order_channel_then_parent_then_server_then_builtin(service
 
     await chars.set_for_channel(channel_id=THREAD, guild_id=GUILD, ref="builtin:scarlett")
     character, _, source = await chars.for_channel(channel_id=THREAD, guild_id=GUILD, parent_id=CHANNEL)
-    assert (character.name, source) == ("Scarlett", "set for this channel")
+    assert (character.name, source) == ("Scarlett", "set for this thread")
 
     # Deleting the custom character: the channel falls back, and says so.
     await repo.delete(services.sessions, mine.id)
@@ -281,3 +281,17 @@ async def test_persona_for(services: Services) -> None:
     assert await persona_for(services, OWNER) is None
     await put(services.sessions, OWNER, "Captain Reyes", "A tall adult sailor.")
     assert await persona_for(services, OWNER) == ("Captain Reyes", "A tall adult sailor.")
+
+
+async def test_character_for_channel_and_export(services: Services, fake_venice: Any) -> None:
+    from bot.characters.service import character_for_channel
+
+    character, source = await character_for_channel(services, channel_id=CHANNEL, guild_id=None, parent_id=None)
+    assert (character.name, source) == ("Scarlett", "built-in default")
+    stem, png, raw = await services.characters.export(DEFAULT_REF)
+    assert stem == "scarlett" and png.startswith(b"\x89PNG")
+    assert parse_card(raw, "s.json").first_mes == DEFAULT_CHARACTER.first_mes
+    with pytest.raises(UserError, match="live on Venice"):
+        await services.characters.export(f"venice:{fake_venice.characters[0]['slug']}")
+    with pytest.raises(UserError, match="no longer exists"):
+        await services.characters.export("custom:999")

@@ -20,6 +20,7 @@ from discord.ext import commands
 from tests import payloads as p
 from tests.fakes.discord import SPEC_PATH, FakeDiscord, Rule
 from tests.harness import dispatch_message, invoke, prime_place, running_bot
+from tests.places import PLACES
 
 pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"Discord's OpenAPI file is not at {SPEC_PATH}")
 
@@ -263,7 +264,7 @@ async def test_dispatch_message_waits_for_listeners(fake: FakeDiscord, bot: comm
 
 
 async def test_payloads_built_without_the_fake_are_answered_too(fake: FakeDiscord, bot: commands.Bot) -> None:
-    setup = p.PLACES["bot_dm"].setup()  # never registered with the fake, as in testing.md §4
+    setup = PLACES["bot_dm"].setup()  # never registered with the fake, as in testing.md §4
     payload = p.slash_interaction(name="hello", **setup.interaction_kwargs())
     await invoke(bot, payload)
     (callback,) = fake.find("POST", rf"/interactions/{payload['id']}/.+/callback")
@@ -429,7 +430,7 @@ async def _reference_gate(bot: commands.Bot, interaction: discord.Interaction) -
     return isinstance(channel, discord.TextChannel | discord.VoiceChannel) and channel.is_nsfw()
 
 
-@pytest.mark.parametrize("key", sorted(p.PLACES))
+@pytest.mark.parametrize("key", sorted(PLACES))
 async def test_every_place_builds_a_real_interaction_that_matches_its_verdict(
         fake: FakeDiscord, bot: commands.Bot, key: str) -> None:
     setup = fake.add_place(key)

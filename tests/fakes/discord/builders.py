@@ -10,6 +10,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from tests import payloads as p
+from tests.places import PLACES, Place, PlaceSetup
 
 from .state import THREAD_TYPES, World
 
@@ -140,10 +141,10 @@ class WorldBuilders:
 
     # ------------------------------------------------------------ places
 
-    def add_place(self, place: str | p.Place | p.PlaceSetup) -> p.PlaceSetup:
-        """Put a place from ``tests.payloads.PLACES`` (key, Place or a built setup) into the world."""
-        setup = (p.PLACES[place].setup() if isinstance(place, str)
-                 else place.setup() if isinstance(place, p.Place) else place)
+    def add_place(self, place: str | Place | PlaceSetup) -> PlaceSetup:
+        """Put a place from ``tests.places.PLACES`` (key, Place or a built setup) into the world."""
+        setup = (PLACES[place].setup() if isinstance(place, str)
+                 else place.setup() if isinstance(place, Place) else place)
         self.world.user(setup.user)
         if setup.guild is not None:
             self._add_place_guild(setup)
@@ -158,7 +159,7 @@ class WorldBuilders:
                 self.world.bot_dms[setup.user["id"]] = channel["id"]
         return setup
 
-    def _add_place_guild(self, setup: p.PlaceSetup) -> None:
+    def _add_place_guild(self, setup: PlaceSetup) -> None:
         g = copy.deepcopy(setup.guild)
         assert g is not None
         gid = g["id"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tests import payloads as p
+from tests.places import PlaceSetup
 
 from .common import Recorded
 from .state import InteractionRecord, World
@@ -104,14 +105,14 @@ class Drivers:
     async def dispatch(self, event: str, data: dict[str, Any], *, guild_id: str | None = None) -> int:
         raise NotImplementedError  # provided by FakeDiscord
 
-    def add_place(self, place: Any) -> p.PlaceSetup:
+    def add_place(self, place: Any) -> PlaceSetup:
         raise NotImplementedError  # provided by WorldBuilders
 
     # ------------------------------------------------------------ where and who
 
     def _where(self, user: Any, channel: Any) -> dict[str, Any]:
         """Interaction keyword arguments for ``user`` acting in ``channel`` (dict, id or PlaceSetup)."""
-        if isinstance(channel, p.PlaceSetup):
+        if isinstance(channel, PlaceSetup):
             if channel.guild:
                 known = channel.guild_id in self.world.guilds
             else:
@@ -278,7 +279,7 @@ class Drivers:
                            ) -> dict[str, Any]:
         """Post a message as ``user`` (MESSAGE_CREATE); ``reply_to`` is a message or its id."""
         u = self.world.user(user)
-        if isinstance(channel, p.PlaceSetup):
+        if isinstance(channel, PlaceSetup):
             self._where(u, channel)
             channel = channel.channel_id
         ch = self.world.channels[str(channel["id"] if isinstance(channel, Mapping) else channel)]

@@ -224,6 +224,13 @@ class FakeDiscord(WorldBuilders, Drivers):
 
     async def _serve(self, req: Incoming, rec: Recorded) -> tuple[int, Any, dict[str, str]]:
         resolved = self._router.resolve(req.method, req.path)
+        token_route = bool(_TOKEN_ROUTE.fullmatch(req.path))
+        if not token_route and not self._authorized(req.headers.get("Authorization", "")):
+            return 401, {"message": "401: Unauthorized", "code": 0}, {}
+        headers, limited = self.rate_limits.check(req.method, resolved[0] if resolved else req.path,
+                                                  resolved[2] if resolved else {}, authenticated=not token_route)
+        if limited is not None:
+            return 429, limited, headers  # checked before the spec so a retried request is judged once
         problems: list[Problem] = []
         spec_template = None
         if self.checker is not None:
@@ -231,15 +238,7 @@ class FakeDiscord(WorldBuilders, Drivers):
                                                          req.content_type)
             for problem in problems:
                 self.violation(problem.message)
-        template = resolved[0] if resolved else spec_template
-        rec.route = template
-        token_route = bool(_TOKEN_ROUTE.fullmatch(req.path))
-        if not token_route and not self._authorized(req.headers.get("Authorization", "")):
-            return 401, {"message": "401: Unauthorized", "code": 0}, {}
-        headers, limited = self.rate_limits.check(req.method, template or req.path,
-                                                  resolved[2] if resolved else {}, authenticated=not token_route)
-        if limited is not None:
-            return 429, limited, headers
+        rec.route = resolved[0] if resolved else spec_template
         if resolved is None:
             if spec_template is not None:
                 self.unhandled.append(rec)

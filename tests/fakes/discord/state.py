@@ -81,8 +81,8 @@ class World:
 
     # ------------------------------------------------------------ lookups
 
-    def channel(self, channel_id: str, *, fetch: bool = True) -> dict[str, Any]:
-        """A channel the bot can access, or Discord's 404 / 403 (``fetch``: as for ``GET``)."""
+    def channel(self, channel_id: str) -> dict[str, Any]:
+        """A channel the bot can access, or Discord's 404 (unknown) / 403 (forbidden, others' DMs)."""
         channel = self.channels.get(str(channel_id))
         if channel is None:
             raise not_found("Channel", 10003)
@@ -107,9 +107,6 @@ class World:
             raise KeyError(f"unknown user {user!r}; add it with fake.add_user()")
         return found
 
-    def guild_of(self, channel: dict[str, Any]) -> str | None:
-        return channel.get("guild_id")
-
     def parent_of(self, channel: dict[str, Any]) -> dict[str, Any] | None:
         parent_id = channel.get("parent_id")
         return self.channels.get(parent_id) if parent_id else None
@@ -118,7 +115,7 @@ class World:
         return self.guilds[guild_id]["roles"][1]["id"]
 
     def bot_permissions(self, channel: dict[str, Any] | None) -> int:
-        """The bot's permissions in a channel: its roles, then the channel's overwrites."""
+        """The bot's permissions in a channel: its roles, then the overwrites (simplified: in list order)."""
         value = int(p.MEMBER_PERMISSIONS) | int(p.BOT_PERMISSIONS)
         if channel is None or channel.get("type") in (1, 3):
             return value
