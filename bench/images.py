@@ -1,13 +1,14 @@
 """Image delivery throughput under Venice's image rate limit, and peak memory per delivered image.
 
-    .venv/bin/python -m bench.images [--scale 60] [--requests 60]
+    .venv/bin/python -m bench.images [--scale 20] [--requests 60]
 
 Throughput: the real `ImageService` (queue, quota lease, records, the Venice client's retries and
 the service's patience with 429s) against the local fake Venice with a sliding-window rate limit
-of 20 generations per minute, Venice's default for images. Time is scaled down (`--scale 60`: a
-minute lasts one second, a 1.9 s generation 32 ms) and reported back in real-time units, so the
-"per minute" column compares directly with the limit. Delivery is a callable that only counts
-bytes: Discord is not part of this measurement.
+of 20 generations per minute, Venice's default for images. Time is scaled down (`--scale 20`: a
+minute lasts three seconds, a 1.9 s generation 95 ms) and reported back in real-time units, so the
+"per minute" column compares directly with the limit. The bot's own work (database, decoding) is
+not scaled, so it weighs `scale` times more here than in real life: a higher scale understates
+throughput. Delivery is a callable that only counts bytes: Discord is not part of this measurement.
 
 Memory: one request at a time with `tracemalloc` on, for photo-like images of realistic size
 (prebuilt, so the fake server's own work is not counted). The peak counts Python allocations
@@ -24,6 +25,7 @@ import asyncio
 import base64
 import io
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -39,16 +41,16 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Secret, Settings  # noqa: E402
-from bot.images.jobs import Delivery, ImageJob  # noqa: E402
-from bot.images.queue import ImageQueue  # noqa: E402
-from bot.images.service import ImageService  # noqa: E402
-from bot.limits import Limits  # noqa: E402
-from bot.settings import SettingsStore  # noqa: E402
-from bot.store.engine import make_engine, make_sessionmaker  # noqa: E402
-from bot.store.migrate import migrate  # noqa: E402
-from bot.venice.client import VeniceClient  # noqa: E402
-from tests.fakes.venice import FakeVenice  # noqa: E402
+from bot.config import Secret, Settings
+from bot.images.jobs import Delivery, ImageJob
+from bot.images.queue import ImageQueue
+from bot.images.service import ImageService
+from bot.limits import Limits
+from bot.settings import SettingsStore
+from bot.store.engine import make_engine, make_sessionmaker
+from bot.store.migrate import migrate
+from bot.venice.client import VeniceClient
+from tests.fakes.venice import FakeVenice
 
 KEY = "bench-venice-key"
 LIMIT_PER_MINUTE = 20
@@ -68,13 +70,13 @@ def photo_like(width: int, height: int, fmt: str) -> bytes:
 class RateLimitedVenice:
     """Wraps the fake's generate handler with a sliding-window limit and a generation delay."""
 
-    def __init__(self, fake: FakeVenice, *, per_minute: int, scale: float) -> None:
+    def __init__(self, fake: FakeVenice, inner: Handler, *, per_minute: int, scale: float) -> None:
         self.window = 60.0 / scale
         self.per_window = per_minute
         self.delay = GENERATION_SECONDS / scale
         self.served: deque[float] = deque()
         self.rejected = 0
-        self.inner: Handler = fake.images.generate
+        self.inner = inner
         fake.images.generate = self.handle  # type: ignore[method-assign]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -140,11 +142,19 @@ class ThroughputRow:
     p50: float
     p95: float
 
+    @property
+    def ideal_per_minute(self) -> float:
+        """The best a perfect client could do: a full window at once, then one window per 20."""
+        windows = (self.requests - 1) // LIMIT_PER_MINUTE
+        return self.requests / (windows * 60 + GENERATION_SECONDS) * 60
+
 
 async def throughput(*, scale: float, requests: int, global_limit: int) -> ThroughputRow:
     with tempfile.TemporaryDirectory() as folder:
         fake = FakeVenice(api_key=KEY)
-        limiter = RateLimitedVenice(fake, per_minute=LIMIT_PER_MINUTE, scale=scale)
+        # A prebuilt answer: the fake shares this process, and drawing images would be its CPU, not ours.
+        limiter = RateLimitedVenice(fake, prebuilt_generate(photo_like(1024, 1024, "WEBP")),
+                                    per_minute=LIMIT_PER_MINUTE, scale=scale)
         rig = await make_rig(fake, queue=ImageQueue(global_limit=global_limit, per_guild=global_limit,
                                                     per_user=1, min_update_interval=0), folder=Path(folder))
         try:
@@ -240,12 +250,14 @@ def mib(n: float) -> str:
 async def main(scale: float, requests: int) -> None:
     print(f"Image throughput: fake Venice allows {LIMIT_PER_MINUTE}/min, {GENERATION_SECONDS} s per image, "
           f"{requests} concurrent requests, time scaled ×{scale:g}")
-    print(f"{'queue limit':>11} | {'delivered':>9} | {'failed':>6} | {'per minute':>10} | {'429s':>5} | "
-          f"{'p50 wait':>8} | {'p95 wait':>8}")
+    print(f"{'queue limit':>11} | {'delivered':>9} | {'failed':>6} | {'per minute':>10} | {'of ideal':>8} | "
+          f"{'429s':>5} | {'p50 wait':>8} | {'p95 wait':>8}")
     for global_limit in (1, 2, 4, 8):
         row = await throughput(scale=scale, requests=requests, global_limit=global_limit)
         print(f"{row.global_limit:>11} | {row.delivered:>9} | {row.failed:>6} | {row.per_minute:>10.1f} | "
-              f"{row.rejected:>5} | {row.p50:>7.0f}s | {row.p95:>7.0f}s")
+              f"{row.per_minute / row.ideal_per_minute:>8.0%} | {row.rejected:>5} | {row.p50:>7.0f}s | "
+              f"{row.p95:>7.0f}s")
+    print("(the window lets a burst of 20 through at once, so the ideal over a short run is above 20/min)")
     print()
     print("Peak Python memory per delivered image (tracemalloc; Pillow's pixel buffers not included)")
     print(f"{'case':<44} | {'file':>10} | {'peak':>10} | {'peak ÷ file':>11}")
@@ -262,8 +274,9 @@ async def main(scale: float, requests: int) -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.ERROR)  # the client logs every 429 it waits out
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=float, default=60.0, help="how many times faster than real time")
+    parser.add_argument("--scale", type=float, default=20.0, help="how many times faster than real time")
     parser.add_argument("--requests", type=int, default=60, help="concurrent requests per throughput run")
     args = parser.parse_args()
     asyncio.run(main(args.scale, args.requests))

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.safety import MAX_CHARS, screen  # noqa: E402
-from tests.unit.safety_cases import (  # noqa: E402
+from bot.safety import MAX_CHARS, screen
+from tests.unit.safety_cases import (
     IMAGE_MUST_ALLOW,
     IMAGE_MUST_REFUSE,
     MUST_ALLOW,

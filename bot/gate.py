@@ -105,7 +105,8 @@ async def place_of_channel(
     return Place(PlaceKind.UNKNOWN, guild_id=guild_id, channel_id=channel_id)
 
 
-def _is_bot_dm(interaction: discord.Interaction) -> bool:
+def is_bot_dm(interaction: discord.Interaction) -> bool:
+    """Is this interaction from the DM between its user and this bot?"""
     ctx = interaction.context
     if ctx.dm_channel or ctx.guild or ctx.private_channel:
         return bool(ctx.dm_channel)
@@ -125,7 +126,7 @@ async def place_of_interaction(interaction: discord.Interaction) -> Place:
         interaction.client,
         interaction.channel,
         guild_id=interaction.guild_id,
-        bot_dm=_is_bot_dm(interaction),
+        bot_dm=is_bot_dm(interaction),
     )
     if _user_install_only(interaction):
         return Place(place.kind, place.nsfw, place.guild_id, place.channel_id, user_install_only=True)

@@ -58,10 +58,7 @@ class Services:
             else:
                 await interaction.response.send_message(text, ephemeral=True)
             return False
-        if (
-            interaction.type is discord.InteractionType.application_command
-            and (await gate.place_of_interaction(interaction)).kind is gate.PlaceKind.BOT_DM
-        ):
+        if interaction.type is discord.InteractionType.application_command and gate.is_bot_dm(interaction):
             await users.unlock_dm(self.sessions, interaction.user.id)
         return True
 

@@ -117,8 +117,8 @@ def render_show(resolved: dict[str, Resolved], target: Target) -> discord.Embed:
     lines = []
     for key, spec in REGISTRY.items():
         got = resolved[key]
-        per_server = "" if spec.channel else " · server-wide only"
-        lines.append(f"`{key}` **{discord.utils.escape_markdown(shown(got.value))}** — {got.source}{per_server}")
+        reach = " · bot-wide" if spec.scope == "global" else "" if spec.channel else " · whole server only"
+        lines.append(f"`{key}` **{discord.utils.escape_markdown(shown(got.value))}** — {got.source}{reach}")
     embed = discord.Embed(title=f"Settings for {target.label}", description="\n".join(lines)[:4000])
     embed.set_footer(text="A channel's value beats the server's; a thread follows its channel. "
                           "Change with /settings set, undo with /settings reset.")

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONTEXT = 32_000
 SCREEN_EVERY = 400  # characters of new output between two screens of the recent text
 SCREEN_WINDOW = 2_000
+FOLD_BATCH = 40  # turns folded into the summary per Venice call
 WITHHELD = "*(This reply was withheld: it broke the content policy. Regenerate to try again.)*"
 STOPPED = "stopped"
 
@@ -293,12 +294,21 @@ class ChatService:
         return Outcome(stored, text, status, note, prompt.notice, list(handles), withheld)
 
     async def fold_summary(self, scene: Scene, turns: list[TurnRow], dropped: int, where: Where) -> None:
-        """Fold turns that no longer fit the context into the rolling summary (a Venice call)."""
-        if dropped <= 0:
+        """Fold turns that no longer reach the model into the rolling summary (a Venice call).
+
+        `turns` is the window the prompt was built from and `dropped` how many of its oldest turns
+        did not fit. Everything not yet summarised that is older than the first kept turn is folded,
+        oldest first and at most FOLD_BATCH turns per call, so a long backlog (older than the
+        loaded window) is caught up over a few turns instead of being silently forgotten.
+        """
+        if not turns:
             return
-        old = turns[:dropped]
+        first_kept = turns[dropped].id if dropped < len(turns) else turns[-1].id + 1
+        old = await self.conversations.unsummarised(scene.conversation, before_id=first_kept, limit=FOLD_BATCH)
+        if not old:
+            return
         messages = build_summary_request(
-            scene.conversation.summary or "", [Turn(t.role, t.content, t.author_name, t.id) for t in old],
+            scene.conversation.summary or "", [Turn(t.role, t.content, t.author_name, t.id) for t in old],  # type: ignore[arg-type]
             scene.character.name, where.user_name,
         )
         try:

@@ -97,7 +97,7 @@ def _word_set(block: str) -> frozenset[str]:
 SEXUAL = (
     "sex", "sexy", "sexier", "sexiest", "sexual*", "sexting", "sexted", "sext", "sexts", "seggs",
     "secks", "nsfw", "nude", "nudes", "nudity", "nudist*", "naked*", "lewd*", "horny", "horni*",
-    "aroused", "arousal", "arousing", "erotic*", "porn*", "p0rn", "hentai", "smut*", "xxx", "fuck*",
+    "aroused", "arousal", "arousing", "erotic*", "porn*", "hentai", "smut*", "xxx", "fuck*",
     "fuk*", "fck*", "re:f[*#@]+ck[a-z]*", "cock", "cocks", "cockhead", "cocksucker*", "dick",
     "dicks", "penis*", "vagina*", "vulva*", "pussy", "pussies", "clit", "clits", "clitoris", "cunt*",
     "tits", "titties", "titty", "boobs", "boobies",
@@ -151,7 +151,7 @@ SEXUAL_IMAGE_EXTRA = (
 # letter makes another word ("shotta").
 HARD_MINOR = (
     "re:l+o+l+i+(?:s|con|cons|-con)?", "re:r+o+r+i+con", "re:sh+o+t+a+(?:s|con|cons|-con)?",
-    "re:lolisho(?:ta)?", "re:toddler-?con", "re:jail[\\s_-]*bait*", "re:pa?edo(?:s|phil[a-z]*)?",
+    "re:lolisho(?:ta)?", "re:toddler-?con", "re:jail[\\s_-]*bait", "re:pa?edo(?:s|phil[a-z]*)?",
     "re:pedo-?bear", "re:pre[\\s_-]*teens?", "re:tweens?", "re:pre-?pubescen(?:t|ts|ce)",
     "re:pre-?pubert(?:y|al)", "re:nymphets?", "re:cunny", "re:c\\s*s\\s*a\\s*m", "re:pthc",
     "re:child[\\s_-]*porn[a-z]*", "re:kidd?(?:ie|y|ies)?[\\s_-]*porn[a-z]*",

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.chat.tokens import estimate
 from bot.store.models import Conversation, Message, MessageLink, utcnow
 
 IN_HISTORY = ("complete", "cut")
@@ -166,6 +167,17 @@ class Conversations:
             rows = (await s.scalars(query.order_by(Message.id.desc()).limit(limit))).all()
         return [TurnRow.of(m) for m in reversed(rows)]
 
+    async def unsummarised(self, conversation: Conversation, *, before_id: int | None, limit: int) -> list[TurnRow]:
+        """The oldest history turns not yet in the summary, older than `before_id` (oldest first)."""
+        query = select(Message).where(Message.conversation_id == conversation.id, Message.status.in_(IN_HISTORY))
+        if conversation.summary_upto is not None:
+            query = query.where(Message.id > conversation.summary_upto)
+        if before_id is not None:
+            query = query.where(Message.id < before_id)
+        async with self.sessions() as s:
+            rows = (await s.scalars(query.order_by(Message.id).limit(limit))).all()
+        return [TurnRow.of(m) for m in rows]
+
     async def all_turns(self, conversation_id: int) -> list[TurnRow]:
         async with self.sessions() as s:
             rows = (await s.scalars(
@@ -195,7 +207,7 @@ class Conversations:
         async with self.sessions.begin() as s:
             user = Message(
                 conversation_id=conversation_id, role="user", author_id=author_id, author_name=author_name,
-                content=content, swipes=[], status="pending",
+                content=content, swipes=[], status="pending", tokens=estimate(content),
                 discord_ids=[discord_message_id] if discord_message_id else [],
             )
             s.add(user)

@@ -229,7 +229,7 @@ async def test_only_the_bot_owner_changes_bot_wide_settings(bot, fake_discord, p
     assert "bot-wide" in text_of(done)
 
     shown = lines_of(await slash(bot, fake_discord, place, "settings show", permissions=ADMIN))
-    assert shown["dm_chat"] == "off — bot owner"
+    assert shown["dm_chat"] == "off — bot owner · bot-wide"
 
 
 async def test_in_a_dm_other_users_cannot_change_anything(bot, fake_discord) -> None:

@@ -178,3 +178,26 @@ async def test_channels_are_independent_and_a_channel_answers_in_order(services:
     # The second reply's prompt saw the first exchange.
     assert any("first" in r.json["messages"][-2]["content"] for r in fake_venice.requests_to("/chat/completions")
                if "second" in r.json["messages"][-1]["content"])
+
+
+async def test_a_backlog_older_than_the_window_is_folded_from_its_oldest_turn(
+    services: Services, fake_venice: Any
+) -> None:
+    from sqlalchemy import insert
+
+    from bot.store.models import Message
+
+    scene = await services.chat.scene(WHERE)
+    rows = [{"conversation_id": scene.conversation.id, "role": "user" if i % 2 == 0 else "assistant",
+             "author_name": "Kim", "content": f"old line {i}", "swipes": [], "swipe_index": 0,
+             "status": "complete", "tokens": 5, "discord_ids": []} for i in range(500)]
+    async with services.sessions.begin() as s:
+        await s.execute(insert(Message), rows)
+    await say(services, "And now?")
+    conv = await services.chat.conversations.active(WHERE.channel_id)
+    everything = await services.chat.conversations.all_turns(conv.id)
+    # The first fold covers the 40 oldest turns, not turns from the middle of the story.
+    assert conv.summary_upto == everything[39].id
+    summary_request = [r for r in fake_venice.requests_to("/chat/completions") if not r.json.get("stream")][-1]
+    text = summary_request.json["messages"][-1]["content"]
+    assert "old line 0" in text and "old line 39" in text and "old line 40" not in text

@@ -303,3 +303,20 @@ def test_character_level_obfuscation_never_changes_the_verdict(mutate) -> None: 
     """Obfuscation that normalisation fully undoes must not change any verdict in the table."""
     for text, _, _ in MUST_REFUSE + MUST_ALLOW:
         assert screen(mutate(text)).rule == screen(text).rule, text
+
+
+def test_age_windows_find_what_a_full_scan_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Age patterns run only around numbers and age words (for speed); that must never hide a match."""
+    from bot.safety import ages
+
+    cases = MUST_REFUSE + MUST_ALLOW
+    windowed = [explain(t) for t, _, _ in cases]
+    monkeypatch.setattr(ages, "_windows", lambda text: [(0, len(text))])
+    assert [explain(t) for t, _, _ in cases] == windowed
+
+
+def test_explain_names_the_rule_and_the_words() -> None:
+    assert explain("she's 15") == ("minor_age", "she's 15")
+    assert explain("hello there") is None
+    assert explain("x" * (MAX_CHARS + 1)) == ("too_long", "")
+    assert explain("Taylor Swift naked", for_image=True) == ("real_person_image", "taylor swift")
