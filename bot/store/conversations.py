@@ -40,6 +40,21 @@ class TurnRow:
     conversation_id: int
     tokens: int = 0
 
+    COLUMNS = (
+        Message.id, Message.role, Message.author_id, Message.author_name, Message.content, Message.swipes,
+        Message.swipe_index, Message.status, Message.discord_ids, Message.reply_to, Message.conversation_id,
+        Message.tokens,
+    )
+
+    @classmethod
+    def of_row(cls, r: Any) -> TurnRow:
+        """From a row of `COLUMNS`: no ORM objects on the hot path of every turn."""
+        return cls(
+            id=r[0], role=r[1], author_id=r[2], author_name=r[3], content=r[4], swipes=list(r[5] or []),
+            swipe_index=r[6], status=r[7], discord_ids=[int(i) for i in (r[8] or [])], reply_to=r[9],
+            conversation_id=r[10], tokens=r[11] or 0,
+        )
+
     @classmethod
     def of(cls, m: Message) -> TurnRow:
         return cls(
@@ -158,14 +173,16 @@ class Conversations:
     async def window(self, conversation: Conversation, *, before_id: int | None = None,
                      limit: int = WINDOW_ROWS) -> list[TurnRow]:
         """The newest turns in history (oldest first), after the summary point: one indexed query."""
-        query = select(Message).where(Message.conversation_id == conversation.id, Message.status.in_(IN_HISTORY))
+        query = select(*TurnRow.COLUMNS).where(
+            Message.conversation_id == conversation.id, Message.status.in_(IN_HISTORY)
+        )
         if conversation.summary_upto is not None:
             query = query.where(Message.id > conversation.summary_upto)
         if before_id is not None:
             query = query.where(Message.id < before_id)
         async with self.sessions() as s:
-            rows = (await s.scalars(query.order_by(Message.id.desc()).limit(limit))).all()
-        return [TurnRow.of(m) for m in reversed(rows)]
+            rows = (await s.execute(query.order_by(Message.id.desc()).limit(limit))).all()
+        return [TurnRow.of_row(r) for r in reversed(rows)]
 
     async def unsummarised(self, conversation: Conversation, *, before_id: int | None, limit: int) -> list[TurnRow]:
         """The oldest history turns not yet in the summary, older than `before_id` (oldest first)."""
