@@ -28,6 +28,7 @@ from bot.safety import MAX_CHARS, screen
 from tests.unit.safety_cases import (
     IMAGE_MUST_ALLOW,
     IMAGE_MUST_REFUSE,
+    KNOWN_LIMITS,
     MUST_ALLOW,
     MUST_REFUSE,
     Case,
@@ -91,6 +92,14 @@ def rates() -> None:
     miss_n, miss = totals["refuse"]
     rows.append(["all: false-refusal rate", str(fr_n), f"{fr} refused", f"{fr / fr_n:.2%}", "-"])
     rows.append(["all: miss rate", str(miss_n), f"{miss} allowed", f"{miss / miss_n:.2%}", "-"])
+    # Known limits are adult texts (they should be allowed) that the screen refuses today.
+    known = sum(not screen(t).allowed for t, _, _ in KNOWN_LIMITS)
+    with_known = fr + known, fr_n + len(KNOWN_LIMITS)
+    rows.append(["known limits (adult, refused)", str(len(KNOWN_LIMITS)), f"{known} refused", "-", "-"])
+    rows.append([
+        "all + known limits: false-refusal rate", str(with_known[1]), f"{with_known[0]} refused",
+        f"{with_known[0] / with_known[1]:.2%}", "-",
+    ])
     _table("1. Case table", ["list", "cases", "wrong", "rate", "other rule id"], rows)
 
 
@@ -114,21 +123,26 @@ def speed() -> None:
     elapsed = time.perf_counter() - start
     rows = [["case table", str(len(texts) * rounds), f"{len(texts) * rounds / elapsed:,.0f}/s",
              f"{elapsed / (len(texts) * rounds) * 1e6:,.0f} µs"]]
-    # Ordinary adult prose with a benign mention of kids, repeated to length: the worst ordinary
-    # case, since every sexual word and minor word is looked at.
+    # Ordinary adult prose with a benign mention of kids and numbers, repeated to length: allowed,
+    # so every rule runs to the end, and every sexual word, minor word and number is looked at.
     paragraph = (
         "She pulls him onto the bed, laughing, and the kiss turns hungry; her dress slides off "
-        "one shoulder. The kids are at their grandma's. 'Fifteen minutes,' she whispers, 'and I "
+        "one shoulder. Her kids are at their grandma's. 'Fifteen minutes,' she whispers, 'and I "
         "want you naked.' "
     )
-    for size in (1_000, 4_000, MAX_CHARS):
-        text = (paragraph * (size // len(paragraph) + 1))[:size]
-        reps = max(3, 200_000 // size)
+    # Leetspeak and look-alike letters everywhere: every normalised form differs, so every rule
+    # runs on four forms; the slowest input the screen accepts.
+    obfuscated = "s3xy t1me w1th my w1fe, sh3 is 25 and h0rny; Привет, красавица! "
+    inputs = [(f"prose, {n:,} chars", paragraph, n) for n in (1_000, 4_000, MAX_CHARS)]
+    inputs.append((f"leet + Cyrillic, {MAX_CHARS:,} chars", obfuscated, MAX_CHARS))
+    for label, unit, size in inputs:
+        text = (unit * (size // len(unit) + 1))[:size]
+        reps = max(5, 200_000 // size)
         start = time.perf_counter()
         for _ in range(reps):
             screen(text)
         per = (time.perf_counter() - start) / reps
-        rows.append([f"prose, {size:,} chars", str(reps), f"{1 / per:,.0f}/s", f"{per * 1e6:,.0f} µs"])
+        rows.append([label, str(reps), f"{1 / per:,.0f}/s", f"{per * 1e6:,.0f} µs"])
     _table("3. Speed (this machine)", ["input", "screens", "rate", "per screen"], rows)
 
 

@@ -70,15 +70,18 @@ def decide(place: Place) -> Decision:
     return Decision(False, REFUSAL)
 
 
+async def _fetch_channel(client: discord.Client, channel_id: int) -> object | None:
+    """A channel from REST; None when Discord says it is gone or not ours to see."""
+    try:
+        return await client.fetch_channel(channel_id)
+    except (discord.Forbidden, discord.NotFound, discord.HTTPException) as exc:
+        log.info("gate: channel %s not reachable (%s)", channel_id, exc)
+        return None
+
+
 async def _parent_nsfw(client: discord.Client, thread: discord.Thread) -> bool | None:
     """The thread's parent flag: from the cache, else fetched. A parent we cannot see counts as no."""
-    parent = thread.parent or client.get_channel(thread.parent_id)
-    if parent is None:
-        try:
-            parent = await client.fetch_channel(thread.parent_id)
-        except (discord.Forbidden, discord.NotFound, discord.HTTPException) as exc:
-            log.info("gate: parent %s of thread %s not reachable (%s)", thread.parent_id, thread.id, exc)
-            return None
+    parent = thread.parent or client.get_channel(thread.parent_id) or await _fetch_channel(client, thread.parent_id)
     if isinstance(parent, _FLAGGABLE):
         return parent.is_nsfw()
     return None
@@ -135,8 +138,12 @@ async def place_of_interaction(interaction: discord.Interaction) -> Place:
 
 async def place_of_message(client: discord.Client, message: discord.Message) -> Place:
     """The place a plain message came from. A bot only receives DMs that are its own."""
-    channel = message.channel
-    guild_id = message.guild.id if message.guild else None
+    channel: object = message.channel
+    guild_id = message.guild.id if message.guild else getattr(channel, "guild_id", None)
+    if isinstance(channel, discord.PartialMessageable) and guild_id is not None:
+        # A guild channel missing from the cache (typically a thread we were never told about):
+        # ask Discord what it is, as for a thread's uncached parent; unreachable stays unknown.
+        channel = await _fetch_channel(client, channel.id) or channel
     return await place_of_channel(
         client, channel, guild_id=guild_id, bot_dm=isinstance(channel, discord.DMChannel) and guild_id is None
     )

@@ -21,9 +21,11 @@ from bot.store.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
-MINOR_RULES = frozenset({"minor_age", "minor_term", "school_sexual"})
+# Strikes count only the rules with few false refusals (stated ages, minor terms); a school setting
+# near sexual words also catches adults reminiscing, so it is refused without a strike.
+MINOR_RULES = frozenset({"minor_age", "minor_term"})
 STRIKE_WINDOW = timedelta(hours=24)
-STRIKE_THRESHOLD = 3
+STRIKE_THRESHOLD = 5
 BLOCK_FOR = timedelta(hours=24)
 
 
@@ -85,4 +87,4 @@ async def check_text(
 def output_verdict(text: str) -> safety.Verdict:
     """Screen model output before it is posted (the model is told all characters are adults, but
     Venice is not relied on as the safeguard)."""
-    return safety.screen(text)
+    return safety.screen(text, context="output")

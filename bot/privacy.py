@@ -202,8 +202,32 @@ class ExportTooLarge(UserError):
     """Even gzipped, the export is bigger than Discord lets the bot upload here."""
 
 
+AVATAR_NOTE = "left out to fit Discord's upload limit; /character export gives the card with its avatar"
+
+
 def encode_export(data: dict[str, Any], *, limit: int, stem: str = "lustify-data") -> ExportFile:
-    """JSON written piece by piece into memory; gzipped when it is over `limit` bytes."""
+    """JSON written piece by piece into memory; gzipped when it is over `limit` bytes.
+
+    Avatars are the one thing that can be megabytes and barely compress (base64 PNG): when the
+    file does not fit even gzipped, they are left out with a note saying where to get them, and
+    only if it still does not fit is the user told so.
+    """
+    packed = _pack(data, limit, stem)
+    if packed is None and any(c.get("avatar_png_base64") for c in data.get("characters", [])):
+        slim = dict(data, characters=[
+            dict(c, avatar_png_base64=None, avatar_png=AVATAR_NOTE) if c.get("avatar_png_base64") else c
+            for c in data["characters"]
+        ])
+        packed = _pack(slim, limit, stem)
+    if packed is None:
+        raise ExportTooLarge(
+            f"Your data is more than Discord lets me upload here ({limit / 1e6:.0f} MB), even compressed. "
+            "Deleting old conversations with `/conversation delete` makes it smaller."
+        )
+    return packed
+
+
+def _pack(data: dict[str, Any], limit: int, stem: str) -> ExportFile | None:
     buffer = io.BytesIO()
     for chunk in json.JSONEncoder(ensure_ascii=False, indent=1).iterencode(data):
         buffer.write(chunk.encode("utf-8"))
@@ -214,10 +238,7 @@ def encode_export(data: dict[str, Any], *, limit: int, stem: str = "lustify-data
     with gzip.GzipFile(filename=f"{stem}.json", mode="wb", fileobj=packed, mtime=0) as archive:
         archive.write(buffer.getbuffer())
     if packed.tell() > limit:
-        raise ExportTooLarge(
-            f"Your data is {packed.tell() / 1e6:.1f} MB even compressed, more than Discord lets me upload "
-            f"here ({limit / 1e6:.0f} MB). Deleting old conversations with `/conversation delete` makes it smaller."
-        )
+        return None
     return ExportFile(packed.getvalue(), f"{stem}.json.gz", compressed=True)
 
 

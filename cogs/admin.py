@@ -21,6 +21,7 @@ from discord.ext import commands, tasks
 from bot import audit_log, policy
 from bot.characters.service import BUILTINS, parse_ref
 from bot.client import LustifyBot
+from bot.config import Settings
 from bot.errors import UserError
 from bot.settings import GLOBAL_SCOPE_ID, REGISTRY, Resolved, Spec, parse_value, spec_for
 from bot.store import characters as character_store
@@ -33,9 +34,8 @@ OWNER_ONLY = "Only the bot's owner can change bot-wide settings. Server settings
 CANT_CHECK = "I couldn't reach Venice to check that {what}, so nothing was changed. Please try again in a minute."
 DETAIL_VALUE_CHARS = 120  # audit detail is 300 characters; admin values are short anyway
 SHOWN_CHARS = 100
-# Where a per-channel value makes sense: channels that hold conversations and their threads. Not
-# categories (never a conversation). Not media channels either: Discord's OpenAPI description has
-# no channel type 16 yet, and their posts are threads, which are listed.
+# Channels that hold conversations, and threads. Not categories; not media channels (type 16 is
+# missing from Discord's OpenAPI description, and their posts are threads, which are listed).
 PLACE_TYPES = [
     discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.voice, discord.ChannelType.stage_voice,
     discord.ChannelType.forum, discord.ChannelType.public_thread, discord.ChannelType.private_thread,
@@ -76,7 +76,7 @@ class Target:
     @property
     def label(self) -> str:
         if self.guild_id is None:
-            return "bot-wide (DMs)"
+            return "DMs (bot-wide)"
         return f"<#{self.channel_id}>" if self.channel_id else "this server"
 
 
@@ -111,6 +111,22 @@ def target_of(interaction: discord.Interaction, channel: Channelish | None) -> T
 def is_server_admin(interaction: discord.Interaction) -> bool:
     perms = interaction.permissions
     return interaction.guild_id is not None and bool(perms.manage_guild or perms.administrator)
+
+
+def number_choices(spec: Spec, current: str, env: Settings) -> list[app_commands.Choice[str]]:
+    """For numbers: what was typed (when valid), then the default with the allowed range."""
+    choices = []
+    typed = current.strip()
+    try:
+        parse_value(spec, typed)
+        choices.append(app_commands.Choice(name=typed[:100], value=typed[:100]))
+    except UserError:
+        pass
+    default = f"{spec.default_for(env):g}"
+    if default != typed:
+        label = f"{default} (default) — allowed {spec.minimum:g} to {spec.maximum:g}; {spec.description}"
+        choices.append(app_commands.Choice(name=label[:100], value=default))
+    return choices
 
 
 def render_show(resolved: dict[str, Resolved], target: Target) -> discord.Embed:
@@ -188,11 +204,6 @@ class Admin(commands.Cog):
             return await self.bot.is_owner(user)  # type: ignore[arg-type]
         except discord.HTTPException:
             return False
-
-    async def _require_viewer(self, interaction: discord.Interaction) -> None:
-        """Reading settings: Manage Server in a server; anyone in a DM (only bot-wide values show)."""
-        if interaction.guild_id is not None and not is_server_admin(interaction):
-            raise UserError(NEED_MANAGE_SERVER)
 
     async def _scope_for_change(self, interaction: discord.Interaction, spec: Spec, target: Target) -> tuple[str, int]:
         """The (scope, scope id) this person may write for `spec` at `target`, or UserError saying why not."""
@@ -289,6 +300,8 @@ class Admin(commands.Cog):
         spec = REGISTRY.get(str(getattr(interaction.namespace, "key", "") or ""))
         if spec is None or (interaction.guild_id is not None and not is_server_admin(interaction)):
             return []
+        if spec.kind in (int, float):
+            return number_choices(spec, current, self.bot.settings)
         try:
             options = await self._value_options(interaction, spec)
         except VeniceError:
@@ -318,7 +331,9 @@ class Admin(commands.Cog):
     @settings.command(name="show", description="Every setting here, and where its value comes from")
     @app_commands.describe(channel="Show another channel or thread (default: this one)")
     async def show(self, interaction: discord.Interaction, channel: ChannelOption | None = None) -> None:
-        await self._require_viewer(interaction)
+        # Manage Server in a server; anyone in a DM, where only bot-wide values show.
+        if interaction.guild_id is not None and not is_server_admin(interaction):
+            raise UserError(NEED_MANAGE_SERVER)
         target = target_of(interaction, channel)
         resolved = await self.services.config.resolve_all(
             guild_id=target.guild_id, channel_id=target.channel_id, parent_id=target.parent_id

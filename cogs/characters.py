@@ -79,6 +79,8 @@ async def apply_choice(interaction: discord.Interaction, text: str) -> None:
     embed = character_embed(character, source=f"set for this {place}")
     await announce(interaction, f"✅ **{character.name}** now plays in this {place}.", embed,
                    f"🎭 {interaction.user.mention} chose **{character.name}** for this {place}.")
+    # The chat cog starts a fresh conversation with the new character's greeting.
+    interaction.client.dispatch("character_changed", interaction.channel, interaction.user)
 
 
 async def delete_character(interaction: discord.Interaction, character_id: int) -> None:
@@ -229,6 +231,7 @@ class Characters(commands.Cog):
         await announce(interaction, f"✅ Back to **{character.name}** ({source}).",
                        character_embed(character, source=source),
                        f"🎭 {interaction.user.mention} went back to **{character.name}** here ({source}).")
+        interaction.client.dispatch("character_changed", interaction.channel, interaction.user)
 
     # -- custom characters ------------------------------------------------------------------------
 

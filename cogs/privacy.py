@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import privacy
-from bot.client import LustifyBot, reply_ephemeral
+from bot.client import GENERIC_ERROR, LustifyBot, reply_ephemeral
 from bot.ui.gating import component_allowed
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,11 @@ class ConfirmDelete(discord.ui.View):
         self.done = True
         self.stop()
         await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        # The deletion is one transaction: when it fails, nothing was deleted, and the user is told.
+        log.error("privacy: deletion for user %s failed", self.owner_id, exc_info=error)
+        await reply_ephemeral(interaction, GENERIC_ERROR + " Nothing was deleted.")
 
     async def on_timeout(self) -> None:
         if self.done:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 from bot.errors import UserError
 
-KINDS = ("imagine", "reroll", "edit", "upscale", "selfie", "scene")
-
 
 @dataclass(frozen=True, slots=True)
 class ImageJob:
@@ -30,7 +28,7 @@ class ImageJob:
     reroll sends its parent's composed prompt again but keeps the parent's description).
     """
 
-    kind: str
+    kind: str  # imagine | reroll | edit | upscale | selfie | scene (the record's kind)
     user_id: int
     guild_id: int | None
     channel_id: int
@@ -139,7 +137,3 @@ class ImageCancelled(Exception):
     def __init__(self, record_id: int) -> None:
         super().__init__(f"image {record_id} cancelled")
         self.record_id = record_id
-
-
-class SourceGone(Exception):
-    """The original image of an upscale could not be read back (message or file deleted)."""

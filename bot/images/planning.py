@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,10 +40,7 @@ from bot.venice.types import ImageResult, ModelInfo
 if TYPE_CHECKING:
     from bot.images.service import ImageService
 
-__all__ = ["Character", "T", "make_plan"]
-
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 EMPTY_PROMPT = "Tell me what to draw: the prompt can't be empty."
 SEED_RANGE = "That seed is out of range. Seeds are whole numbers between -999,999,999 and 999,999,999."

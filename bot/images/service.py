@@ -15,11 +15,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import policy
+from bot.characters.model import Character
 from bot.errors import UserError
 from bot.images import planning
 from bot.images.encode import fit_to_limit
@@ -48,9 +49,9 @@ DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
 # lives 15 minutes, and the queue wait comes out of the same budget).
 RATE_LIMIT_PATIENCE = 600.0
 TOO_LARGE = "The image came out too large to upload here, even after compressing it."
-GENERIC = "Something went wrong while making the image. It has been logged; please try again."
 
 Sleep = Callable[[float], Awaitable[object]]
+T = TypeVar("T")
 
 
 class ImageService:
@@ -99,7 +100,8 @@ class ImageService:
 
         Raises LimitReached (nothing stored) when a quota or cooldown says no, ImageCancelled when
         the requester cancelled while queued, and ImageFailed (record marked failed) when Venice
-        or Discord did not let the image through.
+        refused, failed or flagged it. Whatever `deliver` raises is raised again, after the record
+        is marked failed.
         """
         job = plan.job
         progress = _Careful(progress or Progress())
@@ -237,8 +239,8 @@ class ImageService:
         return _Turn(self, record_id, job, progress)
 
     async def _patiently(
-        self, progress: Progress, call: Callable[..., Awaitable[planning.T]], *args: Any, **kwargs: Any
-    ) -> planning.T:
+        self, progress: Progress, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> T:
         """Call Venice, waiting out rate limits (visibly) until `patience` runs out.
 
         The client already retries a few 429s; a busy period can outlast those, and a queued
@@ -297,16 +299,13 @@ class ImageService:
             return False
         return True if ticket.cancel() else None
 
-    def is_waiting(self, record_id: int) -> bool:
-        return record_id in self._waiting
-
     # -- character images ----------------------------------------------------------------------
 
     async def scene_image(
         self,
         *,
         scene_prompt: str,
-        character: planning.Character,
+        character: Character,
         character_ref: str,
         user_id: int,
         guild_id: int | None,
@@ -330,7 +329,7 @@ class ImageService:
         return await self.run(plan, deliver=deliver, progress=progress, filesize_limit=filesize_limit)
 
     async def character_job(
-        self, *, kind: str, scene: str, character: planning.Character, character_ref: str, user_id: int,
+        self, *, kind: str, scene: str, character: Character, character_ref: str, user_id: int,
         guild_id: int | None, channel_id: int, parent_channel_id: int | None = None,
     ) -> ImageJob:
         """The job for a picture of `character` (a /selfie or a chat scene)."""

@@ -18,8 +18,10 @@ The rules (ids are stable: they are stored in the audit log and counted as strik
 - ``real_person_image``: an image prompt naming or pointing to a real person;
 - ``too_long``: more text than the screen will read.
 
-How each rule decides is documented where it is written, in `bot.safety.rules`; the word lists
-and the reasoning behind each choice are in `bot.safety.lexicon`; undoing obfuscation (spacing,
+How each rule decides is documented where it is written: `bot.safety.ages` (minor_age),
+`bot.safety.rules` (the others, and their order), `bot.safety.forms` (what "near sexual words",
+safe phrases and negation mean). The word lists and the reasoning behind each choice are in
+`bot.safety.lexicon`, real names in `bot.safety.people`; undoing obfuscation (spacing,
 leetspeak, look-alike letters, invisible characters) is in `bot.safety.normalize`.
 
 A refusal's `reason` is fixed per rule and never quotes the text: it may be shown in a channel,

@@ -244,8 +244,8 @@ SAFE_PHRASES = (
     r"(?:kid|child|family)-?(?:friendly|free|safe|proof)", r"childhood", r"childless",
     r"kid\s+(?:rock|cudi)", r"billy\s+the\s+kid",
     r"like\s+a\s+kid\s+(?:in\s+a\s+candy\s+store|on\s+christmas(?:\s+morning)?)",
-    r"(?:treat\w*|act\w*|grin\w*|laugh\w*|giggl\w*|smil\w*|squeal\w*|behav\w*)\s+(?:\w+\s+)?"
-    r"like\s+a\s+(?:kid|child)(?![\w'])",
+    # Delight or condescension, not behaviour: "acts like a child in bed" stays with the rules.
+    r"(?:treat\w*|grin\w*|laugh\w*|giggl\w*|smil\w*|squeal\w*)\s+(?:\w+\s+)?like\s+a\s+(?:kid|child)(?![\w'])",
     r"(?:her|his|my|their|our|the)\s+(?:teen|teenage)\s+years\s+(?:are|were)\s+(?:long\s+)?(?:behind|over|gone)",
     r"child(?:ren)?\s+of\s+(?:the\s+)?(?:night|gods?|fate|destiny|stars?|moon|sun|light|"
     r"darkness|chaos|prophecy|forest|storm)",
@@ -263,7 +263,8 @@ SAFE_PHRASES = (
     # A parent saying where their children are; plural and possessive only, because "the kid is
     # asleep" is also how a scene about a child begins.
     r"(?:my|her|his|their|our)\s+(?:kids|children)\s+(?:are|were)\s+(?:all\s+|finally\s+|still\s+)?"
-    r"(?:asleep|sleeping|in\s+bed|at\s+(?:school|camp|daycare|\w+'s)|grown|grown\s+up|in\s+college|"
+    r"(?:asleep|sleeping|in\s+bed|at\s+(?:(?:their|my|his|her|our|the)\s+)?(?:school|camp|daycare|\w+'s)|"
+    r"grown|grown\s+up|in\s+college|"
     r"away|out|with\s+(?:their|my|his|her|our)\s+\w+)",
     r"(?:put|putting|tuck|tucking|tucked)\s+(?:the|my|her|his|our)\s+(?:kids|children)\s+(?:to\s+bed|in)",
     r"(?:pick|picking|picked|drop|dropping|dropped)\s+(?:up|off)\s+(?:the|my|her|his|our)\s+"

@@ -41,7 +41,7 @@ _HOMOGLYPH_PAIRS = (
     " шw щw ъb ыbi ьb эe юio яr ѕs ԁd ԛq ԝw ӏl ҝk һh ҫc ґr"
     # Greek
     " αa βb γy δd εe ζz ηn θo ιi κk λl μu νv ξe οo πn ρp σo ςc τt υu φf χx ψw ωw άa έe ήn ίi όo ύu ώw"
-    # Armenian and Cherokee-style look-alikes seen in evasion attempts
+    # Armenian
     " օo սu հh ոn ցg ժd"
     # Latin extensions and small capitals
     " ıi ɩi ɪi łl ƚl ʟl ɫl øo ɵo ᴏo đd ɖd ᴅd ħh ʜh ɑa ᴀa ʙb ᴄc ᴇe ꜰf ɢg ɡg ᴊj ᴋk ᴍm ɴn ᴘp ʀr ꜱs ᴛt"
@@ -49,13 +49,20 @@ _HOMOGLYPH_PAIRS = (
     # Typographic punctuation that NFKC leaves alone
     " ’' ‘' ʼ' ′' “\" ”\" ‐- ‑- ‒- –- —- ―- ⁄/"
 )
-_HOMOGLYPHS: dict[int, int | str | None] = {ord(pair[0]): pair[1:] for pair in _HOMOGLYPH_PAIRS.split()}
-_HOMOGLYPHS.update(_INVISIBLE)
-# Enclosed letters without a compatibility decomposition: parenthesised/squared/circled/negative
-# squared capitals and regional indicators (🅻🅾🅻🅸, 🇱🇴🇱🇮) all run A..Z from a base code point.
-for _base in (0x1F130, 0x1F150, 0x1F170, 0x1F1E6):
-    for _i in range(26):
-        _HOMOGLYPHS[_base + _i] = chr(ord("a") + _i)
+# Enclosed letters without a compatibility decomposition: squared, negative circled and negative
+# squared capitals and regional indicators (🅻🅾🅻🅸, 🇱🇴🇱🇮) each run A..Z from a base code point.
+_ENCLOSED_ALPHABETS = (0x1F130, 0x1F150, 0x1F170, 0x1F1E6)
+
+
+def _translation_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {ord(pair[0]): pair[1:] for pair in _HOMOGLYPH_PAIRS.split()}
+    table.update(_INVISIBLE)
+    for base in _ENCLOSED_ALPHABETS:
+        table.update({base + i: chr(ord("a") + i) for i in range(26)})
+    return table
+
+
+_HOMOGLYPHS = _translation_table()
 
 _WHITESPACE = re.compile(r"\s+")
 

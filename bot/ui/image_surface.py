@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import math
+import time
 
 import discord
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 GENERIC = "Something went wrong while making the image. It has been logged; please try again."
 CANCELLED = "❌ Cancelled: nothing was generated."
+STATUS_INTERVAL = 1.0  # seconds between "Venice is busy" edits (positions are paced by the queue)
 
 
 class InteractionSurface(Progress):
@@ -35,12 +37,15 @@ class InteractionSurface(Progress):
         self.interaction = interaction
         self.requester = interaction.user.display_name
         self._status_shown = False
+        self._last_status = -math.inf
 
     async def queued(self, record_id: int, position: int) -> None:
         ahead = "you're next" if position == 1 else f"{position - 1} ahead of you"
         await self._status(f"⏳ Waiting in the image queue: **#{position}** ({ahead}).", cancel_view(record_id))
 
     async def waiting(self, seconds: float) -> None:
+        if time.monotonic() - self._last_status < STATUS_INTERVAL:
+            return  # short back-offs can come fast; one message edit a second is plenty
         await self._status(f"⏳ Venice is busy; waiting about {math.ceil(seconds)} s, then trying again…", None)
 
     async def started(self) -> None:
@@ -49,6 +54,7 @@ class InteractionSurface(Progress):
 
     async def _status(self, text: str, view: discord.ui.View | None) -> None:
         self._status_shown = True
+        self._last_status = time.monotonic()
         await self.interaction.edit_original_response(content=text, view=view)
 
     async def deliver(self, delivery: Delivery) -> int | None:

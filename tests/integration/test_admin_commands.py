@@ -22,6 +22,7 @@ from tests import payloads as p
 from tests.conftest import DISCORD_TOKEN
 from tests.fakes.discord import FakeDiscord, Recorded
 from tests.harness import invoke, prime_place
+from tests.places import PlaceSetup
 
 EXTENSIONS = ("cogs.admin", "cogs.privacy")
 EPHEMERAL = 1 << 6
@@ -39,7 +40,7 @@ async def bot(settings: Settings) -> AsyncIterator[LustifyBot]:
 
 
 @pytest.fixture
-def place(bot: LustifyBot, fake_discord: FakeDiscord) -> p.PlaceSetup:
+def place(bot: LustifyBot, fake_discord: FakeDiscord) -> PlaceSetup:
     """An age-restricted text channel in a server, cached by the bot."""
     setup = fake_discord.add_place("nsfw_text")
     prime_place(bot, setup)
@@ -265,6 +266,29 @@ async def test_value_autocomplete_offers_venices_models_for_a_model_key(bot, fak
     values = [c["value"] for c in await fake_discord.handle(payload).choices()]
 
     assert "lustify-sdxl" in values and all("lustify" in v for v in values)
+
+
+async def test_value_autocomplete_for_a_number_offers_what_was_typed_and_the_default(
+    bot, fake_discord, place
+) -> None:
+    payload = fake_discord.autocomplete_payload(None, place, "settings set", "value", "30",
+                                                options={"key": "chat_cooldown"})
+    payload["member"]["permissions"] = ADMIN
+    await invoke(bot, payload)
+
+    choices = await fake_discord.handle(payload).choices()
+
+    assert [c["value"] for c in choices] == ["30", "0"]
+    assert "allowed 0 to 3600" in choices[1]["name"]
+
+
+async def test_show_in_a_dm_lists_bot_wide_values_for_anyone(bot, fake_discord) -> None:
+    dm = fake_discord.add_place("bot_dm")
+
+    reply = await slash(bot, fake_discord, dm, "settings show")
+
+    assert reply.json["data"]["embeds"][0]["title"] == "Settings for DMs (bot-wide)"
+    assert lines_of(reply)["dm_chat"] == "on — default · bot-wide"
 
 
 # -- audit log ------------------------------------------------------------------------------------

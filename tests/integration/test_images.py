@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from bot.client import LustifyBot
 from bot.images.compose import MINOR_NEGATIVE_TERMS
 from bot.images.seeds import character_seed
 from bot.images.sizes import ImageConstraints, size_for
 from bot.store import images as store
 from bot.venice.errors import error_from_response
-from tests.fakes.venice import Fault
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.venice import FakeVenice, Fault
 from tests.fakes.venice_faults import DEFAULT_BODIES
 from tests.integration.conftest_images import (  # noqa: F401 - fixtures
     GENERATE,
@@ -271,15 +273,37 @@ async def test_selfie_draws_the_channel_character_with_the_same_seed_every_time(
     first = await world.slash(place, "selfie")
     await world.slash(place, "selfie", {"scene": "at the bar, winking"})
     one, two = world.generated()
-    assert one["seed"] == two["seed"]
-    characters = getattr(world.bot.services, "characters", None)
-    if characters is None:
-        assert one["seed"] == character_seed("builtin:scarlett")
+    assert one["seed"] == two["seed"] == character_seed("builtin:scarlett")  # the built-in default
     assert "auburn hair" in one["prompt"] and "Scarlett" not in one["prompt"]
     assert two["prompt"].startswith("portrait selfie of") and "at the bar, winking" in two["prompt"]
     assert fields(image_message(first))["Seed"].endswith("(character)")
     records = await world.records()
     assert [r.kind for r in records] == ["selfie", "selfie"] and records[0].character_ref
+
+
+async def test_selfie_of_a_custom_character_uses_its_locked_seed_and_appearance(world: ImageWorld) -> None:
+    from sqlalchemy import update
+
+    from bot.characters.model import Character
+    from bot.store import channels
+    from bot.store import characters as character_store
+    from bot.store.models import CharacterRow
+
+    place = world.place()
+    vera = Character(name="Vera", description="{{char}} is a 34-year-old pilot.",
+                     appearance="34-year-old woman, silver bob, grey eyes, flight jacket")
+    vera_id = await character_store.create(world.sessions, vera, owner_id=int(place.user["id"]),
+                                           guild_id=int(place.guild_id), shared=True)
+    async with world.sessions.begin() as session:
+        await session.execute(update(CharacterRow).where(CharacterRow.id == vera_id).values(seed=123456))
+    await channels.set_character(world.sessions, int(place.channel_id), int(place.guild_id), f"custom:{vera_id}")
+
+    await world.slash(place, "selfie")
+    await world.slash(place, "selfie", {"scene": "in the cockpit"})
+    one, two = world.generated()
+    assert one["seed"] == two["seed"] == 123456
+    assert "silver bob" in one["prompt"] and "silver bob" in two["prompt"] and "Vera" not in two["prompt"]
+    assert {r.character_ref for r in await world.records()} == {f"custom:{vera_id}"}
 
 
 async def test_a_refused_selfie_scene_makes_no_venice_call(world: ImageWorld) -> None:
@@ -314,3 +338,21 @@ async def test_every_record_keeps_its_lineage(world: ImageWorld) -> None:
     chain = await store.lineage(world.sessions, record.id)
     assert [r.id for r in chain] == [record.id]
     assert await store.get(world.sessions, int(new_id())) is None
+
+
+async def test_the_production_bot_with_every_cog_serves_imagine(
+    bot: LustifyBot, fake_discord: FakeDiscord, fake_venice: FakeVenice
+) -> None:
+    from tests.harness import invoke, prime_place
+
+    assert bot.services is not None
+    await bot.tree.sync()  # the command shapes are checked against Discord's OpenAPI description
+    names = {c.name for c in bot.tree.get_commands()}
+    assert {"imagine", "selfie", "seed"} <= names
+    assert all(c.nsfw for c in bot.tree.get_commands() if c.name in ("imagine", "selfie", "seed"))
+    place = fake_discord.add_place("nsfw_text")
+    prime_place(bot, place)
+    payload = fake_discord.slash_payload(place.user, place, "imagine", {"prompt": PROMPT})
+    await invoke(bot, payload)
+    assert image_message(fake_discord.handle(payload))
+    assert fake_venice.violations == [] and fake_discord.violations == []

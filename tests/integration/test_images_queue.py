@@ -96,3 +96,20 @@ async def test_a_waiting_request_can_be_cancelled_by_its_requester_only(world: I
     assert waiting_handle.original["components"] == []
     assert [r.status for r in await world.records()] == ["done", "cancelled"]
     assert len(world.generated()) == 1
+
+
+async def test_an_image_outliving_its_interaction_token_is_posted_in_the_channel(world: ImageWorld) -> None:
+    place = world.place()
+    world.venice.inject(GENERATE, Fault.hang(0.3))
+    payload = world.discord.slash_payload(place.user, place, "imagine", {"prompt": "a woman, late"})
+    task = asyncio.create_task(invoke(world.bot, payload, timeout=30))
+    async with asyncio.timeout(5):
+        while not world.generated():  # noqa: ASYNC110 - the fake Venice has no arrival event
+            await asyncio.sleep(0.01)
+    world.discord.expire_interaction(payload["token"])  # as if 15 minutes had passed
+    await task
+
+    [post] = world.discord.find("POST", rf"/channels/{place.channel_id}/messages")
+    assert post.files and post.json["components"]
+    [record] = await world.records()
+    assert record.status == "done" and record.discord_message_id == int(post.response["id"])

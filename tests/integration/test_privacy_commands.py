@@ -24,6 +24,7 @@ from tests import payloads as p
 from tests.conftest import DISCORD_TOKEN
 from tests.fakes.discord import FakeDiscord, InteractionHandle
 from tests.harness import dispatch_event, invoke, prime_place
+from tests.places import PlaceSetup
 
 EXTENSIONS = ("cogs.admin", "cogs.privacy")
 EPHEMERAL = 1 << 6
@@ -41,21 +42,21 @@ async def bot(settings: Settings) -> AsyncIterator[LustifyBot]:
 
 
 @pytest.fixture
-def place(bot: LustifyBot, fake_discord: FakeDiscord) -> p.PlaceSetup:
+def place(bot: LustifyBot, fake_discord: FakeDiscord) -> PlaceSetup:
     setup = fake_discord.add_place("nsfw_text")
     prime_place(bot, setup)
     return setup
 
 
 @pytest.fixture
-def bob(fake_discord: FakeDiscord, place: p.PlaceSetup) -> dict[str, Any]:
+def bob(fake_discord: FakeDiscord, place: PlaceSetup) -> dict[str, Any]:
     user = fake_discord.add_user("bob")
     fake_discord.add_member(place.guild_id, user)
     return user
 
 
 @pytest.fixture
-async def shared(bot: LustifyBot, place: p.PlaceSetup, bob: dict[str, Any]) -> int:
+async def shared(bot: LustifyBot, place: PlaceSetup, bob: dict[str, Any]) -> int:
     """A conversation in the channel where Alice and Bob both spoke; both have a persona."""
     assert bot.services is not None
     sessions = bot.services.sessions

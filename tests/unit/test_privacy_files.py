@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import os
 from typing import Any
 
 import pytest
@@ -58,6 +60,17 @@ def test_export_too_large_even_gzipped_says_so_kindly() -> None:
         encode_export(export(messages=50), limit=10)
 
     assert "/conversation delete" in raised.value.message
+
+
+def test_avatars_are_left_out_with_a_note_when_nothing_else_fits() -> None:
+    avatar = base64.b64encode(os.urandom(6000)).decode()  # random bytes: gzip can't shrink them
+    data = export(messages=5, characters=[{"id": 1, "name": "Rogue", "avatar_png_base64": avatar}])
+
+    packed = encode_export(data, limit=4000)
+
+    character = json.loads(packed.data)["characters"][0]
+    assert character["avatar_png_base64"] is None and "/character export" in character["avatar_png"]
+    assert data["characters"][0]["avatar_png_base64"] == avatar  # the caller's data is untouched
 
 
 def test_summary_line_counts_each_kind() -> None:

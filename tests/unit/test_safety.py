@@ -13,6 +13,7 @@ from bot.safety.normalize import join_spaced, normalize, variants
 from tests.unit.safety_cases import (
     IMAGE_MUST_ALLOW,
     IMAGE_MUST_REFUSE,
+    KNOWN_LIMITS,
     MUST_ALLOW,
     MUST_REFUSE,
     Case,
@@ -77,6 +78,12 @@ def test_false_refusal_and_miss_rates(capsys: pytest.CaptureFixture[str]) -> Non
         )
     assert false_refusals == []
     assert misses == []
+
+
+@pytest.mark.parametrize(("text", "rule", "note"), KNOWN_LIMITS, ids=_ids(KNOWN_LIMITS))
+def test_known_limits_are_still_limits(text: str, rule: str, note: str) -> None:
+    """A fixed limit belongs in MUST_ALLOW; this fails to say so."""
+    assert screen(text).rule == rule, f"{text!r} is now allowed: move it to MUST_ALLOW"
 
 
 def test_chat_text_never_triggers_the_image_only_rule() -> None:
@@ -320,3 +327,15 @@ def test_explain_names_the_rule_and_the_words() -> None:
     assert explain("hello there") is None
     assert explain("x" * (MAX_CHARS + 1)) == ("too_long", "")
     assert explain("Taylor Swift naked", for_image=True) == ("real_person_image", "taylor swift")
+
+
+def test_spaced_runs_are_searched_without_word_boundaries() -> None:
+    from bot.safety.normalize import spaced_runs
+
+    assert "xloli" in spaced_runs("x l o l i")
+    assert "loli" in spaced_runs("l 0 l 1")  # every leet reading of the run
+    assert spaced_runs("a b") == []  # too short to hide a term
+    # "between" spaced out must not read as "tween": only terms that are never inside an
+    # ordinary word are searched inside runs.
+    assert screen("it's b e t w e e n us, come to bed naked").allowed
+    assert screen("t o r p e d o, then sex").allowed
