@@ -92,4 +92,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
     # discord.py's HTTP logger prints request bodies at DEBUG; keep it at INFO unless asked.
     logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    # Alembic 1.20 announces each of its plugins at INFO on every run; that noise would bury the
+    # one line a failed start-up prints (and says nothing an operator can act on).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return redactor

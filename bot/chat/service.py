@@ -58,6 +58,7 @@ class Scene:
     model: str
     reply_tokens: int
     personas: bool
+    images: bool = True  # the channel allows pictures (the "picture this" button)
 
 
 @dataclass(slots=True)
@@ -102,6 +103,8 @@ class ChatService:
         self.queue = ChannelQueue()
         self.calibrators: dict[str, TokenCalibrator] = {}
         self._running: dict[int, asyncio.Task[object]] = {}  # reply id -> the task streaming it
+        self._waiting_on_venice: set[int] = set()  # replies whose task may be cancelled right now
+        self._stop_asked: set[int] = set()
 
     # -- what a channel talks to ------------------------------------------------------------------
 
@@ -134,12 +137,16 @@ class ChatService:
             )
         else:
             character = await self.resolve(conv.character_ref, where)
+        return await self.scene_of(conv, character, where)
+
+    async def scene_of(self, conv: Conversation, character: Character, where: Where) -> Scene:
+        """A scene for a given conversation (maybe not the channel's active one) with the channel's settings."""
         cfg = await self.services.config.resolve_all(
             guild_id=where.guild_id, channel_id=where.channel_id, parent_id=where.parent_id,
-            keys=["text_model", "reply_tokens", "personas"],
+            keys=["text_model", "reply_tokens", "personas", "images"],
         )
         return Scene(conv, character, str(cfg["text_model"].value), int(cfg["reply_tokens"].value),
-                     bool(cfg["personas"].value))
+                     bool(cfg["personas"].value), bool(cfg["images"].value))
 
     async def new_conversation(self, where: Where) -> tuple[Scene, TurnRow | None]:
         """Archive the current conversation and start afresh with the channel's character and greeting."""
@@ -195,11 +202,17 @@ class ChatService:
     # -- turns ----------------------------------------------------------------------------------
 
     def stop(self, reply_id: int) -> bool:
-        """Stop a streaming reply; what arrived is kept. False when nothing was streaming it."""
+        """Stop a streaming reply; what arrived is kept. False when nothing was streaming it.
+
+        The task is cancelled only while it waits for Venice; otherwise it stops after the write
+        in progress, so a Discord message or a database row is never left half-made.
+        """
         task = self._running.get(reply_id)
         if task is None or task.done():
             return False
-        task.cancel(STOPPED)
+        self._stop_asked.add(reply_id)
+        if reply_id in self._waiting_on_venice:
+            task.cancel(STOPPED)
         return True
 
     def is_streaming(self, reply_id: int) -> bool:
@@ -224,7 +237,16 @@ class ChatService:
                 prompt.messages, model=scene.model, max_tokens=scene.reply_tokens,
                 character_slug=scene.character.venice_slug,
             )) as events:
-                async for event in events:
+                while True:
+                    if reply.id in self._stop_asked:
+                        raise _Stopped
+                    self._waiting_on_venice.add(reply.id)
+                    try:
+                        event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        self._waiting_on_venice.discard(reply.id)
                     if isinstance(event, StreamEnd):
                         end = event
                         continue
@@ -244,7 +266,9 @@ class ChatService:
             if not (exc.args and exc.args[0] == STOPPED):
                 raise  # shutdown, not the user's stop button
             task.uncancel()
-            status, note = ("cut", "stopped") if text.strip() else ("failed", "stopped before any text arrived")
+            status, note = _stopped(text)
+        except _Stopped:
+            status, note = _stopped(text)
         except _Withheld:
             status, note = "withheld", None
         except ContentPolicyError as exc:
@@ -255,6 +279,7 @@ class ChatService:
             note = exc.user_message
         finally:
             self._running.pop(reply.id, None)
+            self._stop_asked.discard(reply.id)
         return await self._settle(scene, where, reply, prompt, renderer, text, status, note, end)
 
     async def _settle(
@@ -268,10 +293,12 @@ class ChatService:
                                rule="model_output")
             text, status, note = "", "withheld", WITHHELD
         elif status == "complete":
-            footer = None
+            lines = []
             if end is not None and end.finish_reason == "length":
-                footer = "-# The reply reached its length limit: press ➡️ Continue for more."
-            handles = await renderer.finish(footer)
+                lines.append("-# The reply reached its length limit: press ➡️ Continue for more.")
+            if prompt.notice:  # say plainly what the model did not see
+                lines.append(f"-# {prompt.notice}")
+            handles = await renderer.finish("\n".join(lines) or None)
         else:
             handles = await renderer.fail(note or "interrupted")
         ids = [h for h in (_message_id(h) for h in handles) if h is not None]
@@ -331,6 +358,14 @@ class ChatService:
 
 class _Withheld(Exception):
     """The model's output broke the content policy; nothing more of it is shown."""
+
+
+class _Stopped(Exception):
+    """The stop button was pressed while the stream was not waiting for Venice."""
+
+
+def _stopped(text: str) -> tuple[str, str]:
+    return ("cut", "stopped") if text.strip() else ("failed", "stopped before any text arrived")
 
 
 def _message_id(handle: object) -> int | None:

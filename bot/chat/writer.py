@@ -1,8 +1,13 @@
 """Writes a reply into a Discord channel as the character, for the stream renderer.
 
-It wraps the persona poster (webhook with the character's name and avatar, or an embed author
-where webhooks are not possible) and remembers what each message shows, so the buttons can be
-attached to the last message at the end without resending text.
+It wraps the persona poster (a webhook with the character's name and avatar, or an embed author
+where webhooks are not possible) and remembers what each message shows and whether it carries
+buttons, so that:
+- while streaming, only the first message carries the stop button;
+- the last write of the stream and the buttons go out as one edit (`ReplyRenderer` tells the
+  writer when the stream is closing; the closing writes are held back for `finalize`);
+- an existing reply (regenerate, swipe, continue, edit) rewrites its own messages in place,
+  sending or deleting messages only when the new text needs more or fewer of them.
 """
 
 from __future__ import annotations
@@ -12,82 +17,152 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import discord
+from discord.utils import MISSING
 
 from bot.ui.split import split_message
+from bot.ui.stream import StreamRenderer
 
 log = logging.getLogger(__name__)
 
+EMPTY = "*(empty)*"
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, eq=False)
 class Posted:
-    """A message we wrote: its id and whether a webhook wrote it (needed to edit it later)."""
+    """A message of the reply: its id, how it was posted, what it shows, and whether it has buttons."""
 
     message_id: int
     via_webhook: bool
-    sent: Any = None  # the poster's own handle, when we have it
+    sent: Any = None  # the poster's `Sent`, when this process posted it (edits need no lookup)
+    text: str | None = None  # None: unknown (a message from before a restart)
+    buttons: bool = True  # unknown counts as "may have buttons", so they are cleared when needed
+    pending: str | None = None  # text of a closing write held back for `finalize`
+    final: bool = False  # sent while closing, with the final buttons already on it
 
 
 @dataclass(slots=True)
 class ReplyWriter:
     poster: Any  # bot.ui.personas.PersonaPoster
-    channel: Any  # the discord channel (text, voice, thread, DM)
+    channel: Any  # a messageable: text, voice, thread, forum post or DM
     name: str
     avatar_url: str | None
     use_webhook: bool
-    first_view: discord.ui.View | None = None  # e.g. the stop button while streaming
-    shown: dict[int, str] = field(default_factory=dict)
+    first_view: discord.ui.View | None = None  # the stop button while streaming
+    final_view: discord.ui.View | None = None  # the buttons under the finished reply
+    reuse: list[Posted] = field(default_factory=list)  # the reply's old messages, rewritten first
     posted: list[Posted] = field(default_factory=list)
-    initial: list[Posted] = field(default_factory=list)  # messages to rewrite before sending new ones
+    closing: bool = False
+
+    @property
+    def message_ids(self) -> list[int]:
+        return [p.message_id for p in self.posted]
+
+    # -- the renderer's callables ---------------------------------------------------------------
 
     async def send(self, text: str) -> Posted:
-        if self.initial:
-            reused = self.initial.pop(0)
-            await self.edit(reused, text)
-            self.posted.append(reused)
-            return reused
-        view = self.first_view if not self.posted else None
+        """The next message of the reply: an old one rewritten, or a new one."""
+        if self.closing:
+            # Likely the last message: it gets the final buttons now, saving an edit in `finalize`.
+            view = self.final_view
+        else:
+            view = self.first_view if not self.posted else None
+        if self.reuse:
+            posted = self.reuse.pop(0)
+            await self._write(posted, text, view)
+        else:
+            posted = await self._post(text, view)
+        posted.final = self.closing
+        self.posted.append(posted)
+        return posted
+
+    async def edit(self, posted: Posted, text: str) -> None:
+        if self.closing:
+            posted.pending = text  # written with the buttons in `finalize`, as one edit
+            return
+        if posted.text != text:
+            await self._write(posted, text, MISSING)
+
+    # -- ending a reply ---------------------------------------------------------------------------
+
+    async def finalize(self) -> list[int]:
+        """The final buttons on the last message only, held-back text written, unused messages deleted."""
+        await self._drop_unused()
+        for i, posted in enumerate(self.posted):
+            last = i == len(self.posted) - 1
+            text = posted.pending if posted.pending is not None else posted.text
+            if last and not (posted.final and posted.pending is None):
+                await self._write(posted, text or EMPTY, self.final_view)
+            elif not last and (posted.pending is not None or posted.buttons):
+                await self._write(posted, text or EMPTY, None)
+            posted.pending = None
+        return self.message_ids
+
+    async def replace_all(self, content: str, view: discord.ui.View | None) -> list[int]:
+        """Show `content` (split for the limit) in the reply's messages, buttons on the last."""
+        chunks = split_message(content) or [EMPTY]
+        for i, chunk in enumerate(chunks):
+            chunk_view = view if i == len(chunks) - 1 else None
+            if self.reuse:
+                posted = self.reuse.pop(0)
+                await self._write(posted, chunk, chunk_view)
+            else:
+                posted = await self._post(chunk, chunk_view)
+            self.posted.append(posted)
+        await self._drop_unused()
+        return self.message_ids
+
+    async def rewrite(self, content: str, view: discord.ui.View | None) -> list[int]:
+        """Replace what the stream wrote (e.g. withheld output) without showing held-back text."""
+        self.reuse = [*self.posted, *self.reuse]
+        self.posted = []
+        for posted in self.reuse:
+            posted.pending = None
+        return await self.replace_all(content, view)
+
+    async def delete(self, posted: Posted) -> None:
+        try:
+            await self.poster.delete_by_id(self.channel, posted.message_id, posted.via_webhook)
+        except discord.HTTPException as exc:
+            log.info("could not delete message %s: %s", posted.message_id, exc)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    async def _post(self, text: str, view: discord.ui.View | None) -> Posted:
         sent = await self.poster.send(
             self.channel, name=self.name, avatar_url=self.avatar_url, content=text, view=view,
             use_webhook=self.use_webhook,
         )
-        posted = Posted(int(sent.message_id), bool(sent.via_webhook), sent)
-        self.shown[posted.message_id] = text
-        self.posted.append(posted)
-        return posted
+        return Posted(int(sent.message_id), bool(sent.via_webhook), sent, text, view is not None)
 
-    async def edit(self, posted: Posted, text: str, view: Any = discord.utils.MISSING) -> None:
-        if self.shown.get(posted.message_id) == text and view is discord.utils.MISSING:
-            return
+    async def _write(self, posted: Posted, text: str, view: Any) -> None:
+        """Edit one message; `view` MISSING keeps its buttons, None removes them."""
         if posted.sent is not None:
             await self.poster.edit(posted.sent, content=text, view=view)
+            posted.message_id = int(posted.sent.message_id)  # a vanished webhook means a new message
         else:
-            await self.poster.edit_by_id(self.channel, posted.message_id, via_webhook=posted.via_webhook,
-                                         content=text, view=view)
-        self.shown[posted.message_id] = text
+            await self.poster.edit_by_id(self.channel, posted.message_id, posted.via_webhook, text, view,
+                                         name=self.name, avatar_url=self.avatar_url)
+        posted.text = text
+        if view is not MISSING:
+            posted.buttons = view is not None
 
-    async def finalize(self, view: discord.ui.View | None) -> None:
-        """Buttons on the last message only; clear leftover old messages and the stop button."""
-        for leftover in self.initial:
+    async def _drop_unused(self) -> None:
+        for leftover in self.reuse:
             await self.delete(leftover)
-        self.initial.clear()
-        if not self.posted:
-            return
-        for posted in self.posted[:-1]:
-            if self.first_view is not None and posted is self.posted[0]:
-                await self.edit(posted, self.shown.get(posted.message_id, ""), view=None)
-        last = self.posted[-1]
-        await self.edit(last, self.shown.get(last.message_id, ""), view=view)
+        self.reuse.clear()
 
-    async def replace_all(self, content: str, view: discord.ui.View | None) -> list[int]:
-        """Show `content` (split for the limit) in the messages we have, adding or deleting as needed."""
-        chunks = split_message(content) or ["*(empty)*"]
-        for chunk in chunks:
-            await self.send(chunk)
-        await self.finalize(view)
-        return [p.message_id for p in self.posted]
 
-    async def delete(self, posted: Posted) -> None:
-        try:
-            await self.poster.delete_by_id(self.channel, posted.message_id, via_webhook=posted.via_webhook)
-        except discord.HTTPException as exc:
-            log.info("could not delete message %s: %s", posted.message_id, exc)
+class ReplyRenderer(StreamRenderer):
+    """The stream renderer over a `ReplyWriter`, telling it when the last writes begin."""
+
+    def __init__(self, writer: ReplyWriter, **kwargs: Any) -> None:
+        super().__init__(writer.send, writer.edit, **kwargs)
+        self.writer = writer
+
+    async def finish(self, final_footer: str | None = None) -> list[Any]:
+        self.writer.closing = True
+        return await super().finish(final_footer)
+
+    async def fail(self, note: str) -> list[Any]:
+        self.writer.closing = True
+        return await super().fail(note)

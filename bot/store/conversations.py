@@ -246,7 +246,8 @@ class Conversations:
         async with self.sessions.begin() as s:
             m = await s.get(Message, reply_id)
             assert m is not None
-            swipes = [*list(m.swipes or [m.content]), ""]
+            # An empty swipe (a reply that failed before any text) is replaced, not kept.
+            swipes = [*[w for w in (m.swipes or [m.content]) if w.strip()], ""]
             m.swipes = swipes
             m.swipe_index = len(swipes) - 1
             m.content = ""
@@ -286,6 +287,7 @@ class Conversations:
                 index = len(swipes) - 1
                 m.content = swipes[index]
                 m.status = "complete"
+                tokens = estimate(m.content)
             else:
                 swipes[index] = content
                 m.content = content
@@ -315,6 +317,7 @@ class Conversations:
             index = max(0, min(index, len(m.swipes) - 1))
             m.swipe_index = index
             m.content = m.swipes[index]
+            m.tokens = estimate(m.content)  # the prompt budget counts the swipe history now uses
             return TurnRow.of(m)
 
     async def edit_content(self, message_id: int, content: str) -> TurnRow | None:
@@ -324,6 +327,7 @@ class Conversations:
             if m is None or m.status == "deleted":
                 return None
             m.content = content
+            m.tokens = estimate(content)
             if m.role == "assistant":
                 swipes = list(m.swipes or [""])
                 swipes[min(m.swipe_index, len(swipes) - 1)] = content
@@ -352,11 +356,45 @@ class Conversations:
             return TurnRow.of(m) if m else None
 
     async def recover_interrupted(self) -> int:
-        """After a crash: replies left `streaming` become `failed`; their user turns stay in history."""
+        """After a crash: replies left `streaming` go back to what they were before, else `failed`.
+
+        A regenerate falls back to its previous swipe and a continue to the text it continued
+        (stored text is only ever a finished reply), so a crash loses no earlier reply; a new
+        reply has no text yet and becomes `failed`. Their user turns stay in history.
+        """
         async with self.sessions.begin() as s:
-            result = await s.execute(update(Message).where(Message.status == "streaming").values(status="failed"))
+            rows = (await s.scalars(select(Message).where(Message.status == "streaming"))).all()
+            for m in rows:
+                swipes = [w for w in (m.swipes or []) if w.strip()]
+                if m.content.strip():
+                    m.status = "cut"
+                elif swipes:
+                    m.swipes, m.swipe_index, m.content, m.status = swipes, len(swipes) - 1, swipes[-1], "complete"
+                else:
+                    m.status = "failed"
+                m.tokens = estimate(m.content)
             await s.execute(update(Message).where(Message.status == "pending").values(status="complete"))
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return len(rows)
+
+    async def forget_discord_message(self, discord_message_id: int) -> TurnRow | None:
+        """A message was deleted in Discord: a user's message leaves history; a reply only loses the link.
+
+        Replies stay in history because the bot deletes and replaces its own messages too
+        (shorter rewrites, reposts); a reply leaves history through its delete button.
+        """
+        async with self.sessions.begin() as s:
+            link = await s.get(MessageLink, discord_message_id)
+            if link is None:
+                return None
+            m = await s.get(Message, link.message_id)
+            await s.delete(link)
+            if m is None:
+                return None
+            if m.role == "user":
+                m.status = "deleted"
+            else:
+                m.discord_ids = [i for i in (m.discord_ids or []) if int(i) != discord_message_id]
+            return TurnRow.of(m)
 
     async def touch(self, conversation_id: int) -> None:
         async with self.sessions.begin() as s:

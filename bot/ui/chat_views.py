@@ -92,15 +92,25 @@ def stop_view(reply_id: int) -> discord.ui.View:
     return view
 
 
+EDIT_PREFIX = "chatedit:"
+EDIT_FIELD = "chatedit:text"
+EDIT_TIMEOUT = 15 * 60.0  # Discord keeps a form open this long at most (the token's lifetime)
+
+
 class EditReplyModal(discord.ui.Modal):
-    """Edit what the character said; the edit becomes history. The custom_id carries the reply id."""
+    """The form for editing what the character said; the custom_id carries the reply id.
+
+    Submissions are handled by the chat cog's interaction listener, not here, so a form opened
+    before a restart still works: the modal object only describes the form.
+    """
 
     def __init__(self, reply_id: int, current: str) -> None:
-        super().__init__(title="Edit the reply", custom_id=f"chatedit:{reply_id}", timeout=None)
+        super().__init__(title="Edit the reply", custom_id=f"{EDIT_PREFIX}{reply_id}", timeout=EDIT_TIMEOUT)
         self.reply_id = reply_id
         self.text: discord.ui.TextInput[EditReplyModal] = discord.ui.TextInput(
             label="Reply",
             style=discord.TextStyle.long,
+            custom_id=EDIT_FIELD,
             default=current[:EDIT_MAX],
             max_length=EDIT_MAX,
             required=True,
@@ -108,6 +118,18 @@ class EditReplyModal(discord.ui.Modal):
         self.add_item(self.text)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Chat")  # type: ignore[attr-defined]
-        if cog is not None:
-            await cog.on_edit_submit(interaction, self.reply_id, self.text.value)
+        return  # see the class docstring
+
+
+def edit_submission(data: Any) -> tuple[int, str] | None:
+    """(reply id, text) from a modal submit's `interaction.data`, or None if it is not our form."""
+    custom_id = str((data or {}).get("custom_id", ""))
+    if not custom_id.startswith(EDIT_PREFIX) or not custom_id[len(EDIT_PREFIX):].isdigit():
+        return None
+    for component in data.get("components") or []:
+        # Inputs arrive in action rows, or (newer layouts) inside a label.
+        inner = component.get("components") or [component.get("component") or {}]
+        for field in inner:
+            if field.get("custom_id") == EDIT_FIELD:
+                return int(custom_id[len(EDIT_PREFIX):]), str(field.get("value") or "")
+    return None
