@@ -179,11 +179,13 @@ class PersonaPoster:
                 try:
                     return await self._send_webhook(host, thread, channel, name, avatar_url, content, view)
                 except discord.HTTPException as exc:
-                    # No Manage Webhooks here, or the channel/server is full of webhooks: remember
-                    # it for a while and post normally instead.
-                    if not isinstance(exc, discord.Forbidden) and exc.code not in WEBHOOK_LIMITS:
-                        raise
-                    log.info("personas: webhooks refused in channel %s (%s); using embeds", host.id, exc.code)
+                    # No Manage Webhooks here, the channel/server is full of webhooks, or webhooks
+                    # fail for any other reason: the reply matters more than the costume, so post
+                    # normally and leave webhooks alone in this channel for a while.
+                    level = logging.INFO if isinstance(exc, discord.Forbidden) or exc.code in WEBHOOK_LIMITS else (
+                        logging.WARNING)
+                    log.log(level, "personas: webhooks failed in channel %s (%s %s); using embeds",
+                            host.id, exc.status, exc.code)
                     self._refused[host.id] = self._clock() + RETRY_PERMISSION_AFTER
         return await self._send_plain(channel, name, avatar_url, content, view)
 

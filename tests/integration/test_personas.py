@@ -251,3 +251,25 @@ async def test_a_minor_persona_is_refused_and_not_stored(bot: Any, fake_discord:
         assert await session.get(Persona, int(world["alice"]["id"])) is None
         events = (await session.scalars(select(AuditEvent))).all()
     assert [(e.rule, e.detail) for e in events] == [("minor_age", "persona")]
+
+
+async def test_a_server_without_webhook_support_still_gets_the_reply(
+    bot: Any, poster: PersonaPoster, fake_discord: Any, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_webhooks(self: Any) -> Any:
+        raise discord.NotFound(_Response(404), {"message": "404: Not Found", "code": 0})
+
+    monkeypatch.setattr(discord.TextChannel, "webhooks", no_webhooks)
+    text = await channel(bot, world["nsfw"])
+    sent = await poster.send(text, name="Mara", avatar_url=AVATAR, content="Still here.")
+    assert not sent.via_webhook
+    (post,) = fake_discord.find("POST", rf"/channels/{world['nsfw']['id']}/messages")
+    assert post.json["embeds"][0]["description"] == "Still here."
+
+
+class _Response:
+    """The bits of an aiohttp response discord.HTTPException reads."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.reason = "Not Found"
