@@ -39,11 +39,18 @@ def _describe_db_error(url: str, exc: BaseException) -> str:
 
 
 async def _migrate(settings: Settings, *, action: str = "upgrade", target: str = "head") -> None:
+    from alembic.util import CommandError
+
     from bot.store.migrate import migrate
 
     try:
         await migrate(settings.database_url, action=action, target=target)
-    except Exception as exc:  # any driver or alembic failure becomes one line
+    except CommandError as exc:
+        # Alembic's own complaint (an unknown revision, a database newer than this code): the
+        # database opened fine, so saying "cannot open" would send the operator the wrong way.
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise Fatal(f"migrate: {reason} (revisions are in migrations/versions; 'base' means empty)") from None
+    except Exception as exc:  # any driver failure becomes one line
         raise Fatal(_describe_db_error(settings.database_url, exc)) from None
 
 
@@ -81,6 +88,9 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> None:
 
     from bot.client import make_bot
 
+    # Logging in runs setup_hook, whose cogs read the store: on a fresh install (sync before the
+    # first run) the tables must exist, or sync dies with "no such table".
+    await _migrate(settings)
     bot = make_bot(settings)
     assert settings.discord_token is not None
     try:
@@ -101,10 +111,10 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> None:
     print(f"registered {len(synced)} commands for {where}: " + ", ".join(sorted(c.name for c in synced)))
 
 
-async def cmd_check(settings: Settings, _args: argparse.Namespace) -> None:
+async def cmd_check(settings: Settings, args: argparse.Namespace) -> None:
     from bot.check import run_check
 
-    ok = await run_check(settings, print)
+    ok = await run_check(settings, print, request_timeout=args.timeout)
     if not ok:
         raise Fatal("check failed: see the lines above")
 
@@ -126,6 +136,16 @@ COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[Non
 }
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of seconds, e.g. 10") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError("between 0 and 600 seconds")
+    return value
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="lustify.bot: adult AI roleplay on Discord")
     sub = parser.add_subparsers(dest="command")
@@ -134,7 +154,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     migrate.add_argument("--down", metavar="REVISION", help="downgrade to REVISION instead (e.g. base)")
     sync = sub.add_parser("sync", help="register the slash commands with Discord")
     sync.add_argument("--guild", type=int, metavar="ID", help="register in one server only (instant, for testing)")
-    sub.add_parser("check", help="check settings, database, Venice key and models without Discord")
+    check = sub.add_parser("check", help="check settings, database, Venice key and models without Discord")
+    check.add_argument("--timeout", type=_positive_seconds, default=10.0, metavar="SECONDS",
+                       help="how long to wait for each Venice answer (default 10)")
     chat = sub.add_parser("chat", help="talk to a character in the terminal")
     chat.add_argument("--character", help="a Venice character slug, or a character card file (.png/.json/.charx)")
     chat.add_argument("--channel", type=int, default=0, help="conversation id to use (default 0: the terminal)")

@@ -6,14 +6,19 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.config import Settings, sqlite_path
 from bot.store.migrate import current_revision
-from bot.venice.client import VeniceClient
+from bot.venice.client import Timeouts, VeniceClient
 from bot.venice.errors import AuthError, VeniceError
 
 
 async def _check_database(settings: Settings, out: Callable[[str], None]) -> bool:
     where = make_url(settings.database_url).render_as_string(hide_password=True)
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        # A first check before the first run: not an error, and a check must not create the file.
+        out(f"• database: {where} does not exist yet; `python -m bot migrate` (or `run`) creates it")
+        return True
     try:
         current, head = await current_revision(settings.database_url)
     except Exception as exc:
@@ -29,9 +34,15 @@ async def _check_database(settings: Settings, out: Callable[[str], None]) -> boo
     return True
 
 
-async def _check_venice(settings: Settings, out: Callable[[str], None]) -> bool:
+# Seconds each Venice request may take here (the check retries once). An operator is waiting at
+# the terminal; the bot's own catalogue timeout (15 s, several retries) is meant for a running bot.
+DEFAULT_TIMEOUT = 10.0
+
+
+async def _check_venice(settings: Settings, out: Callable[[str], None], request_timeout: float) -> bool:
     assert settings.venice_api_key is not None
-    client = VeniceClient(settings.venice_api_key.get(), settings.venice_base_url, max_retries=1)
+    client = VeniceClient(settings.venice_api_key.get(), settings.venice_base_url, max_retries=1,
+                          timeouts=Timeouts(connect=request_timeout, catalogue=request_timeout))
     ok = True
     try:
         text_models = await client.list_models("text")
@@ -71,9 +82,13 @@ async def _check_venice(settings: Settings, out: Callable[[str], None]) -> bool:
     return ok
 
 
-async def run_check(settings: Settings, out: Callable[[str], None]) -> bool:
-    """Print one line per check; True when the bot can start with these settings."""
+async def run_check(
+    settings: Settings, out: Callable[[str], None], *, request_timeout: float = DEFAULT_TIMEOUT
+) -> bool:
+    """Print one line per check; True when the bot can start with these settings.
+
+    `request_timeout` bounds each Venice request (seconds)."""
     out("✓ settings loaded")
     db_ok = await _check_database(settings, out)
-    venice_ok = await _check_venice(settings, out)
+    venice_ok = await _check_venice(settings, out, request_timeout)
     return db_ok and venice_ok

@@ -99,6 +99,10 @@ class LustifyBot(commands.AutoShardedBot):
     """The production bot. Tests build it with the same factory and point it at local fakes."""
 
     def __init__(self, settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS, **kwargs: Any) -> None:
+        # Text only: never joins voice, so discord.py's "PyNaCl/davey is not installed" start-up
+        # warnings would only alarm operators. These are discord.py's own warn-once switches.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         shard_options: dict[str, Any] = {}
         if settings.shard_count is not None:
             shard_options["shard_count"] = settings.shard_count

@@ -20,6 +20,11 @@ _PATTERNS = (
     re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?bearer\s+)[^\s'\",}]+"),
     re.compile(r"(?i)(bot\s+)[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}"),
     re.compile(r"()[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}"),
+    # Webhook and interaction tokens in URLs, which discord.py logs at DEBUG: whoever holds the
+    # persona webhook's token can post into an age-restricted channel under the bot's name.
+    re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.-]{16,}"),
+    # The same tokens inside payloads discord.py logs at DEBUG (gateway events, webhook objects).
+    re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+"""),
 )
 
 

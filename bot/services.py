@@ -47,7 +47,7 @@ class Services:
     async def admit(self, interaction: discord.Interaction) -> bool:
         """After the gate: refuse blocked users, and remember a DM unlock for plain DM chat."""
         until = await users.blocked_until(self.sessions, interaction.user.id)
-        if until is not None:
+        if until is not None and not _is_privacy_command(interaction):
             text = (
                 "You're blocked from using this bot until "
                 f"{discord.utils.format_dt(until, 'f')} after repeated attempts to request content "
@@ -66,6 +66,12 @@ class Services:
         await self.characters.close()
         await self.venice.close()
         await self.engine.dispose()
+
+
+def _is_privacy_command(interaction: discord.Interaction) -> bool:
+    """A blocked user keeps their data rights: /privacy export and delete still work."""
+    data = interaction.data or {}
+    return interaction.type is discord.InteractionType.application_command and data.get("name") == "privacy"
 
 
 async def build_services(settings: Settings, bot: commands.Bot | None = None) -> Services:

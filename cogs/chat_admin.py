@@ -99,11 +99,14 @@ class ConversationCog(commands.Cog, name="Conversations"):
     @app_commands.autocomplete(conversation=conversation_autocomplete)
     async def resume(self, interaction: discord.Interaction, conversation: int) -> None:
         await self._mine(interaction, conversation)
+        await interaction.response.defer(thinking=True)  # a reply being written holds the queue
         async with self.engine.queue.turn(interaction.channel_id or 0):
             conv = await self.engine.conversations.resume(interaction.channel_id or 0, conversation)
-        assert conv is not None
-        await interaction.response.send_message(
-            f"Resumed `#{conv.id}` with **{conv.character_name}**. Talk with `/chat` or mention me."
+        if conv is None:
+            raise UserError("That conversation was deleted meanwhile.")
+        await interaction.edit_original_response(
+            content=f"Resumed `#{conv.id}` with **{discord.utils.escape_markdown(conv.character_name)}**. "
+                    "Talk with `/chat` or mention me."
         )
 
     @conversation.command(name="export", description="Download a conversation as text and SillyTavern JSONL")
@@ -131,9 +134,10 @@ class ConversationCog(commands.Cog, name="Conversations"):
         conv = await self._mine(interaction, conversation)
         if conv.created_by not in (None, interaction.user.id) and not is_moderator(interaction):
             raise UserError("Only the person who started that conversation, or a moderator, can delete it.")
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a reply being written holds the queue
         async with self.engine.queue.turn(interaction.channel_id or 0):
             await self.engine.conversations.delete(conv.id)
-        await interaction.response.send_message(f"Deleted conversation `#{conv.id}`.", ephemeral=True)
+        await interaction.edit_original_response(content=f"Deleted conversation `#{conv.id}`.")
 
     @conversation.command(name="memory", description="What the character remembers of this conversation")
     async def memory(self, interaction: discord.Interaction) -> None:

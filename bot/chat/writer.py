@@ -61,11 +61,9 @@ class ReplyWriter:
 
     async def send(self, text: str) -> Posted:
         """The next message of the reply: an old one rewritten, or a new one."""
-        if self.closing:
-            # Likely the last message: it gets the final buttons now, saving an edit in `finalize`.
-            view = self.final_view
-        else:
-            view = self.first_view if not self.posted else None
+        # While closing, a new message is likely the last: it gets the final buttons now, saving
+        # an edit in `finalize`. While streaming, only the first message carries the stop button.
+        view = self.final_view if self.closing else (None if self.posted else self.first_view)
         if self.reuse:
             posted = self.reuse.pop(0)
             await self._write(posted, text, view)

@@ -278,7 +278,10 @@ class Conversations:
         """End a reply and settle the user turn it answers, in one transaction."""
         async with self.sessions.begin() as s:
             m = await s.get(Message, reply_id)
-            assert m is not None
+            if m is None:
+                # Deleted while it streamed (/privacy delete, /conversation delete): nothing to keep.
+                return TurnRow(reply_id, "assistant", None, character_name, content, [content], 0, "deleted",
+                               list(discord_ids or []), None, 0)
             swipes = list(m.swipes or [""])
             index = min(m.swipe_index, len(swipes) - 1)
             if status == "failed" and len(swipes) > 1 and not content:

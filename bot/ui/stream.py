@@ -155,6 +155,14 @@ class StreamRenderer:
         async with self._lock:
             if self._done:
                 return
+            # (The millisecond of slack keeps a timer that wakes a hair early from skipping its flush.)
+            if self._last_flush is not None and self._clock() - self._last_flush < self.min_interval - 1e-3:
+                # Another flush finished while this one waited for the lock (a feed arrived during
+                # a background flush's edit): show this text in the next window, not right away.
+                if self._timer is None:
+                    self._timer_sleeping = True
+                    self._timer = asyncio.create_task(self._flush_later(self._last_flush + self.min_interval))
+                return
             chunks, tail = self._splitter.update(self.text)
             await self._roll_over(chunks)
             if tail.strip():

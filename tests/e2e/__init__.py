@@ -111,7 +111,7 @@ class BotProcess:
     async def wait_log(self, text: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until stderr (the log) contains `text`; fail with the log if the process dies first."""
         async with asyncio.timeout(timeout):
-            while text not in self.stderr:  # noqa: ASYNC110 - a file has nothing to await on
+            while text not in self.stderr:
                 if not self.running:
                     raise AssertionError(f"{self.name} exited ({self.returncode}) before logging {text!r}:\n"
                                          f"{self.stderr[-3000:]}")

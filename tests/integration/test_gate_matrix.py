@@ -19,6 +19,7 @@ import copy
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -34,6 +35,7 @@ from bot.store.models import Base
 from cogs.chat import DM_LOCKED
 from tests import payloads as p
 from tests.conftest import DISCORD_TOKEN
+from tests.e2e import Result, clean_env, run_cli
 from tests.fakes.discord import SPEC_PATH, FakeDiscord, InteractionHandle, Recorded
 from tests.fakes.venice import FakeVenice
 from tests.harness import connected_bot, dispatch_message, invoke
@@ -601,3 +603,58 @@ async def test_every_command_is_registered_age_restricted_for_guild_install_and_
         assert command["nsfw"] is True, command["name"]
         assert sorted(command["contexts"]) == [0, 1], command["name"]
         assert command["integration_types"] == [0], command["name"]
+
+
+# ================================================================ registration by `python -m bot sync`
+
+
+async def sync_in_subprocess(fake: FakeDiscord, workdir: Path, *args: str) -> Result:
+    """`python -m bot sync` the way an operator runs it on a fresh install (no database yet)."""
+    env = clean_env(DISCORD_TOKEN=DISCORD_TOKEN, DISCORD_API_BASE=fake.api_base,
+                    DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'data' / 'lustify.db'}")
+    result = await run_cli("sync", *args, env=env, cwd=workdir)
+    assert result.code == 0, result.output
+    assert "Traceback" not in result.output and DISCORD_TOKEN not in result.output
+    return result
+
+
+def assert_age_restricted(body: list[dict[str, Any]], expected_names: set[str]) -> None:
+    assert {c["name"] for c in body} == expected_names
+    for command in body:
+        name = command["name"]
+        assert command.get("type", 1) == 1, name
+        assert command["nsfw"] is True, name
+        assert sorted(command["contexts"]) == [0, 1], f"{name}: guild and bot DM only, never private channels"
+        assert command["integration_types"] == [0], f"{name}: guild install only"
+        for option in command.get("options", []):
+            # Discord reads these only at the top level; a subcommand carrying them would be ignored.
+            assert not {"nsfw", "contexts", "integration_types"} & set(option), f"{name} {option['name']}"
+
+
+@pytest.fixture
+def served(bot: LustifyBot) -> set[str]:
+    """The top-level commands the production bot serves (logged in, every cog loaded)."""
+    names = {c.name for c in bot.tree.get_commands()}
+    assert {"chat", "imagine", "character", "conversation", "settings", "privacy"} <= names
+    return names
+
+
+async def test_sync_registers_every_command_age_restricted(fake_discord: FakeDiscord, tmp_path: Path,
+                                                           served: set[str]) -> None:
+    result = await sync_in_subprocess(fake_discord, tmp_path)
+    puts = fake_discord.find("PUT", rf"/applications/{p.APP_ID}/commands")
+    assert len(puts) == 1
+    assert_age_restricted(puts[0].json, served)
+    assert f"registered {len(served)} commands" in result.out
+    assert fake_discord.violations == []
+
+
+async def test_sync_to_one_guild(fake_discord: FakeDiscord, tmp_path: Path, served: set[str]) -> None:
+    guild = fake_discord.add_guild()
+    result = await sync_in_subprocess(fake_discord, tmp_path, "--guild", guild["id"])
+    puts = fake_discord.find("PUT", rf"/applications/{p.APP_ID}/guilds/{guild['id']}/commands")
+    assert len(puts) == 1
+    assert_age_restricted(puts[0].json, served)
+    assert fake_discord.last_sync() is None  # nothing global was touched
+    assert f"server {guild['id']}" in result.out
+    assert fake_discord.violations == []
