@@ -71,7 +71,10 @@ class Services:
 def _is_privacy_command(interaction: discord.Interaction) -> bool:
     """A blocked user keeps their data rights: /privacy export and delete still work."""
     data = interaction.data or {}
-    return interaction.type is discord.InteractionType.application_command and data.get("name") == "privacy"
+    if interaction.type is discord.InteractionType.application_command:
+        return data.get("name") == "privacy"
+    return interaction.type is discord.InteractionType.component and str(data.get("custom_id", "")).startswith(
+        "privacy:")
 
 
 async def build_services(settings: Settings, bot: commands.Bot | None = None) -> Services:

@@ -75,7 +75,7 @@ class ConfirmDelete(discord.ui.View):
             return False
         return True
 
-    @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger)
+    @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="privacy:confirm")
     async def confirm(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
         if self.done:
             return
@@ -88,7 +88,7 @@ class ConfirmDelete(discord.ui.View):
         log.info("privacy: deleted the data of user %s on request", self.owner_id)
         await interaction.edit_original_response(content=deletion_report(counts), view=None)
 
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="privacy:cancel")
     async def cancel(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
         self.done = True
         self.stop()

@@ -236,3 +236,27 @@ async def test_info_says_what_is_stored_and_for_how_long(bot, fake_discord, plac
 
     data = (await handle.response()).json["data"]
     assert data["flags"] & EPHEMERAL and "90 days" in data["content"] and "never what was written" in data["content"]
+
+
+async def test_a_blocked_user_keeps_their_data_rights(bot, fake_discord, place, shared) -> None:
+    from datetime import timedelta
+
+    from bot.store import users
+
+    assert bot.services is not None
+    alice = int(place.user["id"])
+    for _ in range(3):
+        await users.add_strike(bot.services.sessions, alice, window=timedelta(hours=1), threshold=3,
+                               block_for=timedelta(hours=24))
+    assert await users.blocked_until(bot.services.sessions, alice) is not None
+
+    refused = await slash(bot, fake_discord, place, "settings show")
+    assert "blocked" in (await refused.response()).json["data"]["content"]
+
+    exported_handle = await slash(bot, fake_discord, place, "privacy export")
+    assert exported(((await exported_handle.followups())[0]).files[0])["messages"][0]["content"] == ALICE_WORDS
+
+    asked = await slash(bot, fake_discord, place, "privacy delete")
+    await click(bot, fake_discord, place, asked, "Delete my data")
+    assert await count(bot, Message, content=ALICE_WORDS) == 0
+    assert await users.blocked_until(bot.services.sessions, alice) is not None  # the block survives
