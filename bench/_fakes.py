@@ -450,7 +450,7 @@ class _Child:
             recs = sorted((r for r in per_channel.get(run.channel_id, [])
                            if run.t_dispatch <= r.arrived < until), key=lambda r: r.arrived)
             rows.append(self._run_row(run, recs, include_requests))
-        limited = [f"{r.method} {r.route or r.path}" for r in self.discord.rate_limited]
+        limited = [f"{r.method} {self._template(r)}" for r in self.discord.rate_limited]
         return {"runs": rows, "served_429": self.discord.served_429, "limited_routes": limited,
                 "violations": list(self.discord.violations), "venice_violations": len(self.venice.violations)}
 
@@ -484,6 +484,10 @@ class _Child:
                                 "query": r.query, "arrived": r.arrived, "response_id": (r.response or {}).get("id")
                                 if isinstance(r.response, dict) else None} for r in recs]
         return row
+
+    def _template(self, rec: Any) -> str:
+        resolved = self.discord._router.resolve(rec.method, rec.path)
+        return resolved[0] if resolved else rec.path
 
     def _channel_of(self, rec: Any) -> str | None:
         world, path = self.discord.world, rec.path

@@ -156,7 +156,8 @@ class Replayer(commands.Cog):
             elif route == "/webhooks/{webhook_id}/{webhook_token}" and method == "POST":
                 hook = await self.hook_for(channel)
                 view = view_of(body.get("components"))
-                sent = await hook.send(body.get("content") or "…", username=body.get("username") or discord.utils.MISSING,
+                sent = await hook.send(body.get("content") or "…",
+                                       username=body.get("username") or discord.utils.MISSING,
                                        avatar_url=body.get("avatar_url") or discord.utils.MISSING,
                                        allowed_mentions=NO_MENTIONS, wait=True,
                                        **({"view": view} if view is not None else {}))

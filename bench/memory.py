@@ -1,27 +1,34 @@
 """Memory with 10,000 active channels: what the bot keeps per channel (DESIGN §10).
 
-    .venv/bin/python bench/memory.py [--channels 10000] [--guilds 20] [--turn-channels 10000]
+    .venv/bin/python bench/memory.py [--channels 10000] [--guilds 20] [--turn-channels 2000]
 
 The production bot (`make_bot`, every cog, a migrated SQLite file) connects through the fake
 gateway to FakeDiscord; both fakes run in a child process (bench/_fakes.py), so this process's
-memory is the bot's alone. Three states are compared, each after a full garbage collection:
+memory is the bot's alone.
 
+Stage 1, resident memory (RSS after a full garbage collection):
 1. connected, in no guild;
 2. after GUILD_CREATE for `--guilds` guilds holding `--channels` age-restricted text channels
    between them (Discord allows 500 channels per guild, so 10,000 channels take 20 guilds): the
    discord.py cache;
-3. after one chat turn in each of `--turn-channels` of those channels, driven through the chat
-   cog's `converse` (the turn /chat runs once it has answered the interaction: channel queue,
-   scene, history, prompt, the Venice stream, the persona webhook, the stream renderer, storing
-   the turn), 64 channels at a time. Each channel's first turn lists and creates its persona
-   webhook, so the webhook cache fills as in production. The reply is short (FakeVenice's
-   default echo) and arrives at once: what stays behind after a turn does not depend on its length.
+3. after one chat turn in each of `--turn-channels` of those channels, in two equal blocks. A turn
+   is the chat cog's `converse`, what /chat runs once it has answered the interaction: the channel
+   queue, scene, history, prompt, the Venice stream, the persona webhook (listed and created on a
+   channel's first turn, so the webhook cache fills as in production), the stream renderer and
+   storing the turn; 64 channels at a time. The reply is short (FakeVenice's default echo): what
+   stays behind after a turn does not depend on its length.
+   The first block also pays one-time growth (SQLite page caches, connection pools, allocator
+   arenas, discord.py's message cache filling up to its 1,000 messages), so the second block's
+   bytes per channel is the marginal cost, and with fewer turn channels than channels the table
+   projects it onto all of them. A turn costs ~30 ms of CPU, so one in each of 10,000 channels
+   takes ~6 minutes: `--turn-channels 10000` measures that directly instead of projecting.
 
-Memory is reported as RSS (what the OS charges, including allocator slack) and as the Python
-allocations tracemalloc traces (started after connecting, so state 1 is its zero), grouped by the
-package that allocated them. Counts of the bot's per-channel structures are printed too: the
-channel queue's locks, the persona poster's webhook cache and locks, discord.py's message cache.
-Runs in about a minute and a half; needs ../shared.
+Stage 2, what the bytes are: tracemalloc on 500 more channels (one more GUILD_CREATE) and one turn
+in `--traced-turns` of them, grouped by the package and the line that allocated what stayed.
+Objects allocated before tracing started are invisible to it, so discord.py's bounded message
+cache shows up as growth here (a new message per turn) although it only turns over.
+
+Runs in under two minutes with the defaults; needs ../shared.
 """
 
 from __future__ import annotations

@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from bot.characters.model import DEFAULT_CHARACTER  # noqa: E402
-from bot.chat.prompt import PromptInput, Turn, build_prompt  # noqa: E402
-from bot.store.conversations import Conversations  # noqa: E402
-from bot.store.engine import make_engine, make_sessionmaker  # noqa: E402
-from bot.store.migrate import migrate  # noqa: E402
-from bot.store.models import Message  # noqa: E402
+from bot.characters.model import DEFAULT_CHARACTER
+from bot.chat.prompt import PromptInput, Turn, build_prompt
+from bot.store.conversations import Conversations
+from bot.store.engine import make_engine, make_sessionmaker
+from bot.store.migrate import migrate
+from bot.store.models import Message
 
 SIZES = (10, 1_000, 10_000, 100_000)
 RUNS = 30

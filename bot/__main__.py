@@ -123,7 +123,9 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> None:
     from bot.terminal import run_terminal_chat
 
     await _migrate(settings)
-    await run_terminal_chat(settings, character=args.character, channel=args.channel)
+    problem = await run_terminal_chat(settings, character=args.character, channel=args.channel)
+    if problem:
+        raise Fatal(problem)
 
 
 COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[None]], bool, bool]] = {

@@ -7,6 +7,7 @@ buttons and modals call the same gate from `bot/ui/views.py`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -23,6 +24,11 @@ from bot.venice.errors import VeniceError
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.chat", "cogs.characters", "cogs.images", "cogs.admin", "cogs.privacy")
+# Tasks discord.py 2.7 starts to handle one event (slash commands and autocomplete, view and
+# dynamic-item buttons, modals, event listeners such as on_message), by name.
+HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord-ui-dynamic-item-",
+                 "discord-ui-modal-dispatch-", "discord.py: on_")
+DRAIN_SECONDS = 8.0  # inside the 10 s a container runtime waits between SIGTERM and SIGKILL
 GENERIC_ERROR = "Something went wrong on my side. It has been logged; please try again in a moment."
 
 
@@ -123,6 +129,7 @@ class LustifyBot(commands.AutoShardedBot):
         self.settings = settings
         self.extension_names = extensions
         self.services: Services | None = None
+        self._shutdown: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         self.services = await build_services(self.settings, self)
@@ -138,12 +145,46 @@ class LustifyBot(commands.AutoShardedBot):
         return
 
     async def close(self) -> None:
+        # The SIGTERM handler and `async with bot` both close the bot. One shutdown, awaited by
+        # every caller: otherwise the main task returns while the first close is still disposing
+        # of the database, and the event loop's exit cancels it halfway (a traceback, lost writes).
+        if self._shutdown is None:
+            self._shutdown = asyncio.create_task(self._close_once(), name="lustify-shutdown")
+        await self._shutdown
+
+    async def _close_once(self) -> None:
         try:
+            await self._finish_in_flight()
             await super().close()
         finally:
             if self.services is not None:
                 await self.services.close()
                 self.services = None
+
+    async def _finish_in_flight(self) -> None:
+        """Stop taking events, then let the requests already being handled finish (bounded).
+
+        A SIGTERM (every deploy) otherwise tears down the HTTP session and the database engine
+        under handlers that are mid-reply or mid-transaction: Discord calls fail, and the
+        event loop's final cancellation interrupts connection resets (SQLAlchemy logs a
+        traceback). Whatever still runs after DRAIN_SECONDS is cancelled, and awaited, while
+        HTTP and the database are still open; the next start marks cut replies as failed.
+        """
+        for shard in list(self.shards.values()):
+            await shard.disconnect()  # no new events; REST stays open for the handlers
+        current = asyncio.current_task()
+        running = [t for t in asyncio.all_tasks() if t is not current and not t.done()
+                   and t.get_name().startswith(HANDLER_TASKS)]
+        if not running:
+            return
+        log.info("shutting down: finishing %d request(s) in progress", len(running))
+        _, pending = await asyncio.wait(running, timeout=DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("shutting down: cancelled %d request(s) still running after %.0f s",
+                        len(pending), DRAIN_SECONDS)
+            await asyncio.wait(pending, timeout=2)
 
 
 def make_bot(settings: Settings, **kwargs: Any) -> LustifyBot:

@@ -54,9 +54,9 @@ async def load_character(services: object, spec: str | None) -> tuple[Character,
     if not spec:
         return DEFAULT_CHARACTER, "builtin:scarlett"
     path = Path(spec)
-    if path.exists():
+    if await asyncio.to_thread(path.exists):
         try:
-            return parse_card(path.read_bytes(), path.name), f"file:{path.name}"
+            return parse_card(await asyncio.to_thread(path.read_bytes), path.name), f"file:{path.name}"
         except CardError as exc:
             raise UserError(f"{path.name}: {exc}") from None
     venice = services.venice  # type: ignore[attr-defined]
@@ -65,7 +65,8 @@ async def load_character(services: object, spec: str | None) -> tuple[Character,
                      venice_slug=found.slug, avatar_url=found.photo_url), f"venice:{found.slug}"
 
 
-async def run_terminal_chat(settings: Settings, *, character: str | None, channel: int = 0) -> None:
+async def run_terminal_chat(settings: Settings, *, character: str | None, channel: int = 0) -> str | None:
+    """Chat until :quit or end of input; returns what went wrong, or None."""
     services = await build_services(settings)
     engine = services.chat
     try:
@@ -109,7 +110,7 @@ async def run_terminal_chat(settings: Settings, *, character: str | None, channe
     except (EOFError, KeyboardInterrupt):
         print()
     except (UserError, VeniceError) as exc:
-        message = exc.user_message if isinstance(exc, VeniceError) else exc.message
-        print(f"lustify: {message}", file=sys.stderr)
+        return exc.user_message if isinstance(exc, VeniceError) else exc.message
     finally:
         await services.close()
+    return None

@@ -103,7 +103,8 @@ class ConversationCog(commands.Cog, name="Conversations"):
         async with self.engine.queue.turn(interaction.channel_id or 0):
             conv = await self.engine.conversations.resume(interaction.channel_id or 0, conversation)
         if conv is None:
-            raise UserError("That conversation was deleted meanwhile.")
+            await interaction.edit_original_response(content="That conversation was deleted meanwhile.")
+            return
         await interaction.edit_original_response(
             content=f"Resumed `#{conv.id}` with **{discord.utils.escape_markdown(conv.character_name)}**. "
                     "Talk with `/chat` or mention me."

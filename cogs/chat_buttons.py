@@ -132,13 +132,20 @@ class ChatControls:
             raise UserError(STILL_WRITING)
 
     def _messages(self, interaction: discord.Interaction, reply: TurnRow, scene: Scene) -> list[Posted]:
-        """The reply's messages as stored; how they were posted is read from the pressed message."""
+        """The reply's messages as stored; how they were posted is read from the pressed message.
+
+        The pressed message is the reply's even when it was never linked (a crash between posting
+        it and storing its id), since its button carries the reply's id.
+        """
         message = interaction.message
+        ids = list(reply.discord_ids)
         if message is not None:
             via_webhook = message.webhook_id is not None
+            if message.id not in ids:
+                ids.append(message.id)
         else:
             via_webhook = scene.personas and interaction.guild_id is not None
-        return [Posted(mid, via_webhook) for mid in reply.discord_ids]
+        return [Posted(mid, via_webhook) for mid in ids]
 
     async def _show(self, interaction: discord.Interaction, scene: Scene, reply: TurnRow, content: str, *,
                     latest: bool = True) -> None:
@@ -289,4 +296,11 @@ class ChatControls:
         if text is None:
             log.error("%s failed", what, exc_info=exc)
             text = GENERIC
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # A "thinking…" message is showing: it becomes the answer instead of staying forever.
+            try:
+                await interaction.edit_original_response(content=text)
+                return
+            except discord.HTTPException:
+                pass
         await reply_ephemeral(interaction, text)

@@ -166,3 +166,21 @@ async def test_a_restart_keeps_the_buttons_and_the_story(e2e: E2E, people: dict[
     with sqlite3.connect(e2e.db_path) as conn:
         statuses = conn.execute("SELECT role, status FROM messages ORDER BY id").fetchall()
     assert ("assistant", "streaming") not in statuses  # nothing half-written survived the restarts
+
+
+async def test_sigterm_while_a_reply_streams_finishes_it_then_exits_cleanly(e2e: E2E, people: dict[str, Any]
+                                                                            ) -> None:
+    # A deploy sends SIGTERM whenever it likes: the reply being written is finished, not cut.
+    alice, nsfw = people["alice"], people["nsfw"]
+    proc = await e2e.start()
+    story = " ".join(["She tells you about the city at night, slowly, savouring every word."] * 3)
+    e2e.venice.replies.append(story)
+    e2e.venice.chunk_delay = 0.03  # about three seconds of streaming
+    await e2e.slash(alice, nsfw, "chat", {"message": HELLO})
+    await e2e.wait_message(nsfw["id"], lambda m: "She tells you" in text_of(m)
+                           and any(c.startswith("chat:stop:") for c in custom_ids(m)), "the first words")
+    await e2e.stop(proc)  # exit code 0, no traceback
+    assert "shutting down" in proc.stderr
+    final = [m for m in e2e.messages_in(nsfw["id"]) if is_reply_with(story)(m)]
+    assert final, "the reply was not finished before the process exited"
+    assert e2e.rows("SELECT status FROM messages WHERE role = 'assistant'") == [("complete",)]

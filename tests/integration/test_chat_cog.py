@@ -18,7 +18,6 @@ from tests.integration.conftest_chat import (
     MARKER,
     ChatWorld,
     TimedList,
-    button,
     chat_fixture,
     custom_ids,
     text_of,

@@ -81,7 +81,7 @@ async def test_a_turn_streams_stores_and_feeds_the_next_prompt(services: Service
     fake_venice.replies.extend(["*She smiles.* Welcome in.", "Gin it is."])
     first, rec = await say(services, "Hello there")
     assert first.status == "complete" and first.text == "*She smiles.* Welcome in."
-    assert "Welcome in." in list(rec.messages.values())[0]
+    assert "Welcome in." in next(iter(rec.messages.values()))
     second, _ = await say(services, "A gin, please")
     body = last_chat_body(fake_venice)
     contents = [m["content"] for m in body["messages"]]
