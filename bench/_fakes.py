@@ -65,8 +65,13 @@ def reply_text(length: int, seed: int = 0) -> str:
     return text[:-1] + "." if text.endswith(" ") else text
 
 
-def token_pieces(text: str) -> list[str]:
-    """Split like a tokenizer's stream: word pieces of at most 6 characters with their spacing."""
+def token_pieces(text: str, size: int = 0) -> list[str]:
+    """Split like a tokenizer's stream: word pieces of at most 6 characters with their spacing.
+
+    With `size`, plain slices of that many characters instead (to see what each piece costs).
+    """
+    if size:
+        return [text[i : i + size] for i in range(0, len(text), size)]
     return re.findall(r"\S{1,6}\s*|\s+", text)
 
 
@@ -307,7 +312,7 @@ class _Child:
 
                 await resp.write(b": ping\n\n")
                 await event(choice({"role": "assistant", "content": ""}))
-                pieces = token_pieces(text)
+                pieces = token_pieces(text, child.piece_chars)
                 interval = seconds / max(1, len(pieces))
                 start = time.monotonic()
                 for n, piece in enumerate(pieces):
@@ -328,6 +333,7 @@ class _Child:
         self.discord = StampedDiscord(validate=validate)
         self.venice = FakeVenice(api_key=VENICE_KEY)
         self.venice.chat = PacedChat(self.venice)
+        self.piece_chars = 0
         self.runs: dict[int, Run] = {}
         self.by_token: dict[str, Run] = {}
         self.stop = asyncio.Event()
@@ -414,6 +420,10 @@ class _Child:
             self.discord.enable_rate_limits()
         else:
             self.discord.rate_limits.disable()
+        return {}
+
+    async def op_pieces(self, chars: int) -> dict[str, Any]:
+        self.piece_chars = chars
         return {}
 
     async def op_served(self) -> dict[str, Any]:

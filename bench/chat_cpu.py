@@ -1,6 +1,6 @@
 """Bot CPU per chat turn, compared with a bare discord.py bot that makes the same Discord calls (DESIGN §10).
 
-    .venv/bin/python bench/chat_cpu.py [--turns 20] [--channels 10]
+    .venv/bin/python bench/chat_cpu.py [--turns 20] [--channels 10] [--piece-chars 0]
 
 Both fakes (FakeDiscord with OpenAPI validation, FakeVenice streaming token-sized pieces) run in a
 child process (bench/_fakes.py), so the CPU of this process (user + system, all threads: the event
@@ -11,14 +11,17 @@ loop and aiosqlite's worker threads) is the bot's own.
    (which creates the persona webhooks and fills the caches). Venice streams 300 / 1,500 / 6,000
    characters over 3 / 5 / 8 s.
 2. A bare `commands.AutoShardedBot` with the same intents, whose /chat handler replays exactly the
-   Discord calls the production bot made for the same turn, recorded by FakeDiscord: the response
-   with the echo embed, fetching the original response, typing, every webhook execute and edit with
-   the same text and buttons. No database, no Venice, no prompt, no stream parsing, no throttling.
+   Discord calls the production bot made for the same turn, as FakeDiscord recorded them: the
+   interaction response with the echo embed (and the original-response fetch, if the bot made one),
+   typing, every webhook execute and edit with the same text and buttons, in the same order. No
+   database, no Venice, no prompt, no stream parsing, no throttle timers.
 
 The difference is what the bot's own logic costs per turn: the database (gate, admission, limits,
 history, storing the turn), prompt assembly, Venice's SSE stream and the content screen, the
 stream renderer. Both bots receive the same gateway echoes of their messages. FakeDiscord's rate
-limits are off (they would only add waiting). Runs in about 90 s; needs ../shared.
+limits are off (they would only add waiting). `--piece-chars 60` streams 60-character slices
+instead of token-sized pieces, to see what each streamed piece costs. Runs in about 50 s; needs
+../shared.
 """
 
 from __future__ import annotations
@@ -210,7 +213,7 @@ async def idle_cpu(seconds: float = 3.0) -> float:
     return (cpu_seconds() - cpu) / seconds
 
 
-async def main(turns: int, channels: int) -> None:
+async def main(turns: int, channels: int, piece_chars: int) -> None:
     logging.basicConfig(level=logging.ERROR)
     for noisy in ("discord.client", "discord.gateway"):  # voice-library notices; heartbeat-ACK race with a local fake
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -225,6 +228,7 @@ async def main(turns: int, channels: int) -> None:
         try:
             world = await fakes.call("world", guilds=1, channels_per_guild=channels, users=channels)
             await fakes.call("chat_delay", seconds=0.3)
+            await fakes.call("pieces", chars=piece_chars)
 
             bot = production_bot(urls, url)
             task = await connect(bot)
@@ -272,8 +276,9 @@ async def main(turns: int, channels: int) -> None:
         finally:
             await fakes.close()
 
+    pieces = f"{piece_chars}-character pieces" if piece_chars else "token-sized pieces"
     print(f"Bot CPU per /chat turn (user+system, this process only; fakes in a child process); "
-          f"{turns} turns per size, {channels} channels at a time")
+          f"{turns} turns per size, {channels} channels at a time, Venice streaming {pieces}")
     header = (f"{'reply chars':>11} | {'stream s':>8} | {'Discord calls/turn':>18} | {'production ms/turn':>18} | "
               f"{'bare ms/turn':>12} | {'ratio':>6} | {'extra ms/turn':>13}")
     print(header)
@@ -297,5 +302,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=20, help="turns per reply size")
     parser.add_argument("--channels", type=int, default=10, help="channels chatting at once")
+    parser.add_argument("--piece-chars", type=int, default=0, help="stream slices of this many characters")
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.channels))
+    asyncio.run(main(args.turns, args.channels, args.piece_chars))

@@ -152,6 +152,11 @@ class LustifyBot(commands.AutoShardedBot):
             self._shutdown = asyncio.create_task(self._close_once(), name="lustify-shutdown")
         await self._shutdown
 
+    async def __aexit__(self, *exc_info: object) -> None:
+        # discord.py's own exit awaits only its part of the shutdown (its `_closing_task`), so the
+        # process could end while ours still closes the services; wait for the whole of it.
+        await self.close()
+
     async def _close_once(self) -> None:
         try:
             await self._finish_in_flight()

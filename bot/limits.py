@@ -20,6 +20,7 @@ from bot.store.models import Lease, Usage, utcnow
 # How many jobs of a kind one user may have running at once, across all processes.
 CONCURRENCY = {"chat": 2, "image": 2, "upscale": 1}
 LEASE_TTL = timedelta(minutes=10)  # a crashed process's leases expire on their own
+PURGE_EVERY = 200  # acquisitions between two purges of expired leases
 QUOTA_KEYS = {"chat": "daily_messages", "image": "daily_images", "upscale": "daily_images"}
 COOLDOWN_KEYS = {"chat": "chat_cooldown", "image": "image_cooldown", "upscale": "image_cooldown"}
 
@@ -44,6 +45,7 @@ class Limits:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: SettingsStore) -> None:
         self.sessions = sessions
         self.settings = settings
+        self._acquired = 0
 
     async def acquire(
         self, *, user_id: int, guild_id: int | None, channel_id: int | None, kind: str, parent_id: int | None = None
@@ -51,24 +53,38 @@ class Limits:
         """Check cooldown, quotas and concurrency for `kind`, then hold a lease; raises LimitReached."""
         cfg = await self.settings.resolve_all(guild_id=guild_id, channel_id=channel_id, parent_id=parent_id)
         now = utcnow()
-        async with self.sessions.begin() as session:
-            await session.execute(delete(Lease).where(Lease.expires_at < now))
+        # Reads first, one INSERT last: on SQLite only one writer runs at a time, and this sits in
+        # front of an interaction's 3-second deadline, so the write must be as short as possible.
+        # Expired leases (a crashed process's) are ignored here and purged now and then.
+        async with self.sessions() as session:
             cooldown = int(cfg[COOLDOWN_KEYS.get(kind, "chat_cooldown")].value)
             await self._check_cooldown(session, user_id, kind, cooldown, now)
             await self._check_quotas(session, user_id, guild_id, kind, cfg, now)
             running = await session.scalar(
-                select(func.count()).select_from(Lease).where(Lease.user_id == user_id, Lease.kind == kind)
-            )
-            allowed = CONCURRENCY.get(kind, 1)
-            if (running or 0) >= allowed:
-                noun = "replies" if kind == "chat" else "images"
-                raise LimitReached(
-                    f"You already have {running} {noun} in progress; wait for one to finish (limit {allowed})."
+                select(func.count()).select_from(Lease).where(
+                    Lease.user_id == user_id, Lease.kind == kind, Lease.expires_at > now
                 )
+            )
+        allowed = CONCURRENCY.get(kind, 1)
+        if (running or 0) >= allowed:
+            noun = "replies" if kind == "chat" else "images"
+            raise LimitReached(
+                f"You already have {running} {noun} in progress; wait for one to finish (limit {allowed})."
+            )
+        async with self.sessions.begin() as session:
             lease = Lease(user_id=user_id, guild_id=guild_id, kind=kind, expires_at=now + LEASE_TTL)
             session.add(lease)
             await session.flush()
-            return Ticket(lease.id, user_id, guild_id, kind)
+            ticket = Ticket(lease.id, user_id, guild_id, kind)
+        self._acquired += 1
+        if self._acquired % PURGE_EVERY == 0:
+            await self.purge_expired()
+        return ticket
+
+    async def purge_expired(self) -> None:
+        """Drop leases whose process died without releasing them."""
+        async with self.sessions.begin() as session:
+            await session.execute(delete(Lease).where(Lease.expires_at < utcnow()))
 
     async def _check_cooldown(
         self, session: AsyncSession, user_id: int, kind: str, seconds: int, now: datetime

@@ -77,6 +77,8 @@ class ChatControls:
             text = text.strip()
             if not text:
                 raise UserError("The reply can't be empty: use 🗑️ Delete to remove it.")
+            if len(text) > EDIT_MAX:  # the form stops this; a forged submit must not get past it
+                raise UserError(f"That's too long: an edited reply can be at most {EDIT_MAX:,} characters.")
             where, scene, latest = await self._context(interaction, reply)
             await self.chat._screen(text, where, "chat edit")
             await interaction.response.defer()

@@ -38,6 +38,7 @@ class Posted:
     buttons: bool = True  # unknown counts as "may have buttons", so they are cleared when needed
     pending: str | None = None  # text of a closing write held back for `finalize`
     final: bool = False  # sent while closing, with the final buttons already on it
+    gone: bool = False  # deleted in Discord while the reply was being written
 
 
 @dataclass(slots=True)
@@ -55,7 +56,7 @@ class ReplyWriter:
 
     @property
     def message_ids(self) -> list[int]:
-        return [p.message_id for p in self.posted]
+        return [p.message_id for p in self.posted if not p.gone]
 
     # -- the renderer's callables ---------------------------------------------------------------
 
@@ -66,7 +67,7 @@ class ReplyWriter:
         view = self.final_view if self.closing else (None if self.posted else self.first_view)
         if self.reuse:
             posted = self.reuse.pop(0)
-            await self._write(posted, text, view)
+            await self._write(posted, text, view, repost=True)
         else:
             posted = await self._post(text, view)
         posted.final = self.closing
@@ -102,7 +103,7 @@ class ReplyWriter:
             chunk_view = view if i == len(chunks) - 1 else None
             if self.reuse:
                 posted = self.reuse.pop(0)
-                await self._write(posted, chunk, chunk_view)
+                await self._write(posted, chunk, chunk_view, repost=True)
             else:
                 posted = await self._post(chunk, chunk_view)
             self.posted.append(posted)
@@ -115,6 +116,7 @@ class ReplyWriter:
         self.posted = []
         for posted in self.reuse:
             posted.pending = None
+            posted.gone = False  # shown again: `_write` posts it anew if it was deleted
         return await self.replace_all(content, view)
 
     async def delete(self, posted: Posted) -> None:
@@ -132,14 +134,32 @@ class ReplyWriter:
         )
         return Posted(int(sent.message_id), bool(sent.via_webhook), sent, text, view is not None)
 
-    async def _write(self, posted: Posted, text: str, view: Any) -> None:
-        """Edit one message; `view` MISSING keeps its buttons, None removes them."""
-        if posted.sent is not None:
-            await self.poster.edit(posted.sent, content=text, view=view)
-            posted.message_id = int(posted.sent.message_id)  # a vanished webhook means a new message
-        else:
-            await self.poster.edit_by_id(self.channel, posted.message_id, posted.via_webhook, text, view,
-                                         name=self.name, avatar_url=self.avatar_url)
+    async def _write(self, posted: Posted, text: str, view: Any, *, repost: bool = False) -> None:
+        """Edit one message; `view` MISSING keeps its buttons, None removes them.
+
+        A message someone deleted in Discord stays deleted while a reply streams (a moderator may
+        have meant it); when an old reply is rewritten on request (`repost`), it is posted anew.
+        """
+        if posted.gone and not repost:
+            return
+        try:
+            if posted.sent is not None:
+                await self.poster.edit(posted.sent, content=text, view=view)
+                posted.message_id = int(posted.sent.message_id)  # a vanished webhook means a new message
+            else:
+                await self.poster.edit_by_id(self.channel, posted.message_id, posted.via_webhook, text, view,
+                                             name=self.name, avatar_url=self.avatar_url)
+        except discord.NotFound:
+            if not repost:
+                log.info("message %s was deleted while being written; leaving it deleted", posted.message_id)
+                posted.gone = True
+                return
+            # A new message lands below the reply's later ones: those go too, and are posted anew
+            # after this one, so the reply still reads top to bottom.
+            await self._drop_unused()
+            fresh = await self._post(text, None if view is MISSING else view)
+            posted.message_id, posted.via_webhook, posted.sent = fresh.message_id, fresh.via_webhook, fresh.sent
+            posted.gone = False
         posted.text = text
         if view is not MISSING:
             posted.buttons = view is not None

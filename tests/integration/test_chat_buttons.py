@@ -173,3 +173,31 @@ def test_custom_ids_carry_only_the_action_and_the_stored_reply() -> None:
     pattern = ChatButton.__discord_ui_compiled_template__  # type: ignore[attr-defined]
     assert pattern.fullmatch("chat:regen:12345") and not pattern.fullmatch("chat:regen:x")
     assert re.fullmatch(r"chat:[a-z]+:\d+", ChatButton("del", 7).custom_id)
+
+
+async def test_an_edit_longer_than_the_form_allows_is_refused(chat: ChatWorld) -> None:
+    where, reply = await first_exchange(chat)
+    opened = await chat.click(where, reply, button(reply, "edit"))
+    form = (await opened.response()).json["data"]["custom_id"]
+    handle = await chat.submit(where, form, {"chatedit:text": "z" * 5_000}, message=reply)
+    assert any("4,000" in t for t in chat.ephemeral_texts(handle))
+    assert text_of(chat.discord.world.messages[reply["id"]]) == "The first answer."
+
+
+async def test_in_a_dm_replies_are_embeds_and_every_button_works(chat: ChatWorld) -> None:
+    dm = chat.place("bot_dm")
+    chat.venice.replies.append("She hums and")
+    await chat.slash(dm, "chat", {"message": "Sing for me"})
+    reply = chat.latest_with(dm, "regen")
+    assert "webhook_id" not in reply and reply["embeds"][0]["author"]["name"] == "Scarlett"
+    chat.venice.replies.append(" starts to sing.")
+    await chat.click(dm, reply, button(reply, "cont"))
+    assert text_of(chat.discord.world.messages[reply["id"]]) == "She hums and starts to sing."
+    chat.venice.replies.append("A new song.")
+    await chat.click(dm, reply, button(reply, "regen"))
+    assert text_of(chat.discord.world.messages[reply["id"]]) == "A new song."
+    reply = chat.discord.world.messages[reply["id"]]
+    await chat.click(dm, reply, button(reply, "del"))
+    assert reply["id"] not in chat.discord.world.messages
+    await chat.slash(dm, "chat", {"message": "Again"})
+    assert chat.history() == ["Again"]

@@ -54,6 +54,9 @@ async def test_a_streamed_reply_shows_at_once_then_edits_at_most_once_a_second(c
     # 2. The first text appears right after the first token, with the marker and the stop button.
     writes = [(r, t) for r, t in zip(requests, times, strict=True) if re.fullmatch(EXECUTE + "|" + EDIT, r.path)]
     (first, first_at), *edits = writes
+    # While Venice thinks, the channel shows "typing…" (the character's first text ends it).
+    typing = [t for r, t in zip(requests, times, strict=True) if r.path.endswith("/typing")]
+    assert typing and times[0] <= typing[0] < first_at
     assert first.method == "POST" and first.json["content"].startswith("word0") and MARKER in first.json["content"]
     [stop] = ids_in(first.json)
     assert re.fullmatch(r"chat:stop:\d+", stop)

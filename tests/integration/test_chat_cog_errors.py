@@ -218,3 +218,37 @@ async def test_a_deleted_message_leaves_the_story(chat: ChatWorld) -> None:
     await chat.delete_message(message)
     await chat.say(where, "Now")
     assert chat.history() == ["First answer.", "alice: Something else", "Second answer.", "alice: Now"]
+
+
+async def test_a_message_deleted_while_it_streams_stays_deleted_and_the_reply_is_kept(chat: ChatWorld) -> None:
+    where = chat.place()
+    chat.venice.chunk_delay = 0.01
+    chat.venice.reply_text = LONG
+    talking = asyncio.create_task(chat.say(where, "Talk to me"))
+    await until(lambda: streaming_message(chat, where) is not None)
+    message = streaming_message(chat, where)
+    assert message is not None
+    chat.discord.delete_message(message)  # a moderator removes it mid-reply
+    await talking
+    assert chat.replies_in(where) == [] and message["id"] not in chat.discord.world.messages
+    await chat.say(where, "Hm?")
+    assert chat.history()[:2] == ["alice: Talk to me", LONG]  # the reply itself is in the story
+    assert len(chat.replies_in(where)) == 1  # only the new answer was posted
+
+
+async def test_regenerating_a_reply_whose_first_message_was_deleted_posts_it_again(chat: ChatWorld) -> None:
+    where = chat.place()
+    await chat.setting(where, "reply_tokens", 2000)
+    chat.venice.reply_text = "\n\n".join(["First part. " * 150, "Second part. " * 100])
+    await chat.say(where, "A long one please")
+    first, last = chat.replies_in(where)
+    chat.discord.delete_message(first)
+    chat.venice.reply_text = "\n\n".join(["New first part. " * 120, "New second part. " * 80])
+    await chat.click(where, last, button(last, "regen"))
+    replies = chat.replies_in(where)
+    texts = [text_of(m) for m in replies]
+    # Posted again in reading order: the old second message could not stay above a new first one.
+    assert len(texts) == 2 and texts[0].startswith("New first part.") and texts[1].startswith("New second part.")
+    assert last["id"] not in chat.discord.world.messages and button(replies[1], "regen")
+    stored = await chat.bot.services.chat.conversations.by_discord_id(int(replies[0]["id"]))  # type: ignore[union-attr]
+    assert stored is not None and stored.discord_ids == [int(m["id"]) for m in replies]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,10 +283,18 @@ class Matrix:
         [field] = self.modal_inputs(modal_id)
         return Opened(modal_id, {field: "a woman in a blue dress on a balcony"}, message)
 
-    def copy_to(self, setup: PlaceSetup, message: dict[str, Any]) -> dict[str, Any]:
-        """The same buttons on a bot message in another place (custom_ids carry only record ids)."""
+    def copy_to(self, setup: PlaceSetup, message: dict[str, Any], extra: Sequence[str] = ()) -> dict[str, Any]:
+        """The same buttons (plus `extra` ones) on a bot message in another place.
+
+        Custom ids carry only record ids, so such a message is what an old reply looks like from
+        anywhere. discord.py ignores a click on a button the message does not carry, so every
+        custom id a test clicks has to be on it.
+        """
         channel = setup.channel_id or "0"
-        return self.fake.add_message(channel, text_of(message), components=copy.deepcopy(message["components"]))
+        rows = copy.deepcopy(message["components"])
+        if extra:
+            rows.append({"type": 1, "components": [{"type": 2, "style": 2, "custom_id": c} for c in extra]})
+        return self.fake.add_message(channel, text_of(message), components=rows)
 
 
 @pytest.fixture
@@ -308,7 +316,7 @@ async def matrix(settings: Settings, fake_discord: FakeDiscord, fake_venice: Fak
 # ================================================================ refused places
 
 
-Refusal = Callable[[Matrix, PlaceSetup], Awaitable[None]]
+Entry = Callable[[Matrix, PlaceSetup], Awaitable[None]]
 
 
 async def refused_slash(m: Matrix, where: PlaceSetup) -> None:
@@ -318,7 +326,7 @@ async def refused_slash(m: Matrix, where: PlaceSetup) -> None:
 
 
 async def refused_autocomplete(m: Matrix, where: PlaceSetup) -> None:
-    # Both of these would ask Venice (the catalogue, the styles) and read the database if let through.
+    # Each of these would ask Venice (catalogue, styles, models) and read the database if let through.
     for name, option in (("character set", "character"), ("imagine", "style"), ("imagine", "model")):
         before = await m.snapshot()
         handle = await m.autocomplete(where, name, option, "a")
@@ -328,8 +336,10 @@ async def refused_autocomplete(m: Matrix, where: PlaceSetup) -> None:
 async def refused_chat_button(m: Matrix, where: PlaceSetup) -> None:
     helper = await m.place(HELPER)
     reply = await m.chat_reply(helper, user=where.user)  # a real reply by the same person
-    here = m.copy_to(where, reply)
-    for custom_id in custom_ids(reply):
+    reply_id = m.button(reply, "chat:regen:").rsplit(":", 1)[1]
+    # The buttons on the reply, and the ones a reply shows at other times (swipes, stop).
+    here = m.copy_to(where, reply, extra=[f"chat:{action}:{reply_id}" for action in ("prev", "next", "stop")])
+    for custom_id in custom_ids(here):
         before = await m.snapshot()
         handle = await m.click(where, here, custom_id)
         await m.assert_refused(handle, before, f"button {custom_id} in {where.place.key}")
@@ -338,8 +348,9 @@ async def refused_chat_button(m: Matrix, where: PlaceSetup) -> None:
 async def refused_image_button(m: Matrix, where: PlaceSetup) -> None:
     helper = await m.place(HELPER)
     image = await m.image(helper, user=where.user)
-    here = m.copy_to(where, image)
-    for custom_id in custom_ids(image):
+    record_id = m.button(image, "img:reroll:").rsplit(":", 1)[1]
+    here = m.copy_to(where, image, extra=[f"img:cancel:{record_id}"])  # ❌ shows while queued
+    for custom_id in custom_ids(here):
         before = await m.snapshot()
         handle = await m.click(where, here, custom_id)
         await m.assert_refused(handle, before, f"button {custom_id} in {where.place.key}")
@@ -370,7 +381,7 @@ async def refused_message(m: Matrix, where: PlaceSetup) -> None:
     await m.assert_message_refused(where, before, f"plain message in {where.place.key}")
 
 
-REFUSED_ENTRIES: dict[str, Refusal] = {
+REFUSED_ENTRIES: dict[str, Entry] = {
     "slash": refused_slash, "autocomplete": refused_autocomplete, "chat_button": refused_chat_button,
     "image_button": refused_image_button, "chat_modal": refused_chat_modal,
     "image_modal": refused_image_modal, "message": refused_message,
@@ -452,7 +463,7 @@ async def allowed_message(m: Matrix, where: PlaceSetup) -> None:
     assert SAY in text_of(reply)
 
 
-ALLOWED_ENTRIES: dict[str, Refusal] = {
+ALLOWED_ENTRIES: dict[str, Entry] = {
     "slash": allowed_slash, "autocomplete": allowed_autocomplete, "chat_button": allowed_chat_button,
     "image_button": allowed_image_button, "chat_modal": allowed_chat_modal,
     "image_modal": allowed_image_modal, "message": allowed_message,
