@@ -312,12 +312,15 @@ class ChatService:
         if end is not None and end.usage is not None:
             self.calibrators.setdefault(scene.model, TokenCalibrator()).observe(
                 prompt.estimated_tokens, end.usage.prompt_tokens)
-        await self.services.limits.record(
-            user_id=where.user_id, guild_id=where.guild_id, kind="chat",
-            prompt_tokens=end.usage.prompt_tokens if end and end.usage else prompt.estimated_tokens,
-            completion_tokens=end.usage.completion_tokens if end and end.usage else estimate(text),
-            cost_usd=(end.cost.usd or 0.0) if end and end.cost else 0.0,
-        )
+        if end is not None or text:
+            # Only what Venice actually answered counts against quotas: an outage that produced
+            # nothing must not use up anyone's daily messages.
+            await self.services.limits.record(
+                user_id=where.user_id, guild_id=where.guild_id, kind="chat",
+                prompt_tokens=end.usage.prompt_tokens if end and end.usage else prompt.estimated_tokens,
+                completion_tokens=end.usage.completion_tokens if end and end.usage else estimate(text),
+                cost_usd=(end.cost.usd or 0.0) if end and end.cost else 0.0,
+            )
         return Outcome(stored, text, status, note, prompt.notice, list(handles), withheld)
 
     async def fold_summary(self, scene: Scene, turns: list[TurnRow], dropped: int, where: Where) -> None:

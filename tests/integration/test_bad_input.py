@@ -5,6 +5,16 @@ The production bot (every cog) runs on the fake Discord and fake Venice (see `co
 "Doesn't crash" is checked three ways: the user never gets the generic "something went wrong"
 answer, nothing is logged at ERROR, and the fake Discord saw no request real Discord would reject
 (the chat fixture asserts that at teardown).
+
+Known failures, each caused by a product gap (not skipped, not xfailed):
+- ``test_text_that_a_right_to_left_override_shows_the_right_way_round_is_screened``: text typed
+  backwards after U+202E is shown the right way round by Discord, but screened backwards
+  (``bot/safety/normalize.py`` drops the override and never reads the span reversed);
+- ``test_character_form_values_over_the_forms_limits_are_refused`` and
+  ``test_an_image_edit_over_the_forms_limit_is_refused``: form values past the form's own
+  max_length are stored/used as they are (the reply edit form already refuses them);
+- ``test_out_of_range_settings_are_refused_and_nothing_is_written[daily_usd-nan-…]``: "nan" passes
+  the range check (``bot/settings.py`` ``parse_value``); on PostgreSQL the write then crashes.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from cogs.chat import TOO_LONG
 from cogs.chat_buttons import GENERIC as CHAT_GENERIC
 from tests import payloads as p
 from tests.fakes.discord import InteractionHandle
+from tests.harness import invoke
 from tests.integration.conftest_chat import ChatWorld, button, chat_fixture, text_of
 from tests.places import PlaceSetup
 
@@ -53,8 +64,9 @@ TRICKS: dict[str, Callable[[str], str]] = {
     "zero_width": _zero_width,
     # Right-to-left override and embedding marks around the words (bidi controls, invisible).
     "rtl_override": lambda text: "\u202e" + text.replace(" ", " \u202b", 2) + "\u202c",
-    "combining": lambda text: "".join(ch + ("\u0336" if ch.isalnum() else "") + ("\u0301" if ch in "aeiou" else "")
-                                      for ch in text),
+    "combining": lambda text: "".join(
+        ch + ("\u0336" if ch.isalnum() else "") + ("\u0301" if ch in "aeiou" else "") for ch in text
+    ),
     "fullwidth": _fullwidth,
     "homoglyphs": lambda text: text.translate(str.maketrans("aeoic", "аеоіс")),  # Cyrillic look-alikes
 }
@@ -79,8 +91,11 @@ def said_in(handle: InteractionHandle) -> list[str]:
 
 
 def bot_replies(chat: ChatWorld, where: PlaceSetup) -> list[str]:
-    return [text_of(m) for m in chat.messages_in(where)
-            if m["author"]["id"] == chat.discord.world.bot["id"] and m.get("message_reference")]
+    return [
+        text_of(m)
+        for m in chat.messages_in(where)
+        if m["author"]["id"] == chat.discord.world.bot["id"] and m.get("message_reference")
+    ]
 
 
 def generation_calls(chat: ChatWorld) -> int:
@@ -128,8 +143,13 @@ def modal_ids(modal: dict[str, Any]) -> dict[str, str]:
     return ids
 
 
-FORM_FIELDS = {"name": "Name", "description": "Description and personality", "scenario": "Scenario",
-               "greeting": "Greeting (first message)", "appearance": "Appearance (for pictures)"}
+FORM_FIELDS = {
+    "name": "Name",
+    "description": "Description and personality",
+    "scenario": "Scenario",
+    "greeting": "Greeting (first message)",
+    "appearance": "Appearance (for pictures)",
+}
 
 
 async def create_form(chat: ChatWorld, where: PlaceSetup, user: Any, **fields: str) -> InteractionHandle:
@@ -139,8 +159,9 @@ async def create_form(chat: ChatWorld, where: PlaceSetup, user: Any, **fields: s
     assert modal["type"] == 9, modal
     ids = modal_ids(modal)
     values = {"name": "Ivy", "description": "An adult florist."} | fields
-    return await chat.submit(where, modal["data"]["custom_id"], {ids[FORM_FIELDS[k]]: v for k, v in values.items()},
-                             user=user)
+    return await chat.submit(
+        where, modal["data"]["custom_id"], {ids[FORM_FIELDS[k]]: v for k, v in values.items()}, user=user
+    )
 
 
 async def first_exchange(chat: ChatWorld, where: PlaceSetup, user: Any = None) -> dict[str, Any]:
@@ -192,6 +213,7 @@ def _form(field: str) -> Attempt:
     async def attempt(chat: ChatWorld, where: PlaceSetup, user: Any, text: str) -> list[str]:
         value = text[:100] if field == "name" else text
         return said_in(await create_form(chat, where, user, **{field: value}))
+
     return attempt
 
 
@@ -200,8 +222,9 @@ async def _imagine(chat: ChatWorld, where: PlaceSetup, user: Any, text: str) -> 
 
 
 async def _negative(chat: ChatWorld, where: PlaceSetup, user: Any, text: str) -> list[str]:
-    return said_in(await chat.slash(where, "imagine", {"prompt": "a portrait of an adult woman", "negative": text},
-                                    user=user))
+    return said_in(
+        await chat.slash(where, "imagine", {"prompt": "a portrait of an adult woman", "negative": text}, user=user)
+    )
 
 
 async def _selfie(chat: ChatWorld, where: PlaceSetup, user: Any, text: str) -> list[str]:
@@ -209,9 +232,14 @@ async def _selfie(chat: ChatWorld, where: PlaceSetup, user: Any, text: str) -> l
 
 
 ATTEMPTS: dict[str, Attempt] = {
-    "/chat": _chat, "mention": _mention, "persona name": _persona_name, "persona description": _persona_description,
+    "/chat": _chat,
+    "mention": _mention,
+    "persona name": _persona_name,
+    "persona description": _persona_description,
     **{f"character {field}": _form(field) for field in FORM_FIELDS},
-    "/imagine prompt": _imagine, "/imagine negative": _negative, "/selfie scene": _selfie,
+    "/imagine prompt": _imagine,
+    "/imagine negative": _negative,
+    "/selfie scene": _selfie,
 }
 
 
@@ -235,10 +263,10 @@ async def test_unicode_tricks_do_not_get_past_the_screen_anywhere(
     for i, (name, attempt) in enumerate(ATTEMPTS.items()):
         person = chat.user(f"person{i}", where=where)  # five strikes would block one person
         answers[name] = await attempt(chat, where, person, bad)
-    answers["reply edit form"] = said_in(await chat.submit(where, reply_form, {"chatedit:text": bad}, message=reply,
-                                                           user=editor))
-    answers["image edit form"] = said_in(await chat.submit(where, f"imgedit:{record_id}", {"prompt": bad},
-                                                           user=drawer))
+    answers["reply edit form"] = said_in(
+        await chat.submit(where, reply_form, {"chatedit:text": bad}, message=reply, user=editor)
+    )
+    answers["image edit form"] = said_in(await chat.submit(where, f"imgedit:{record_id}", {"prompt": bad}, user=drawer))
 
     bypassed = [name for name, said in answers.items() if not any("under 18" in s for s in said)]
     assert bypassed == [], {name: answers[name] for name in bypassed}
@@ -292,15 +320,25 @@ async def test_unicode_tricks_in_harmless_text_work_everywhere(
     (row,) = await rows(chat, Persona)
     assert plain(row.name) == "captain reyes"
 
-    created = await create_form(chat, where, alice, name=TRICKS[trick]("Ivy")[:100], description=text,
-                                scenario=text, greeting=text, appearance=TRICKS[trick]("adult woman, red hair"))
+    created = await create_form(
+        chat,
+        where,
+        alice,
+        name=TRICKS[trick]("Ivy")[:100],
+        description=text,
+        scenario=text,
+        greeting=text,
+        appearance=TRICKS[trick]("adult woman, red hair"),
+    )
     answers += said_in(created)
     (character,) = await rows(chat, CharacterRow)
     answers += said_in(await chat.slash(where, "character set", {"character": f"custom:{character.id}"}))
     answers += said_in(await chat.slash(where, "character info"))
 
-    for options in ({"prompt": TRICKS[trick]("a woman reading by a window")},
-                    {"prompt": "a woman reading", "negative": TRICKS[trick]("blurry, watermark")}):
+    for options in (
+        {"prompt": TRICKS[trick]("a woman reading by a window")},
+        {"prompt": "a woman reading", "negative": TRICKS[trick]("blurry, watermark")},
+    ):
         handle = await chat.slash(where, "imagine", options)
         answers += said_in(handle)
         assert (handle.original or {}).get("attachments"), said_in(handle)
@@ -308,8 +346,11 @@ async def test_unicode_tricks_in_harmless_text_work_everywhere(
     assert (selfie.original or {}).get("attachments"), said_in(selfie)
 
     answers += said_in(await chat.slash(where, "character browse", {"search": TRICKS[trick]("luna")[:50]}))
-    answers += said_in(await chat.slash(where, "settings set", {"key": "chat_cooldown", "value": TRICKS[trick]("10")},
-                                        permissions=ADMIN))
+    answers += said_in(
+        await chat.slash(
+            where, "settings set", {"key": "chat_cooldown", "value": TRICKS[trick]("10")}, permissions=ADMIN
+        )
+    )
     assert_no_crash(answers, caplog)
 
 
@@ -368,8 +409,7 @@ async def test_a_reply_edit_over_the_forms_limit_is_refused(chat: ChatWorld, cap
     assert_no_crash([said], caplog)
 
 
-async def test_an_image_edit_over_the_forms_limit_is_refused(chat: ChatWorld, caplog: pytest.LogCaptureFixture
-                                                             ) -> None:
+async def test_an_image_edit_over_the_forms_limit_is_refused(chat: ChatWorld, caplog: pytest.LogCaptureFixture) -> None:
     where = chat.place()
     image, record_id = await posted_image(chat, where)
     await chat.click(where, image, f"img:edit:{record_id}")
@@ -384,18 +424,21 @@ async def test_an_image_edit_over_the_forms_limit_is_refused(chat: ChatWorld, ca
 # -- server settings ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("key", "value", "says"), [
-    ("chat_cooldown", "999999", "between 0 and 3600"),
-    ("chat_cooldown", "-1", "between 0 and 3600"),
-    ("chat_cooldown", "2.5", "must be a number"),
-    ("chat_cooldown", "soon", "must be a number"),
-    ("reply_tokens", "10", "between 50 and 4000"),
-    ("daily_usd", "1e9", "between 0 and 1000"),
-    ("daily_usd", "inf", "between 0 and 1000"),
-    ("daily_usd", "nan", "between 0 and 1000"),
-    ("images", "maybe", "on or off"),
-    ("no_such_setting", "1", "no setting called"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("chat_cooldown", "999999", "between 0 and 3600"),
+        ("chat_cooldown", "-1", "between 0 and 3600"),
+        ("chat_cooldown", "2.5", "must be a number"),
+        ("chat_cooldown", "soon", "must be a number"),
+        ("reply_tokens", "10", "between 50 and 4000"),
+        ("daily_usd", "1e9", "between 0 and 1000"),
+        ("daily_usd", "inf", "between 0 and 1000"),
+        ("daily_usd", "nan", "between 0 and 1000"),
+        ("images", "maybe", "on or off"),
+        ("no_such_setting", "1", "no setting called"),
+    ],
+)
 async def test_out_of_range_settings_are_refused_and_nothing_is_written(
     chat: ChatWorld, key: str, value: str, says: str
 ) -> None:
@@ -409,8 +452,11 @@ async def test_out_of_range_settings_are_refused_and_nothing_is_written(
 
 async def test_a_member_without_manage_server_cannot_change_settings(chat: ChatWorld) -> None:
     where = chat.place()
-    for options in ({"key": "chat_cooldown", "value": "5"}, {"key": "images", "value": "off"},
-                    {"key": "chat_cooldown", "value": "5", "channel": where.channel_id}):
+    for options in (
+        {"key": "chat_cooldown", "value": "5"},
+        {"key": "images", "value": "off"},
+        {"key": "chat_cooldown", "value": "5", "channel": where.channel_id},
+    ):
         handle = await chat.slash(where, "settings set", options)
         (said,) = chat.ephemeral_texts(handle)
         assert "Manage Server" in said
@@ -418,10 +464,9 @@ async def test_a_member_without_manage_server_cannot_change_settings(chat: ChatW
         assert "Manage Server" in chat.ephemeral_texts(handle)[0]
     assert await count(chat, Setting) == 0 and await count(chat, AuditEvent) == 0
     # Autocomplete does not hand out the values either.
-    from tests.harness import invoke
-
-    payload = chat.discord.autocomplete_payload(where.user, where, "settings set", "value", "",
-                                                options={"key": "image_model"})
+    payload = chat.discord.autocomplete_payload(
+        where.user, where, "settings set", "value", "", options={"key": "image_model"}
+    )
     await invoke(chat.bot, payload)
     assert await chat.discord.handle(payload).choices() == []
 

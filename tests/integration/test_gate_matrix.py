@@ -395,6 +395,35 @@ async def test_refused_place(matrix: Matrix, key: str, entry: str) -> None:
     await REFUSED_ENTRIES[entry](matrix, where)
 
 
+@pytest.mark.parametrize("key", REFUSED)
+async def test_character_and_privacy_controls_are_refused(matrix: Matrix, key: str) -> None:
+    # The other components and forms: catalogue ◀ ▶ and "use", the delete confirmation, the
+    # character form, and /privacy delete's confirm button (a view bound to its message).
+    where = await matrix.place(key)
+    helper = await matrix.place(HELPER)
+    browsed = await matrix.slash(helper, "character browse", user=where.user)
+    await browsed.followups()
+    [listing] = [m for m in browsed.messages if custom_ids(m)]
+    here = matrix.copy_to(where, listing, extra=["lcdel:1"])
+    asked = await matrix.slash(helper, "privacy delete", user=where.user)
+    await asked.response()
+    confirm = asked.original
+    assert confirm is not None and "privacy:confirm" in custom_ids(confirm)
+    opened = await matrix.slash(helper, "character create", user=where.user)
+    form = (await opened.response()).json
+    assert form["type"] == 9, form
+    values = dict.fromkeys(matrix.modal_inputs(form["data"]["custom_id"]), "Ava")
+
+    for message in (here, confirm):
+        for custom_id in custom_ids(message):
+            before = await matrix.snapshot()
+            handle = await matrix.click(where, message, custom_id)
+            await matrix.assert_refused(handle, before, f"{custom_id} in {key}")
+    before = await matrix.snapshot()
+    handle = await matrix.submit(where, form["data"]["custom_id"], values)
+    await matrix.assert_refused(handle, before, f"the character form submitted from {key}")
+
+
 # ================================================================ allowed places
 
 

@@ -43,12 +43,19 @@ GENERATE = "/image/generate"
 def pieces(name: str, secret: str) -> dict[str, str]:
     """A secret and the parts of it that would still give it away (or most of it)."""
     half = len(secret) // 2
-    out = {name: secret, f"{name} first half": secret[:half], f"{name} second half": secret[half:],
-           f"{name} base64": base64.b64encode(secret.encode()).decode()}
+    out = {
+        name: secret,
+        f"{name} first half": secret[:half],
+        f"{name} second half": secret[half:],
+        f"{name} base64": base64.b64encode(secret.encode()).decode(),
+    }
     if secret.count(".") == 2:  # a Discord token: base64(user id) . timestamp . HMAC
         first, _, last = secret.split(".")
-        out |= {f"{name} first part": first, f"{name} first part base64": base64.b64encode(first.encode()).decode(),
-                f"{name} last part": last}
+        out |= {
+            f"{name} first part": first,
+            f"{name} first part base64": base64.b64encode(first.encode()).decode(),
+            f"{name} last part": last,
+        }
     return out
 
 
@@ -58,6 +65,14 @@ SECRETS = pieces("DISCORD_TOKEN", DISCORD_TOKEN) | pieces("VENICE_API_KEY", VENI
 def leaks(text: str, secrets: dict[str, str] = SECRETS) -> list[str]:
     """Which secrets (or pieces of them) appear in `text`; also JSON-escaped, as in JSON logs."""
     return [name for name, value in secrets.items() if value in text or json.dumps(value)[1:-1] in text]
+
+
+def test_the_leak_check_sees_every_piece() -> None:
+    """The check below is only as good as this: each piece alone, inside other text, is found."""
+    for name, value in SECRETS.items():
+        assert name in leaks(f"some log line {value} and more"), name
+    assert "VENICE_API_KEY" in leaks(json.dumps({"message": f"x {VENICE_KEY} y"}))
+    assert leaks("nothing to see: Bot [redacted] and Bearer [redacted]") == []
 
 
 # -- the real process, made to fail ---------------------------------------------------------------
@@ -78,9 +93,12 @@ async def world(tmp_path: Path) -> AsyncIterator[E2E]:
 
 def finished_replies(e2e: E2E, channel_id: str) -> list[dict[str, Any]]:
     """The character's replies that are done streaming (every finished reply has 🗑️)."""
-    return [m for m in e2e.messages_in(channel_id)
-            if any(c.startswith("chat:del:") for c in custom_ids(m))
-            and not any(c.startswith("chat:stop:") for c in custom_ids(m))]
+    return [
+        m
+        for m in e2e.messages_in(channel_id)
+        if any(c.startswith("chat:del:") for c in custom_ids(m))
+        and not any(c.startswith("chat:stop:") for c in custom_ids(m))
+    ]
 
 
 async def chat_once(e2e: E2E, user: Any, channel: dict[str, Any], text: str) -> dict[str, Any]:
@@ -101,8 +119,11 @@ async def imagine_once(e2e: E2E, user: Any, channel: dict[str, Any], prompt: str
 
     def ended() -> bool:
         original = handle.original or {}
-        return bool(original.get("attachments")) or str(original.get("content") or "").startswith("⚠️") or any(
-            r.method == "POST" and "/webhooks/" in r.path for r in handle.requests)
+        return (
+            bool(original.get("attachments"))
+            or str(original.get("content") or "").startswith("⚠️")
+            or any(r.method == "POST" and "/webhooks/" in r.path for r in handle.requests)
+        )
 
     await e2e.fake.wait_until(ended, 30, what=f"the end of /imagine {prompt!r}")
     return str((handle.original or {}).get("content") or "")
@@ -114,8 +135,19 @@ def sent_to_discord(fake: FakeDiscord) -> str:
     out = []
     for r in fake.requests + fake.rate_limited:
         headers = {k: v for k, v in r.headers.items() if k.lower() != "authorization"}
-        out.append(json.dumps({"path": r.path, "query": r.query, "json": r.json, "headers": headers,
-                               "files": [(f[0], f[1]) for f in r.files]}, default=str, ensure_ascii=False))
+        out.append(
+            json.dumps(
+                {
+                    "path": r.path,
+                    "query": r.query,
+                    "json": r.json,
+                    "headers": headers,
+                    "files": [(f[0], f[1]) for f in r.files],
+                },
+                default=str,
+                ensure_ascii=False,
+            )
+        )
     return "\n".join(out)
 
 
@@ -123,8 +155,11 @@ def sent_to_venice(venice: FakeVenice) -> str:
     out = []
     for r in venice.requests:
         headers = {k: v for k, v in r.headers.items() if k.lower() != "authorization"}
-        out.append(json.dumps({"path": r.path, "query": r.query, "json": r.json, "headers": headers},
-                              default=str, ensure_ascii=False))
+        out.append(
+            json.dumps(
+                {"path": r.path, "query": r.query, "json": r.json, "headers": headers}, default=str, ensure_ascii=False
+            )
+        )
     return "\n".join(out)
 
 
@@ -173,8 +208,9 @@ async def test_a_failing_bot_at_debug_never_prints_or_posts_a_secret(world: E2E,
     venice.replies.append("Nobody will see this.")
     asked = venice.count(CHAT)
     await e2e.slash(alice, locked, "chat", {"message": "Behind a locked door"})
-    await fake.wait_until(lambda: venice.count(CHAT) > asked or "forbidden" in proc.stderr.lower(), 15,
-                          what="the locked channel's turn")
+    await fake.wait_until(
+        lambda: venice.count(CHAT) > asked or "forbidden" in proc.stderr.lower(), 15, what="the locked channel's turn"
+    )
     await asyncio.sleep(0.5)  # let its failure be logged
 
     # Finally Venice hangs, and the operator stops the bot while it waits.
@@ -220,8 +256,13 @@ async def test_a_bot_that_cannot_reach_discord_says_so_without_the_token(world: 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_check_with_a_refused_key_never_prints_it(world: E2E, log_format: str) -> None:
     refused = pieces("refused key", REFUSED_KEY)
-    env = clean_env(VENICE_API_KEY=REFUSED_KEY, VENICE_BASE_URL=world.venice.base_url, LOG_LEVEL="DEBUG",
-                    LOG_FORMAT=log_format, DATABASE_URL=f"sqlite+aiosqlite:///{world.db_path}")
+    env = clean_env(
+        VENICE_API_KEY=REFUSED_KEY,
+        VENICE_BASE_URL=world.venice.base_url,
+        LOG_LEVEL="DEBUG",
+        LOG_FORMAT=log_format,
+        DATABASE_URL=f"sqlite+aiosqlite:///{world.db_path}",
+    )
     result = await run_cli("check", env=env, cwd=world.workdir)
     assert result.code != 0 and "refused" in result.out, result.output
     assert leaks(result.output, refused) == [], leaks(result.output, refused)
@@ -229,11 +270,18 @@ async def test_check_with_a_refused_key_never_prints_it(world: E2E, log_format: 
     assert leaks(sent_to_venice(world.venice), refused) == []
 
 
-@pytest.mark.parametrize("fault", [Fault.http(500, times=20), Fault.of("garbage", times=20),
-                                   Fault.hang(seconds=60, times=20)], ids=["500", "garbage", "hang"])
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.http(500, times=20), Fault.of("garbage", times=20), Fault.hang(seconds=60, times=20)],
+    ids=["500", "garbage", "hang"],
+)
 async def test_check_against_a_failing_venice_never_prints_the_key(world: E2E, fault: Fault) -> None:
-    env = clean_env(VENICE_API_KEY=VENICE_KEY, VENICE_BASE_URL=world.venice.base_url, LOG_LEVEL="DEBUG",
-                    DATABASE_URL=f"sqlite+aiosqlite:///{world.db_path}")
+    env = clean_env(
+        VENICE_API_KEY=VENICE_KEY,
+        VENICE_BASE_URL=world.venice.base_url,
+        LOG_LEVEL="DEBUG",
+        DATABASE_URL=f"sqlite+aiosqlite:///{world.db_path}",
+    )
     world.venice.inject("/", fault)
     result = await run_cli("check", "--timeout", "1", env=env, cwd=world.workdir)
     assert result.code != 0, result.output
@@ -279,8 +327,11 @@ def test_an_exception_carrying_the_secrets_is_logged_redacted(
     except RuntimeError:
         log.exception("request with key %s failed", VENICE_KEY)
     logging.getLogger("discord.webhook.async_").debug(
-        "POST %s/webhooks/123/%s with %r", "http://127.0.0.1/api/v10", "whtoken-abcdefghijklmnopqrstuvwxyz",
-        {"headers": {"Authorization": f"Bot {DISCORD_TOKEN}"}, "token": "itoken-0123456789abcdef"})
+        "POST %s/webhooks/123/%s with %r",
+        "http://127.0.0.1/api/v10",
+        "whtoken-abcdefghijklmnopqrstuvwxyz",
+        {"headers": {"Authorization": f"Bot {DISCORD_TOKEN}"}, "token": "itoken-0123456789abcdef"},
+    )
     logging.getLogger("asyncio").error("task exception", exc_info=ValueError(f"secret {DISCORD_TOKEN}"))
     logging.getLogger("x").warning("stack", stack_info=True, extra={"ignored": VENICE_KEY})
     err = capsys.readouterr().err

@@ -16,9 +16,18 @@ things for each refused input:
 4. an ``audit_events`` row says "refusal", the rule and the user, and not the text.
 
 Each input comes in two forms: plainly written, and obfuscated the way people slip words past a
-filter (leetspeak number word, "y.o.", letters spaced apart). The obfuscated form is exactly the
-one the issue names; the screen does not catch it today (see ``test_the_screen_reads_the_issues_
-obfuscated_example``), so every ``[obfuscated]`` case fails for that one reason.
+filter (leetspeak number word, "y.o.", letters spaced apart); the obfuscated form is the issue's.
+
+Known failures, each caused by a product bug (not skipped, not xfailed):
+- every ``[obfuscated]`` case: the screen reads ages only from forms that keep digits, so a
+  leetspeak number word ("f1fteen") is never read as an age (``bot/safety/normalize.py``
+  ``variants``); ``test_the_screen_reads_the_issues_obfuscated_example`` pins it at the source;
+- ``test_a_flagged_venice_character_cannot_be_set[name-*]``: ``CharacterService.choose`` swallows
+  the refusal of a Venice character found by its typed name and answers "couldn't find";
+- ``test_output_that_breaks_the_policy_is_never_posted[long-streamed]``: model output is screened
+  only every 400 characters, after it was already shown while streaming;
+- ``test_a_scene_that_venice_describes_with_a_minor_is_not_drawn[plain]``: a flagged scene
+  description written by Venice counts as a strike against the person who pressed 🖼️.
 """
 
 from __future__ import annotations
@@ -33,7 +42,16 @@ from sqlalchemy import select
 from bot import policy, safety
 from bot.characters.model import Character
 from bot.chat.service import WITHHELD
-from bot.store.models import AuditEvent, Base, ChannelState, CharacterRow, ImageRecord, Message, Persona
+from bot.store.models import (
+    AuditEvent,
+    Base,
+    ChannelState,
+    CharacterRow,
+    ImageRecord,
+    Message,
+    Persona,
+    UserFlag,
+)
 from tests import cardgen
 from tests import payloads as p
 from tests.fakes.discord import InteractionHandle
@@ -79,8 +97,11 @@ def said_in(handle: InteractionHandle) -> list[str]:
 
 def bot_replies(chat: ChatWorld, where: PlaceSetup) -> list[str]:
     """What the bot itself answered to plain messages in a place (replies with a reference)."""
-    return [text_of(m) for m in chat.messages_in(where)
-            if m["author"]["id"] == chat.discord.world.bot["id"] and m.get("message_reference")]
+    return [
+        text_of(m)
+        for m in chat.messages_in(where)
+        if m["author"]["id"] == chat.discord.world.bot["id"] and m.get("message_reference")
+    ]
 
 
 def assert_is_refusal(texts: list[str]) -> None:
@@ -116,8 +137,9 @@ async def rows(chat: ChatWorld, model: type) -> list[Any]:
         return list((await session.scalars(select(model).order_by(*order))).all())
 
 
-async def assert_audited(chat: ChatWorld, user: dict[str, Any] | None, where: PlaceSetup, *,
-                         rules: frozenset[str] = policy.MINOR_RULES) -> AuditEvent:
+async def assert_audited(
+    chat: ChatWorld, user: dict[str, Any] | None, where: PlaceSetup, *, rules: frozenset[str] = policy.MINOR_RULES
+) -> AuditEvent:
     """The latest refusal: its rule, who and where, and nothing of the text in any column."""
     refusals = [e for e in await rows(chat, AuditEvent) if e.kind == "refusal"]
     assert refusals, "no refusal was audited"
@@ -154,7 +176,9 @@ async def make_custom(chat: ChatWorld, owner: dict[str, Any], where: PlaceSetup,
     assert chat.bot.services is not None
     created = await chat.bot.services.characters.create(
         Character(name=name, description=f"{name} is an adult florist.", appearance="adult woman, green apron"),
-        shared=False, where=policy.Where(int(owner["id"]), int(where.guild_id or 0) or None, None, "test"))
+        shared=False,
+        where=policy.Where(int(owner["id"]), int(where.guild_id or 0) or None, None, "test"),
+    )
     assert created.id is not None
     return int(created.id)
 
@@ -292,8 +316,7 @@ async def test_character_edit_form(chat: ChatWorld, bad: str) -> None:
     modal = (await opened.response()).json
     assert modal["type"] == 9
     ids = modal_ids(modal)
-    values = {ids["Name"]: "Ivy", ids["Description and personality"]: "An adult florist.",
-              ids["Scenario"]: bad}
+    values = {ids["Name"]: "Ivy", ids["Description and personality"]: "An adult florist.", ids["Scenario"]: bad}
     handle = await chat.submit(where, modal["data"]["custom_id"], values)
     assert_is_refusal(said_in(handle))
     (row,) = await rows(chat, CharacterRow)
@@ -401,8 +424,11 @@ async def test_a_custom_characters_appearance_never_reaches_an_image(chat: ChatW
     opened = await chat.slash(where, "character create")
     modal = (await opened.response()).json
     ids = modal_ids(modal)
-    values = {ids["Name"]: "Kit", ids["Description and personality"]: "An adult dancer.",
-              ids["Appearance (for pictures)"]: bad}
+    values = {
+        ids["Name"]: "Kit",
+        ids["Description and personality"]: "An adult dancer.",
+        ids["Appearance (for pictures)"]: bad,
+    }
     handle = await chat.submit(where, modal["data"]["custom_id"], values)
     assert_is_refusal(said_in(handle))
     assert await rows(chat, CharacterRow) == []
@@ -418,9 +444,15 @@ FLAGGED_SLUG = "mia-the-student"
 def add_flagged_venice_character(chat: ChatWorld, description: str) -> dict[str, Any]:
     """A catalogue character Venice lists as adult whose description describes a minor; it sorts first."""
     flagged = copy.deepcopy(chat.venice.characters[0])
-    flagged |= {"id": "0badc0de-0000-4000-8000-000000000001", "slug": FLAGGED_SLUG, "name": "Mia the Student",
-                "description": description, "tags": ["adult", "nsfw", "roleplay"], "adult": True,
-                "shareUrl": f"https://venice.ai/c/{FLAGGED_SLUG}"}
+    flagged |= {
+        "id": "0badc0de-0000-4000-8000-000000000001",
+        "slug": FLAGGED_SLUG,
+        "name": "Mia the Student",
+        "description": description,
+        "tags": ["adult", "nsfw", "roleplay"],
+        "adult": True,
+        "shareUrl": f"https://venice.ai/c/{FLAGGED_SLUG}",
+    }
     flagged["stats"] = dict(flagged["stats"], imports=10**6)
     chat.venice.characters.insert(0, flagged)
     return flagged
@@ -462,12 +494,16 @@ async def test_a_flagged_venice_character_cannot_be_set(chat: ChatWorld, bad: st
 # -- Venice's output ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("reply", "pace"), [
-    ("She giggles and says she is only 14 years old.", 0.0),
-    ("She says she is only 14 years old and " + "blushes " * 80, 0.0),
-    # Streamed at a readable pace (as Venice does), so the reply is edited while it arrives.
-    ("She says she is only 14 years old and " + "blushes " * 80, 0.01),
-], ids=["short", "long", "long-streamed"])
+@pytest.mark.parametrize(
+    ("reply", "pace"),
+    [
+        ("She giggles and says she is only 14 years old.", 0.0),
+        ("She says she is only 14 years old and " + "blushes " * 80, 0.0),
+        # Streamed at a readable pace (as Venice does), so the reply is edited while it arrives.
+        ("She says she is only 14 years old and " + "blushes " * 80, 0.01),
+    ],
+    ids=["short", "long", "long-streamed"],
+)
 async def test_output_that_breaks_the_policy_is_never_posted(chat: ChatWorld, reply: str, pace: float) -> None:
     """Nothing flagged is posted (§5): not while streaming, not as the final text, not anywhere."""
     where = chat.place()
@@ -483,6 +519,24 @@ async def test_output_that_breaks_the_policy_is_never_posted(chat: ChatWorld, re
     assistant = [t for t in await rows(chat, Message) if t.role == "assistant"]
     assert all("14 years" not in t.content for t in assistant)
     assert [(e.kind, e.rule) for e in await rows(chat, AuditEvent)] == [("output_refusal", "model_output")]
+
+
+@both
+async def test_a_scene_that_venice_describes_with_a_minor_is_not_drawn(chat: ChatWorld, bad: str) -> None:
+    """🖼️ Picture this: Venice writes the image prompt from the story; a flagged one draws nothing, and the
+    person who pressed the button gets no strike for words Venice wrote (as for Venice's characters)."""
+    where = chat.place()
+    reply = await first_exchange(chat, where)
+    chat.venice.replies.append(bad)  # the scene description Venice writes
+    handle = await chat.click(where, reply, button(reply, "pic"))
+    shown = said_in(handle) + [text_of(m) for m in chat.messages_in(where)]
+    assert all(word not in s.casefold() for s in shown for word in REFUSED_WORDS), shown
+    assert chat.venice.count("/image/generate") == 0
+    assert await rows(chat, ImageRecord) == []
+    await assert_nothing_stored(chat)
+    refusals = [e for e in await rows(chat, AuditEvent) if e.kind == "refusal"]
+    assert refusals and refusals[-1].rule in policy.MINOR_RULES
+    assert [f.strikes for f in await rows(chat, UserFlag)] in ([], [0])
 
 
 # -- repeated attempts ----------------------------------------------------------------------------
@@ -513,8 +567,11 @@ async def test_repeated_attempts_block_the_user_everywhere(chat: ChatWorld) -> N
     events = await rows(chat, AuditEvent)
     assert [e.kind for e in events].count("refusal") == policy.STRIKE_THRESHOLD
     (block,) = [e for e in events if e.kind == "block"]
-    assert (block.user_id, block.guild_id, block.channel_id) == (user_id, int(where.guild_id or 0), int(where.channel_id
-                                                                                                      or 0))
+    assert (block.user_id, block.guild_id, block.channel_id) == (
+        user_id,
+        int(where.guild_id or 0),
+        int(where.channel_id or 0),
+    )
     await assert_nothing_stored(chat)
 
 
