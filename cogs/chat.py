@@ -70,6 +70,11 @@ def plain_text(message: discord.Message, bot_id: int) -> str:
     return _CUSTOM_EMOJI.sub(r":\1:", text).strip()
 
 
+def _shown_safely(text: str) -> bool:
+    """May this (part of a) reply be written to Discord? The same screen as the stored text."""
+    return policy.output_verdict(text).allowed
+
+
 async def keep_typing(channel: Any, done: asyncio.Event) -> None:
     """Show "typing…" until the first text of the reply is on screen."""
     while not done.is_set():
@@ -323,6 +328,7 @@ class Chat(commands.Cog):
         """Stream a reply into `channel` (rewriting `reuse`, the reply's old messages), buttons at the end."""
         writer = self.writer(channel, scene, first_view=stop_view(reply.id), reuse=reuse)
         writer.final_view = self.view_for(reply, scene)
+        writer.screen = _shown_safely
         renderer = ReplyRenderer(writer, min_interval=self.edit_interval)
         shown = asyncio.Event()
 
@@ -340,7 +346,9 @@ class Chat(commands.Cog):
         finally:
             shown.set()
             typing.cancel()
-        if outcome.withheld:
+        if outcome.withheld or writer.flagged:
+            if not outcome.withheld:  # the screen refused a part but not the whole: should not happen
+                log.warning("reply %s: a part was refused while the whole text passed the screen", reply.id)
             ids = await writer.rewrite(WITHHELD, writer.final_view)
         elif outcome.status == "failed" and outcome.reply.status == "complete":
             # A regenerate that failed before any text: the previous swipe is shown again.
