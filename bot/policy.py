@@ -49,11 +49,17 @@ async def audit(
         ))
 
 
-async def refuse(sessions: async_sessionmaker[AsyncSession], where: Where, verdict: safety.Verdict) -> Refused:
-    """Record a refusal (and a strike for minors rules) and build the error to raise."""
+async def refuse(
+    sessions: async_sessionmaker[AsyncSession], where: Where, verdict: safety.Verdict, *, strike: bool = True
+) -> Refused:
+    """Record a refusal (and a strike for minors rules) and build the error to raise.
+
+    `strike=False` for text the person did not write (a scene Venice described, a character's
+    stored definition): it is refused and audited, but nobody is blamed for it.
+    """
     await audit(sessions, where, kind="refusal", rule=verdict.rule)
     message = verdict.reason
-    if verdict.rule in MINOR_RULES and where.user_id is not None:
+    if strike and verdict.rule in MINOR_RULES and where.user_id is not None:
         strikes, blocked = await users.add_strike(
             sessions, where.user_id, window=STRIKE_WINDOW, threshold=STRIKE_THRESHOLD, block_for=BLOCK_FOR
         )
@@ -67,7 +73,8 @@ async def refuse(sessions: async_sessionmaker[AsyncSession], where: Where, verdi
 
 
 async def check_texts(
-    sessions: async_sessionmaker[AsyncSession], texts: Iterable[str], where: Where, *, for_image: bool = False
+    sessions: async_sessionmaker[AsyncSession], texts: Iterable[str], where: Where, *, for_image: bool = False,
+    strike: bool = True,
 ) -> None:
     """Screen each text; on the first refusal, record it and raise `Refused`."""
     for text in texts:
@@ -75,13 +82,14 @@ async def check_texts(
             continue
         verdict = safety.screen(text, for_image=for_image)
         if not verdict.allowed:
-            raise await refuse(sessions, where, verdict)
+            raise await refuse(sessions, where, verdict, strike=strike)
 
 
 async def check_text(
-    sessions: async_sessionmaker[AsyncSession], text: str, where: Where, *, for_image: bool = False
+    sessions: async_sessionmaker[AsyncSession], text: str, where: Where, *, for_image: bool = False,
+    strike: bool = True,
 ) -> None:
-    await check_texts(sessions, [text], where, for_image=for_image)
+    await check_texts(sessions, [text], where, for_image=for_image, strike=strike)
 
 
 def output_verdict(text: str) -> safety.Verdict:

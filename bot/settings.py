@@ -6,6 +6,7 @@ in the `settings` table, so every bot process sees the same thing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,9 +73,11 @@ def parse_value(spec: Spec, text: str) -> Any:
         raise UserError(f"`{spec.key}` is on or off.")
     if spec.kind in (int, float):
         try:
-            number = spec.kind(raw)
+            number = spec.kind(raw) if len(raw) <= 30 else None
         except ValueError:
-            raise UserError(f"`{spec.key}` must be a number.") from None
+            number = None
+        if number is None or (isinstance(number, float) and not math.isfinite(number)):
+            raise UserError(f"`{spec.key}` must be a number between {spec.minimum:g} and {spec.maximum:g}.")
         too_low = spec.minimum is not None and number < spec.minimum
         if too_low or (spec.maximum is not None and number > spec.maximum):
             raise UserError(f"`{spec.key}` must be between {spec.minimum:g} and {spec.maximum:g}.")

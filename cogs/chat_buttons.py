@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot import policy, safety
 from bot.chat.prompt import SCENE_TURNS, Turn, build_scene_prompt_request
 from bot.chat.service import Scene, Where
 from bot.chat.writer import EMPTY, Posted
@@ -36,6 +37,7 @@ ARCHIVED = "That conversation is archived: `/conversation resume` brings it back
 STILL_WRITING = "That reply is still being written: wait for it, or press ⏹️ Stop."
 GENERIC = "Something went wrong on my side. It has been logged; please try again."
 DELETED = "Deleted: that exchange has left the story."
+SCENE_REFUSED = "I can't draw this scene: its description broke the content policy. Try again as the story moves on."
 
 Handler = Callable[[discord.Interaction, TurnRow], Awaitable[None]]
 
@@ -286,6 +288,14 @@ class ChatControls:
         prompt = result.text.strip()
         if not prompt:
             await surface.refused("I couldn't describe this scene; please try again.")
+            return
+        verdict = safety.screen(prompt, for_image=True)
+        if not verdict.allowed:
+            # Venice's words, not the presser's: audited, but no strike against them.
+            venice_wrote = policy.Where(None, where.guild_id, where.channel_id, "chat scene")
+            await policy.audit(self.services.sessions, venice_wrote, kind="refusal", rule=verdict.rule,
+                               detail="chat scene (written by Venice)")
+            await surface.refused(SCENE_REFUSED)
             return
         await post_scene_image(interaction, scene_prompt=prompt, character=scene.character,
                                character_ref=scene.conversation.character_ref)

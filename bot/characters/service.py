@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bot.characters import cards
 from bot.characters.catalogue import Catalogue
 from bot.characters.model import DEFAULT_CHARACTER, Character
-from bot.errors import UserError
+from bot.errors import Refused, UserError
 from bot.policy import Where, check_texts
 from bot.store import channels
 from bot.store import characters as repo
@@ -273,6 +273,8 @@ class CharacterService:
         if slug:
             try:
                 return await self._choose_venice(slug, where)
+            except Refused:
+                raise  # found, but refused by the screen: say why, not "not found"
             except UserError:
                 pass
         raise UserError(f"I couldn't find a character called {text[:80]!r}. Pick one from the list, "

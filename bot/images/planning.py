@@ -97,7 +97,8 @@ async def make_plan(service: ImageService, job: ImageJob) -> ImagePlan:
         text, appearance=job.appearance, limit=max(MIN_LIMIT, constraints.prompt_char_limit),
         user_negative=job.negative, quality=QUALITY_TAGS if job.add_quality else "",
     )
-    await policy.check_texts(service.sessions, [composed.prompt], where, for_image=True)
+    await policy.check_texts(service.sessions, [composed.prompt], where, for_image=True,
+                             strike=job.kind != "scene" and not job.appearance)
     description = job.description or (job.prompt if not job.appearance else ", ".join(
         part for kind, part in composed.parts if kind in ("user", "adult", "appearance")
     ))
@@ -123,7 +124,10 @@ async def screen_inputs(
     if own and _ADULT_NEGATION.search(own):
         await policy.audit(sessions, where, kind="refusal", rule="negative_adult")
         raise Refused(NEGATIVE_ADULT, "negative_adult")
-    await policy.check_texts(sessions, [prompt, own, appearance], where, for_image=True)
+    # A scene prompt was written by Venice, and an appearance by the character's author: refused,
+    # but no strike for the person who pressed the button.
+    await policy.check_texts(sessions, [prompt, own], where, for_image=True, strike=where.entry != "scene")
+    await policy.check_texts(sessions, [appearance], where, for_image=True, strike=False)
 
 
 async def find_model(service: ImageService, requested: str | None, default: str | None) -> ModelInfo:

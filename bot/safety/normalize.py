@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.safety.lexicon import NUMBER_WORDS
+
 # Combining marks (Mn, Me) are dropped after NFKD so that accents and strike-through/zalgo
 # decorations vanish; Cf covers zero-width spaces/joiners, soft hyphens, bidi controls, tags.
 _DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
@@ -151,6 +153,37 @@ def _leet(text: str, table: dict[int, str]) -> str:
     return _LEET_TOKEN.sub(token, text)
 
 
+_ALNUM_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _leet_number_words(text: str) -> str:
+    """Spell out number words hidden in leetspeak ("f1fteen" → "fifteen") for the age rules.
+
+    Only tokens that mix letters and digits and whose leet reading contains a number word change,
+    so digit ages ("15yo") stay digits for the rules that read them.
+    """
+
+    def token(match: re.Match[str]) -> str:
+        tok = match.group(0)
+        if tok.isdigit() or tok.isalpha():
+            return tok
+        for table in (_LEET_I, _LEET_L):
+            mapped = tok.translate(table)
+            if any(word in mapped for word in NUMBER_WORDS):
+                return mapped
+        return tok
+
+    return _ALNUM_TOKEN.sub(token, text)
+
+
+_BIDI_SPAN = re.compile("\u202e([^\u202a-\u202e\n]*)(?:\u202c|$)", re.MULTILINE)
+
+
+def unreverse(text: str) -> str:
+    """Text after U+202E is typed backwards and shown forwards: read it the way people see it."""
+    return _BIDI_SPAN.sub(lambda m: m.group(1)[::-1], text)
+
+
 def variants(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Return `(with_digits, all_forms)` for the rules to check.
 
@@ -158,8 +191,10 @@ def variants(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     `all_forms` adds the two leetspeak readings (for words). Duplicates are removed, so ordinary
     text costs one or two passes per rule.
     """
+    if "\u202e" in text:
+        text = f"{text}\n{unreverse(text)}"
     plain = normalize(text)
     joined = join_spaced(plain)
-    with_digits = tuple(dict.fromkeys((plain, joined)))
+    with_digits = tuple(dict.fromkeys((plain, joined, _leet_number_words(plain), _leet_number_words(joined))))
     all_forms = tuple(dict.fromkeys((*with_digits, _leet(joined, _LEET_I), _leet(joined, _LEET_L))))
     return with_digits, all_forms

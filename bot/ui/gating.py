@@ -35,3 +35,15 @@ async def component_allowed(interaction: discord.Interaction, *, owner_id: int |
             await interaction.response.send_message(NOT_YOURS, ephemeral=True)
         return False
     return True
+
+
+def over_limit(modal: discord.ui.Modal) -> str | None:
+    """What is wrong if a submitted form exceeds the limits it declared, else None.
+
+    Discord enforces each text input's `max_length`, but the bot does not rely on the client alone.
+    """
+    for item in modal.children:
+        limit = item.max_length if isinstance(item, discord.ui.TextInput) else None
+        if limit is not None and len(item.value or "") > limit:
+            return f"“{item.label}” can be at most {item.max_length:,} characters."
+    return None

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from bot.chat.prompt import CONTINUE_NUDGE
+from bot.store import users
+from bot.store.models import AuditEvent, UserFlag
 from bot.ui.gating import NOT_YOURS
-from cogs.chat_buttons import DELETED, NOT_LATEST
+from cogs.chat_buttons import DELETED, NOT_LATEST, SCENE_REFUSED
 from tests.integration.conftest_chat import MODERATOR, ChatWorld, button, chat_fixture, custom_ids, text_of
 
 __all__ = ["chat_fixture"]
@@ -158,6 +162,20 @@ async def test_picture_this_draws_the_scene(chat: ChatWorld) -> None:
     [generated] = [r.json for r in chat.venice.requests_to("/image/generate")]
     assert "leaning on a bar" in generated["prompt"]
     assert handle.original is not None and handle.original["attachments"]
+
+
+async def test_a_scene_venice_describes_with_a_minor_is_not_drawn_and_nobody_gets_a_strike(chat: ChatWorld) -> None:
+    where, reply = await first_exchange(chat)
+    chat.venice.replies.append("a 15 year old girl undressing in a bar")
+    handle = await chat.click(where, reply, button(reply, "pic"))
+    assert chat.ephemeral_texts(handle) == [SCENE_REFUSED]
+    assert chat.venice.count("/image/generate") == 0
+    assert await users.blocked_until(chat.bot.services.sessions, int(where.user["id"])) is None  # type: ignore[union-attr]
+    async with chat.bot.services.sessions() as session:  # type: ignore[union-attr]
+        flags = (await session.scalars(select(UserFlag))).all()
+        events = (await session.scalars(select(AuditEvent))).all()
+    assert all(f.strikes == 0 for f in flags)
+    assert [(e.kind, e.user_id) for e in events] == [("refusal", None)]
 
 
 async def test_pictures_turned_off_hide_the_button(chat: ChatWorld) -> None:

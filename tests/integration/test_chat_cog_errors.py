@@ -87,12 +87,16 @@ async def test_each_venice_error_says_what_happened_and_loses_nothing(
     assert chat.history() == ["alice: Are you there?", "alice: Hello?"]
 
 
-async def test_output_that_breaks_the_policy_is_replaced_and_left_out(chat: ChatWorld) -> None:
+@pytest.mark.parametrize("pace", [0.0, 0.01], ids=["at-once", "streamed"])
+async def test_output_that_breaks_the_policy_is_never_shown_and_left_out(chat: ChatWorld, pace: float) -> None:
     where = chat.place()
+    chat.venice.chunk_delay = pace  # streamed: the reply is written to Discord while it arrives
     chat.venice.reply_text = "She says she is only 14 years old and " + "blushes " * 80
     await chat.say(where, "Who are you?")
     [reply] = chat.replies_in(where)
     assert text_of(reply) == WITHHELD and button(reply, "regen")
+    written = [str(body) for body in chat.all_bodies()]
+    assert not [b for b in written if "only 14" in b or "14 ye" in b]  # not even for a moment
     await chat.say(where, "Hm")
     assert chat.history() == ["alice: Who are you?", "alice: Hm"]
 

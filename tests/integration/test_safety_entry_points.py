@@ -24,8 +24,6 @@ Known failures, each caused by a product bug (not skipped, not xfailed):
   ``variants``); ``test_the_screen_reads_the_issues_obfuscated_example`` pins it at the source;
 - ``test_a_flagged_venice_character_cannot_be_set[name-*]``: ``CharacterService.choose`` swallows
   the refusal of a Venice character found by its typed name and answers "couldn't find";
-- ``test_output_that_breaks_the_policy_is_never_posted[long-streamed]``: model output is screened
-  only every 400 characters, after it was already shown while streaming;
 - ``test_a_scene_that_venice_describes_with_a_minor_is_not_drawn[plain]``: a flagged scene
   description written by Venice counts as a strike against the person who pressed 🖼️.
 """
