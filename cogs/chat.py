@@ -143,6 +143,22 @@ class Chat(commands.Cog):
                 await self.post_existing(interaction.channel, scene, greeting)
 
     @commands.Cog.listener()
+    async def on_character_changed(self, channel: Any, user: discord.abc.User) -> None:
+        """A new character for the channel starts a fresh story with its greeting (the old one is
+        archived and stays in /conversation list), as /reset does."""
+        if channel is None:
+            return
+        guild = getattr(channel, "guild", None)
+        try:
+            where = await self.where(channel, guild.id if guild else None, user)
+            async with self.engine.queue.turn(where.channel_id):
+                scene, greeting = await self.engine.new_conversation(where)
+                if greeting is not None:
+                    await self.post_existing(channel, scene, greeting)
+        except Exception:
+            log.exception("starting a conversation for the new character in channel %s failed", channel.id)
+
+    @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.webhook_id is not None or self.bot.user is None:
             return

@@ -103,3 +103,24 @@ async def test_a_conversation_of_another_channel_is_not_found(chat: ChatWorld) -
     elsewhere = chat.place()
     handle = await chat.slash(elsewhere, "conversation resume", {"conversation": archived})
     assert chat.ephemeral_texts(handle) == ["There is no conversation with that number in this channel."]
+
+
+async def test_choosing_another_character_starts_a_fresh_story(chat: ChatWorld) -> None:
+    import asyncio
+
+    where = chat.place()
+    chat.venice.replies.extend(["First answer.", "Second answer."])
+    await chat.say(where, "Old question")
+    venice_character = next(c for c in chat.venice.characters if c["adult"])
+    await chat.slash(where, "character set", {"character": f"venice:{venice_character['slug']}"})
+    conversations = chat.bot.services.chat.conversations  # type: ignore[union-attr]
+    for _ in range(100):  # the new conversation is started by a listener, right after the command
+        if len(await conversations.list_for_channel(int(where.channel_id or 0))) == 2:
+            break
+        await asyncio.sleep(0.02)
+    rows = await conversations.list_for_channel(int(where.channel_id or 0))
+    assert [c.character_name for c, _ in rows] == [venice_character["name"], "Scarlett"]
+    await chat.say(where, "Who are you?")
+    history = chat.history()
+    assert not any("Old question" in line for line in history)
+    assert venice_character["name"] in chat.last_prompt()[0]["content"]
