@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot import gate
 from bot.config import Settings
@@ -160,11 +160,24 @@ class LustifyBot(commands.AutoShardedBot):
     async def _close_once(self) -> None:
         try:
             await self._finish_in_flight()
+            await self._unload_cogs()
             await super().close()
         finally:
             if self.services is not None:
                 await self.services.close()
                 self.services = None
+
+    async def _unload_cogs(self) -> None:
+        """Run every cog's `cog_unload` (discord.py's close does not), so background loops such as
+        the daily purges stop before the database they use is closed."""
+        loops = [task for cog in self.cogs.values() for task in _loop_tasks(cog)]
+        for name in list(self.cogs):
+            try:
+                await self.remove_cog(name)
+            except Exception:
+                log.exception("unloading cog %s failed", name)
+        if loops:
+            await asyncio.wait(loops, timeout=5)
 
     async def _finish_in_flight(self) -> None:
         """Stop taking events, then let the requests already being handled finish (bounded).
@@ -190,6 +203,15 @@ class LustifyBot(commands.AutoShardedBot):
             log.warning("shutting down: cancelled %d request(s) still running after %.0f s",
                         len(pending), DRAIN_SECONDS)
             await asyncio.wait(pending, timeout=2)
+
+
+def _loop_tasks(cog: commands.Cog) -> list[asyncio.Task[object]]:
+    """The running tasks of a cog's `tasks.loop`s."""
+    found = []
+    for value in vars(cog).values():
+        if isinstance(value, tasks.Loop) and (task := value.get_task()) is not None and not task.done():
+            found.append(task)
+    return found
 
 
 def make_bot(settings: Settings, **kwargs: Any) -> LustifyBot:
