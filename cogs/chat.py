@@ -22,7 +22,7 @@ from bot import gate, policy
 from bot.chat.service import WITHHELD, ChatService, Outcome, Scene, Where
 from bot.chat.writer import Posted, ReplyRenderer, ReplyWriter
 from bot.client import LustifyBot, user_message_for
-from bot.errors import UserError
+from bot.errors import LimitReached, UserError
 from bot.store import users
 from bot.store.conversations import TurnRow
 from bot.ui.chat_views import ChatButton, edit_submission, reply_view, stop_view
@@ -114,17 +114,24 @@ class Chat(commands.Cog):
         if len(text) > MAX_INPUT:
             raise UserError(TOO_LONG)
         where = await self.where(interaction.channel, interaction.guild_id, interaction.user)
-        await self._screen(text, where, "chat")
-        ticket = await self.services.limits.acquire(
-            user_id=where.user_id, guild_id=where.guild_id, channel_id=where.channel_id,
-            parent_id=where.parent_id, kind="chat",
-        )
+        await self._screen(text, where, "chat")  # before the echo: refused words are never shown
+        # The acknowledgement shows what was said; the character answers below it. It goes out
+        # before the quota check, which writes to the database and must not eat the 3 s deadline.
+        echo = discord.Embed(description=text, colour=discord.Colour.dark_purple())
+        echo.set_author(name=where.user_name, icon_url=interaction.user.display_avatar.url)
+        callback = await interaction.response.send_message(embed=echo)
+        origin = callback.message_id or (await interaction.original_response()).id
         try:
-            # The acknowledgement shows what was said; the character answers below it.
-            echo = discord.Embed(description=text, colour=discord.Colour.dark_purple())
-            echo.set_author(name=where.user_name, icon_url=interaction.user.display_avatar.url)
-            callback = await interaction.response.send_message(embed=echo)
-            origin = callback.message_id or (await interaction.original_response()).id
+            ticket = await self.services.limits.acquire(
+                user_id=where.user_id, guild_id=where.guild_id, channel_id=where.channel_id,
+                parent_id=where.parent_id, kind="chat",
+            )
+        except LimitReached as exc:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await interaction.followup.send(exc.message, ephemeral=True)
+            return
+        try:
             await self.converse(interaction.channel, where, text, origin)
         finally:
             await self.services.limits.release(ticket)

@@ -256,3 +256,14 @@ async def test_regenerating_a_reply_whose_first_message_was_deleted_posts_it_aga
     assert last["id"] not in chat.discord.world.messages and button(replies[1], "regen")
     stored = await chat.bot.services.chat.conversations.by_discord_id(int(replies[0]["id"]))  # type: ignore[union-attr]
     assert stored is not None and stored.discord_ids == [int(m["id"]) for m in replies]
+
+
+async def test_a_quota_hit_on_chat_removes_the_echo_and_says_the_limit_privately(chat: ChatWorld) -> None:
+    where = chat.place()
+    await chat.setting(where, "daily_messages", 1)
+    first = await chat.slash(where, "chat", {"message": "One drink, please"})
+    assert first.requests and chat.venice.count("/chat/completions") == 1
+    second = await chat.slash(where, "chat", {"message": "Another one"})
+    assert any("for today" in text for text in chat.ephemeral_texts(second))
+    assert any(r.method == "DELETE" and r.path.endswith("/messages/@original") for r in second.requests)
+    assert chat.venice.count("/chat/completions") == 1
