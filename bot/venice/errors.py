@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from bot.venice.types import as_float
+
 __all__ = [
     "AuthError",
     "BadRequestError",
@@ -199,7 +201,7 @@ def parse_error_body(raw: bytes | str | Mapping[str, Any] | None) -> ErrorBody:
         code = err.get("code") if isinstance(err.get("code"), str) else None
         etype = _text(err.get("type")) or None
         param = _text(err.get("param")) or None
-        retry_after = _number(err.get("retry_after"))
+        retry_after = as_float(err.get("retry_after"))
     else:
         message = _text(err) or _text(data.get("message"))
     if code is None and isinstance(data.get("code"), str):
@@ -214,16 +216,6 @@ def parse_error_body(raw: bytes | str | Mapping[str, Any] | None) -> ErrorBody:
     )
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
     return None
 
 
@@ -231,7 +223,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     """`Retry-After` as seconds; accepts delta-seconds and (for robustness) an HTTP date."""
     if not value:
         return None
-    seconds = _number(value.strip())
+    seconds = as_float(value.strip())
     if seconds is not None:
         return max(0.0, seconds)
     try:

@@ -39,7 +39,8 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
+    """A number from JSON or a header string; None for anything else (booleans included)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -100,7 +101,7 @@ class Cost:
         """Build from a `cost` object; None when absent."""
         if not isinstance(data, Mapping):
             return None
-        usd, diem = _float(data.get("usd")), _float(data.get("diem"))
+        usd, diem = as_float(data.get("usd")), as_float(data.get("diem"))
         if usd is None and diem is None:
             return None
         return cls(usd, diem)
@@ -233,7 +234,7 @@ class VeniceCharacter:
             model_id=_str(data.get("modelId")),
             photo_url=_str(data.get("photoUrl")),
             share_url=_str(data.get("shareUrl")),
-            rating=_float(stats.get("averageRating")),
+            rating=as_float(stats.get("averageRating")),
             rating_count=_int(stats.get("ratingCount")) or 0,
             imports=_int(stats.get("imports")) or 0,
             featured=data.get("featured") is True,
@@ -263,10 +264,10 @@ class RateLimitInfo:
         info = cls(
             limit_requests=_int(headers.get("x-ratelimit-limit-requests")),
             remaining_requests=_int(headers.get("x-ratelimit-remaining-requests")),
-            reset_requests=_float(headers.get("x-ratelimit-reset-requests")),
+            reset_requests=as_float(headers.get("x-ratelimit-reset-requests")),
             limit_tokens=_int(headers.get("x-ratelimit-limit-tokens")),
             remaining_tokens=_int(headers.get("x-ratelimit-remaining-tokens")),
-            reset_tokens=_float(headers.get("x-ratelimit-reset-tokens")),
+            reset_tokens=as_float(headers.get("x-ratelimit-reset-tokens")),
             type=headers.get("x-ratelimit-type"),
         )
         return None if info == cls() else info
@@ -282,8 +283,8 @@ class Balance:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Balance | None:
         """Read `x-venice-balance-usd` / `-diem`; None when neither is present."""
-        usd = _float(headers.get("x-venice-balance-usd"))
-        diem = _float(headers.get("x-venice-balance-diem"))
+        usd = as_float(headers.get("x-venice-balance-usd"))
+        diem = as_float(headers.get("x-venice-balance-diem"))
         if usd is None and diem is None:
             return None
         return cls(usd, diem)
