@@ -216,9 +216,6 @@ def parse_error_body(raw: bytes | str | Mapping[str, Any] | None) -> ErrorBody:
     )
 
 
-    return None
-
-
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """`Retry-After` as seconds; accepts delta-seconds and (for robustness) an HTTP date."""
     if not value:
