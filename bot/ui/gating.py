@@ -45,5 +45,17 @@ def over_limit(modal: discord.ui.Modal) -> str | None:
     for item in modal.children:
         limit = item.max_length if isinstance(item, discord.ui.TextInput) else None
         if limit is not None and len(item.value or "") > limit:
-            return f"“{item.label}” can be at most {item.max_length:,} characters."
+            return f"That's too long for this form: at most {limit:,} characters per field."
     return None
+
+
+async def form_allowed(interaction: discord.Interaction, modal: discord.ui.Modal) -> bool:
+    """A form submission's check: the gate first (nothing else happens outside age-gated places),
+    then the limits the form declared."""
+    if not await component_allowed(interaction):
+        return False
+    problem = over_limit(modal)
+    if problem is not None:
+        await interaction.response.send_message(problem, ephemeral=True)
+        return False
+    return True

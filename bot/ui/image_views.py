@@ -15,7 +15,7 @@ import discord
 
 from bot.images.jobs import Delivery
 from bot.images.seeds import SOURCE_RANDOM
-from bot.ui.gating import component_allowed, over_limit
+from bot.ui.gating import form_allowed
 
 TEMPLATE = r"img:(?P<action>reroll|edit|upscale|lock|delete|cancel):(?P<id>[0-9]+)"
 ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
@@ -92,14 +92,7 @@ class EditPromptModal(discord.ui.Modal):
         self.add_item(self.prompt)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # The gate first (nothing else happens outside age-gated places), then the form's own limit.
-        if not await component_allowed(interaction):
-            return False
-        problem = over_limit(self)
-        if problem is not None:
-            await interaction.response.send_message(problem, ephemeral=True)
-            return False
-        return True
+        return await form_allowed(interaction, self)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         cog = interaction.client.get_cog("Images")  # type: ignore[attr-defined]

@@ -5,16 +5,6 @@ The production bot (every cog) runs on the fake Discord and fake Venice (see `co
 "Doesn't crash" is checked three ways: the user never gets the generic "something went wrong"
 answer, nothing is logged at ERROR, and the fake Discord saw no request real Discord would reject
 (the chat fixture asserts that at teardown).
-
-Known failures, each caused by a product gap (not skipped, not xfailed):
-- ``test_text_that_a_right_to_left_override_shows_the_right_way_round_is_screened``: text typed
-  backwards after U+202E is shown the right way round by Discord, but screened backwards
-  (``bot/safety/normalize.py`` drops the override and never reads the span reversed);
-- ``test_character_form_values_over_the_forms_limits_are_refused`` and
-  ``test_an_image_edit_over_the_forms_limit_is_refused``: form values past the form's own
-  max_length are stored/used as they are (the reply edit form already refuses them);
-- ``test_out_of_range_settings_are_refused_and_nothing_is_written[daily_usd-nan-…]``: "nan" passes
-  the range check (``bot/settings.py`` ``parse_value``); on PostgreSQL the write then crashes.
 """
 
 from __future__ import annotations

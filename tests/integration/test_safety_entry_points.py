@@ -17,15 +17,6 @@ things for each refused input:
 
 Each input comes in two forms: plainly written, and obfuscated the way people slip words past a
 filter (leetspeak number word, "y.o.", letters spaced apart); the obfuscated form is the issue's.
-
-Known failures, each caused by a product bug (not skipped, not xfailed):
-- every ``[obfuscated]`` case: the screen reads ages only from forms that keep digits, so a
-  leetspeak number word ("f1fteen") is never read as an age (``bot/safety/normalize.py``
-  ``variants``); ``test_the_screen_reads_the_issues_obfuscated_example`` pins it at the source;
-- ``test_a_flagged_venice_character_cannot_be_set[name-*]``: ``CharacterService.choose`` swallows
-  the refusal of a Venice character found by its typed name and answers "couldn't find";
-- ``test_a_scene_that_venice_describes_with_a_minor_is_not_drawn[plain]``: a flagged scene
-  description written by Venice counts as a strike against the person who pressed 🖼️.
 """
 
 from __future__ import annotations
