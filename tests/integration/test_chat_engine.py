@@ -6,6 +6,7 @@ A recording renderer stands in for Discord: it keeps what would have been sent a
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from bot.ui.stream import StreamRenderer
 from tests.conftest import make_settings
 from tests.fakes.venice import Fault
 
+_MESSAGE_IDS = itertools.count(1001)
+
 
 class Recorder:
     """send/edit callables for StreamRenderer that remember every call."""
@@ -23,13 +26,12 @@ class Recorder:
     def __init__(self) -> None:
         self.messages: dict[int, str] = {}
         self.calls: list[tuple[str, int, str]] = []
-        self._next = 1000
 
     async def send(self, text: str) -> Any:
-        self._next += 1
-        self.messages[self._next] = text
-        self.calls.append(("send", self._next, text))
-        return _Handle(self._next)
+        message_id = next(_MESSAGE_IDS)  # unique across recorders, as Discord's ids are
+        self.messages[message_id] = text
+        self.calls.append(("send", message_id, text))
+        return _Handle(message_id)
 
     async def edit(self, handle: Any, text: str) -> None:
         self.messages[handle.message_id] = text
