@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: lint, then every test on SQLite, then again on PostgreSQL when one
-# answers at TEST_POSTGRES_URL (default: the local server, database `test`, user `postgres`).
+# Runs the whole test suite: lint, then every test on SQLite, then the tests marked `postgres` (those
+# that exercise the store itself) again on PostgreSQL when one answers at TEST_POSTGRES_URL
+# (default: the local server, database `test`, user `postgres`).
 set -euo pipefail
 cd "$(dirname "$0")"
 if [ ! -x .venv/bin/python ] || [ pyproject.toml -nt .venv/.installed-test ]; then
@@ -29,8 +30,8 @@ except Exception as exc:
     sys.exit(1)
 PY
 then
-  echo "== tests on PostgreSQL"
-  TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+  echo "== store tests on PostgreSQL"
+  TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q -p no:cacheprovider -m postgres "$@"
 else
   echo "== PostgreSQL pass not run: no server answered (CI always starts one)"
 fi

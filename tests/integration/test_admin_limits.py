@@ -15,6 +15,8 @@ from bot.limits import Ticket
 from bot.services import Services, build_services
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.postgres  # the store itself: run on PostgreSQL too
+
 GUILD, CHANNEL, USER = 700, 701, 702
 
 

@@ -17,6 +17,8 @@ from bot.ui.stream import StreamRenderer
 from tests.conftest import make_settings
 from tests.fakes.venice import Fault
 
+pytestmark = pytest.mark.postgres  # the store itself: run on PostgreSQL too
+
 _MESSAGE_IDS = itertools.count(1001)
 
 

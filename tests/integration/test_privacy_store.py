@@ -33,6 +33,8 @@ from bot.store.models import (
     utcnow,
 )
 
+pytestmark = pytest.mark.postgres  # the store itself: run on PostgreSQL too
+
 ALICE, BOB = 1001, 1002
 GUILD, SHARED_CHANNEL, DM_CHANNEL, BOB_CHANNEL = 500, 10, 20, 30
 ALICE_WORDS = "Alice whispers the secret password swordfish"

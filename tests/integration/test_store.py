@@ -17,6 +17,8 @@ from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.migrate import current_revision, migrate
 from bot.store.models import CharacterRow, Conversation, ImageRecord, Message, Usage
 
+pytestmark = pytest.mark.postgres  # the store itself: run on PostgreSQL too
+
 
 @pytest.fixture
 async def sessions(db_url: str):

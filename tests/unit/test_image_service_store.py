@@ -15,6 +15,8 @@ from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.models import ImageRecord, utcnow
 from bot.ui.image_views import clip, image_embed, image_view, seed_text
 
+pytestmark = pytest.mark.postgres  # the store itself: run on PostgreSQL too
+
 
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
