@@ -169,17 +169,17 @@ def production_bot(urls: dict[str, str], db_url: str) -> Any:
     import discord
 
     from bot.client import make_bot
-    from bot.config import Secret, Settings
+    from bot.config import Env, Secret
 
     discord.asset.Asset.BASE = urls["cdn"]  # nothing may reach Discord's CDN
-    settings = Settings(discord_token=Secret(DISCORD_TOKEN), venice_api_key=Secret(VENICE_KEY),
+    settings = Env(discord_token=Secret(DISCORD_TOKEN), venice_api_key=Secret(VENICE_KEY),
                         database_url=db_url, venice_base_url=urls["venice"], discord_api_base=urls["discord_api"])
     return make_bot(settings)
 
 
 async def allow_long_replies(bot: Any) -> None:
     """reply_tokens at its maximum (4,000), so a 6,000-character reply is not cut at the default 700."""
-    await bot.services.config.set("reply_tokens", 4000, scope="global", scope_id=0, guild_id=None, by=0)
+    await bot.services.settings.set("reply_tokens", 4000, scope="global", scope_id=0, guild_id=None, by=0)
 
 
 async def connect(bot: Any, *, timeout: float = 60.0) -> asyncio.Task[None]:  # noqa: ASYNC109

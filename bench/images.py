@@ -41,7 +41,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Secret, Settings
+from bot.config import Env, Secret
 from bot.images.jobs import Delivery, ImageJob
 from bot.images.queue import ImageQueue
 from bot.images.service import ImageService
@@ -105,13 +105,13 @@ async def make_rig(fake: FakeVenice, *, queue: ImageQueue, folder: Path) -> Rig:
     await fake.start()
     url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     await migrate(url)
-    settings = Settings(discord_token=None, venice_api_key=Secret(KEY), database_url=url, venice_base_url=fake.base_url)
+    settings = Env(discord_token=None, venice_api_key=Secret(KEY), database_url=url, venice_base_url=fake.base_url)
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     config = SettingsStore(sessions, settings)
     await config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
     venice = VeniceClient(KEY, fake.base_url)
-    service = ImageService(sessions=sessions, venice=venice, config=config, limits=Limits(sessions, config),
+    service = ImageService(sessions=sessions, venice=venice, settings=config, limits=Limits(sessions, config),
                            queue=queue)
 
     async def cleanup() -> None:

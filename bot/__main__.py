@@ -1,6 +1,6 @@
 """Command line: `python -m bot [run|migrate|sync|check|chat]`.
 
-Start-up chores (settings, logging, migrations) live here, not in the bot. Every failure ends in
+Start-up chores (the environment, logging, migrations) live here, not in the bot. Every failure ends in
 one line on stderr that says what is wrong and how to fix it, and a non-zero exit; no traceback and
 never a secret.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Env, load_env
 
 log = logging.getLogger("bot")
 TOKEN_REFUSED = "DISCORD_TOKEN was refused by Discord: copy the bot token again from the Developer Portal"
@@ -38,64 +38,64 @@ def _describe_db_error(url: str, exc: BaseException) -> str:
     return f"DATABASE_URL: cannot open the database at {_safe_url(url)} ({reason})"
 
 
-async def _migrate(settings: Settings, *, action: str = "upgrade", target: str = "head") -> None:
+async def _migrate(env: Env, *, action: str = "upgrade", target: str = "head") -> None:
     from alembic.util import CommandError
 
     from bot.store.migrate import migrate
 
     try:
-        await migrate(settings.database_url, action=action, target=target)
+        await migrate(env.database_url, action=action, target=target)
     except CommandError as exc:
         # Alembic's own complaint (an unknown revision, a database newer than this code): the
         # database opened fine, so saying "cannot open" would send the operator the wrong way.
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise Fatal(f"migrate: {reason} (revisions are in migrations/versions; 'base' means empty)") from None
     except Exception as exc:  # any driver failure becomes one line
-        raise Fatal(_describe_db_error(settings.database_url, exc)) from None
+        raise Fatal(_describe_db_error(env.database_url, exc)) from None
 
 
-async def cmd_run(settings: Settings, _args: argparse.Namespace) -> None:
+async def cmd_run(env: Env, _args: argparse.Namespace) -> None:
     import discord
 
     from bot.client import make_bot
 
-    await _migrate(settings)
-    bot = make_bot(settings)
+    await _migrate(env)
+    bot = make_bot(env)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-    assert settings.discord_token is not None
+    assert env.discord_token is not None
     try:
         async with bot:
-            await bot.start(settings.discord_token.get())
+            await bot.start(env.discord_token.get())
     except discord.LoginFailure:
         raise Fatal(TOKEN_REFUSED) from None
     except discord.PrivilegedIntentsRequired:
         raise Fatal("Discord refused the requested intents: enable them on the Developer Portal's Bot page") from None
 
 
-async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+async def cmd_migrate(env: Env, args: argparse.Namespace) -> None:
     if args.down:
-        await _migrate(settings, action="downgrade", target=args.down)
+        await _migrate(env, action="downgrade", target=args.down)
         print(f"database downgraded to {args.down}")
     else:
-        await _migrate(settings)
+        await _migrate(env)
         print("database is up to date")
 
 
-async def cmd_sync(settings: Settings, args: argparse.Namespace) -> None:
+async def cmd_sync(env: Env, args: argparse.Namespace) -> None:
     import discord
 
     from bot.client import make_bot
 
     # Logging in runs setup_hook, whose cogs read the store: on a fresh install (sync before the
     # first run) the tables must exist, or sync dies with "no such table".
-    await _migrate(settings)
-    bot = make_bot(settings)
-    assert settings.discord_token is not None
+    await _migrate(env)
+    bot = make_bot(env)
+    assert env.discord_token is not None
     try:
         async with bot:
-            await bot.login(settings.discord_token.get())
+            await bot.login(env.discord_token.get())
             if args.guild:
                 guild = discord.Object(id=args.guild)
                 bot.tree.copy_global_to(guild=guild)
@@ -111,24 +111,24 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> None:
     print(f"registered {len(synced)} commands for {where}: " + ", ".join(sorted(c.name for c in synced)))
 
 
-async def cmd_check(settings: Settings, args: argparse.Namespace) -> None:
+async def cmd_check(env: Env, args: argparse.Namespace) -> None:
     from bot.check import run_check
 
-    ok = await run_check(settings, print, request_timeout=args.timeout)
+    ok = await run_check(env, print, request_timeout=args.timeout)
     if not ok:
         raise Fatal("check failed: see the lines above")
 
 
-async def cmd_chat(settings: Settings, args: argparse.Namespace) -> None:
+async def cmd_chat(env: Env, args: argparse.Namespace) -> None:
     from bot.terminal import run_terminal_chat
 
-    await _migrate(settings)
-    problem = await run_terminal_chat(settings, character=args.character, channel=args.channel)
+    await _migrate(env)
+    problem = await run_terminal_chat(env, character=args.character, channel=args.channel)
     if problem:
         raise Fatal(problem)
 
 
-COMMANDS: dict[str, tuple[Callable[[Settings, argparse.Namespace], Awaitable[None]], bool, bool]] = {
+COMMANDS: dict[str, tuple[Callable[[Env, argparse.Namespace], Awaitable[None]], bool, bool]] = {
     # name: (handler, needs Discord token, needs Venice key)
     "run": (cmd_run, True, True),
     "migrate": (cmd_migrate, False, False),
@@ -172,15 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env", override=False)
     handler, need_discord, need_venice = COMMANDS[args.command]
     try:
-        settings = load_settings(os.environ, need_discord=need_discord, need_venice=need_venice)
+        env = load_env(os.environ, need_discord=need_discord, need_venice=need_venice)
     except ConfigError as exc:
         print(f"lustify: {exc}", file=sys.stderr)
         return 2
     from bot.logsetup import setup_logging
 
-    redact = setup_logging(settings.log_level, settings.log_format, settings.secrets())
+    redact = setup_logging(env.log_level, env.log_format, env.secrets())
     try:
-        asyncio.run(handler(settings, args))
+        asyncio.run(handler(env, args))
     except Fatal as exc:
         print(f"lustify: {redact(str(exc))}", file=sys.stderr)
         return 1

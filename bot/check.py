@@ -6,21 +6,21 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings, sqlite_path
+from bot.config import Env, sqlite_path
 from bot.store.migrate import current_revision
 from bot.venice.client import Timeouts, VeniceClient
 from bot.venice.errors import AuthError, VeniceError
 
 
-async def _check_database(settings: Settings, out: Callable[[str], None]) -> bool:
-    where = make_url(settings.database_url).render_as_string(hide_password=True)
-    path = sqlite_path(settings.database_url)
+async def _check_database(env: Env, out: Callable[[str], None]) -> bool:
+    where = make_url(env.database_url).render_as_string(hide_password=True)
+    path = sqlite_path(env.database_url)
     if path is not None and not path.exists():
         # A first check before the first run: not an error, and a check must not create the file.
         out(f"• database: {where} does not exist yet; `python -m bot migrate` (or `run`) creates it")
         return True
     try:
-        current, head = await current_revision(settings.database_url)
+        current, head = await current_revision(env.database_url)
     except Exception as exc:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         out(f"✗ database: cannot open {where} ({reason})")
@@ -39,19 +39,19 @@ async def _check_database(settings: Settings, out: Callable[[str], None]) -> boo
 DEFAULT_TIMEOUT = 10.0
 
 
-async def _check_venice(settings: Settings, out: Callable[[str], None], request_timeout: float) -> bool:
-    assert settings.venice_api_key is not None
-    client = VeniceClient(settings.venice_api_key.get(), settings.venice_base_url, max_retries=1,
+async def _check_venice(env: Env, out: Callable[[str], None], request_timeout: float) -> bool:
+    assert env.venice_api_key is not None
+    client = VeniceClient(env.venice_api_key.get(), env.venice_base_url, max_retries=1,
                           timeouts=Timeouts(connect=request_timeout, catalogue=request_timeout))
     ok = True
     try:
         text_models = await client.list_models("text")
         image_models = await client.list_models("image")
-        out(f"✓ Venice key accepted at {settings.venice_base_url}: {len(text_models)} text and "
+        out(f"✓ Venice key accepted at {env.venice_base_url}: {len(text_models)} text and "
             f"{len(image_models)} image models")
         for wanted, models, setting in (
-            (settings.text_model, text_models, "TEXT_MODEL"),
-            (settings.image_model, image_models, "IMAGE_MODEL"),
+            (env.text_model, text_models, "TEXT_MODEL"),
+            (env.image_model, image_models, "IMAGE_MODEL"),
         ):
             model = next((m for m in models if m.id == wanted), None)
             if model is None:
@@ -64,18 +64,18 @@ async def _check_venice(settings: Settings, out: Callable[[str], None], request_
             else:
                 extra = f", context {model.context_tokens} tokens" if model.context_tokens else ""
                 out(f"✓ {setting}={wanted}{extra}")
-        if settings.image_style:
+        if env.image_style:
             styles = await client.image_styles()
-            if settings.image_style in styles:
-                out(f"✓ IMAGE_STYLE={settings.image_style}")
+            if env.image_style in styles:
+                out(f"✓ IMAGE_STYLE={env.image_style}")
             else:
                 ok = False
-                out(f"✗ IMAGE_STYLE={settings.image_style} is not a Venice style; e.g. {', '.join(styles[:6])}")
+                out(f"✗ IMAGE_STYLE={env.image_style} is not a Venice style; e.g. {', '.join(styles[:6])}")
     except AuthError:
         out("✗ VENICE_API_KEY was refused by Venice: create a new key at venice.ai/settings/api")
         ok = False
     except VeniceError as exc:
-        out(f"✗ Venice at {settings.venice_base_url}: {exc.user_message}")
+        out(f"✗ Venice at {env.venice_base_url}: {exc.user_message}")
         ok = False
     finally:
         await client.close()
@@ -83,12 +83,12 @@ async def _check_venice(settings: Settings, out: Callable[[str], None], request_
 
 
 async def run_check(
-    settings: Settings, out: Callable[[str], None], *, request_timeout: float = DEFAULT_TIMEOUT
+    env: Env, out: Callable[[str], None], *, request_timeout: float = DEFAULT_TIMEOUT
 ) -> bool:
     """Print one line per check; True when the bot can start with these settings.
 
     `request_timeout` bounds each Venice request (seconds)."""
     out("✓ settings loaded")
-    db_ok = await _check_database(settings, out)
-    venice_ok = await _check_venice(settings, out, request_timeout)
+    db_ok = await _check_database(env, out)
+    venice_ok = await _check_venice(env, out, request_timeout)
     return db_ok and venice_ok

@@ -16,10 +16,10 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import gate
-from bot.config import Settings
-from bot.errors import UserError
+from bot.config import Env
 from bot.services import Services, build_services
-from bot.venice.errors import VeniceError
+from bot.ui.errors import report
+from bot.ui.gating import admit
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ EXTENSIONS = ("cogs.chat", "cogs.characters", "cogs.images", "cogs.admin", "cogs
 HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord-ui-dynamic-item-",
                  "discord-ui-modal-dispatch-", "discord.py: on_")
 DRAIN_SECONDS = 8.0  # inside the 10 s a container runtime waits between SIGTERM and SIGKILL
-GENERIC_ERROR = "Something went wrong on my side. It has been logged; please try again in a moment."
 
 
 def apply_api_base(api_base: str | None) -> None:
@@ -52,36 +51,6 @@ def intents() -> discord.Intents:
     return wanted
 
 
-def user_message_for(error: BaseException) -> str | None:
-    """Short, specific wording for errors users can understand; None means "unexpected"."""
-    if isinstance(error, app_commands.CommandInvokeError):
-        error = error.original
-    if isinstance(error, UserError | VeniceError):
-        return error.user_message if isinstance(error, VeniceError) else error.message
-    if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} s."
-    if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
-        perms = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
-        who = "You need" if isinstance(error, app_commands.MissingPermissions) else "I need"
-        return f"{who} the {perms} permission for that."
-    if isinstance(error, app_commands.TransformerError):
-        return f"That value isn't valid for this option: {str(error.value)[:100]!r}."
-    if isinstance(error, app_commands.CheckFailure):
-        return str(error) or "You can't use that here."
-    return None
-
-
-async def reply_ephemeral(interaction: discord.Interaction, text: str) -> None:
-    """Answer an interaction privately, whether or not it was already acknowledged."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException as exc:
-        log.warning("could not send an error reply: %s", exc)
-
-
 class BotTree(app_commands.CommandTree["LustifyBot"]):
     """The command tree: the gate as a global check, and one error handler with kind wording."""
 
@@ -91,29 +60,25 @@ class BotTree(app_commands.CommandTree["LustifyBot"]):
             return False
         if not isinstance(bot, LustifyBot) or bot.services is None:
             return True
-        return await bot.services.admit(interaction)
+        return await admit(interaction, bot.services.sessions)
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        text = user_message_for(error)
-        if text is None:
-            log.error("command %s failed", getattr(interaction.command, "qualified_name", "?"), exc_info=error)
-            text = GENERIC_ERROR
-        await reply_ephemeral(interaction, text)
+        await report(interaction, error)
 
 
 class LustifyBot(commands.AutoShardedBot):
     """The production bot. Tests build it with the same factory and point it at local fakes."""
 
-    def __init__(self, settings: Settings, *, extensions: tuple[str, ...] = EXTENSIONS, **kwargs: Any) -> None:
+    def __init__(self, env: Env, *, extensions: tuple[str, ...] = EXTENSIONS, **kwargs: Any) -> None:
         # Text only: never joins voice, so discord.py's "PyNaCl/davey is not installed" start-up
         # warnings would only alarm operators. These are discord.py's own warn-once switches.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
         shard_options: dict[str, Any] = {}
-        if settings.shard_count is not None:
-            shard_options["shard_count"] = settings.shard_count
-        if settings.shard_ids is not None:
-            shard_options["shard_ids"] = list(settings.shard_ids)
+        if env.shard_count is not None:
+            shard_options["shard_count"] = env.shard_count
+        if env.shard_ids is not None:
+            shard_options["shard_ids"] = list(env.shard_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -126,13 +91,13 @@ class LustifyBot(commands.AutoShardedBot):
             **shard_options,
             **kwargs,
         )
-        self.settings = settings
+        self.env = env
         self.extension_names = extensions
         self.services: Services | None = None
         self._shutdown: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
-        self.services = await build_services(self.settings, self)
+        self.services = await build_services(self.env, self)
         for name in self.extension_names:
             await self.load_extension(name)
         log.info("setup done: %d extensions, %d commands", len(self.extension_names), len(self.tree.get_commands()))
@@ -214,7 +179,7 @@ def _loop_tasks(cog: commands.Cog) -> list[asyncio.Task[object]]:
     return found
 
 
-def make_bot(settings: Settings, **kwargs: Any) -> LustifyBot:
+def make_bot(env: Env, **kwargs: Any) -> LustifyBot:
     """The one factory used by `python -m bot`, the tests and the benchmarks."""
-    apply_api_base(settings.discord_api_base)
-    return LustifyBot(settings, **kwargs)
+    apply_api_base(env.discord_api_base)
+    return LustifyBot(env, **kwargs)

@@ -1,7 +1,9 @@
-"""Settings from the environment (and `.env`), validated once at start-up.
+"""`Env`: the operator's configuration from the environment (and `.env`), validated once at start-up.
+
+Per-server and per-channel settings that admins change at run time are `bot.settings` instead.
 
 Every problem is reported as one line that names the variable and says how to fix it. Secrets are
-wrapped in `Secret`, whose repr and str never show the value, so a settings object can be logged or
+wrapped in `Secret`, whose repr and str never show the value, so an `Env` can be logged or
 put in an exception without leaking anything.
 """
 
@@ -54,8 +56,11 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Validated settings. `discord_token`/`venice_api_key` are None when not needed and not set."""
+class Env:
+    """The environment, validated once (per-server settings live in `bot.settings`).
+
+    `discord_token`/`venice_api_key` are None when not needed and not set.
+    """
 
     discord_token: Secret | None
     venice_api_key: Secret | None
@@ -162,8 +167,8 @@ def _model_name(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def load_settings(env: Mapping[str, str], *, need_discord: bool = False, need_venice: bool = False) -> Settings:
-    """Build `Settings` from a mapping of environment variables, raising `ConfigError` on any problem."""
+def load_env(env: Mapping[str, str], *, need_discord: bool = False, need_venice: bool = False) -> Env:
+    """Build `Env` from a mapping of environment variables, raising `ConfigError` on any problem."""
     discord_token = _token(
         env, "DISCORD_TOKEN", need_discord,
         "create a bot in the Discord Developer Portal and set DISCORD_TOKEN in the environment or .env",
@@ -186,7 +191,7 @@ def load_settings(env: Mapping[str, str], *, need_discord: bool = False, need_ve
     if fmt not in LOG_FORMATS:
         raise ConfigError("LOG_FORMAT must be 'text' or 'json'")
     owners = _int_list(env, "OWNER_IDS") or ()
-    return Settings(
+    return Env(
         discord_token=discord_token,
         venice_api_key=venice_key,
         database_url=_database_url(env),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """Something the user can fix or should know; `str(error)` is shown to them, ephemerally."""
+    """Something the user can fix or should know; `user_message` is shown to them, ephemerally.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    `user_message` is the one attribute for user wording: `VeniceError` has the same one.
+    """
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
 
 
 class LimitReached(UserError):
@@ -18,6 +21,6 @@ class LimitReached(UserError):
 class Refused(UserError):
     """The content policy refused the input. The message says why, never repeats the content."""
 
-    def __init__(self, message: str, rule: str) -> None:
-        super().__init__(message)
+    def __init__(self, user_message: str, rule: str) -> None:
+        super().__init__(user_message)
         self.rule = rule

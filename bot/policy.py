@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +17,9 @@ from bot import safety
 from bot.errors import Refused
 from bot.store import users
 from bot.store.models import AuditEvent
+from bot.where import Where
+
+__all__ = ["Where", "audit", "check_text", "check_texts", "output_verdict", "refuse"]
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +29,6 @@ MINOR_RULES = frozenset({"minor_age", "minor_term"})
 STRIKE_WINDOW = timedelta(hours=24)
 STRIKE_THRESHOLD = 5
 BLOCK_FOR = timedelta(hours=24)
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Who did it and where, for the audit log."""
-
-    user_id: int | None
-    guild_id: int | None
-    channel_id: int | None
-    entry: str  # e.g. "chat", "imagine", "character import"
 
 
 async def audit(

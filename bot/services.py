@@ -1,66 +1,45 @@
-"""What the bot owns, built once in `setup_hook` and closed once in `close`.
+"""The one place that builds: every part the bot owns, in order, each given exactly what it uses.
 
-Cogs reach services through `bot.services`; services never import discord.py types except at the
-edge helpers that take an interaction, so the logic stays testable without Discord.
+`build_services` is called once by the bot's `setup_hook` (and by `python -m bot chat`); `close`
+shuts everything down in reverse. Nothing here decides anything, and nothing later asks this bag
+for a part: cogs take what they need from it in their `setup` and pass it on by keyword.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import gate
 from bot.characters.service import CharacterService
 from bot.chat.service import ChatService
-from bot.config import Settings
+from bot.config import Env
 from bot.images.service import ImageService
 from bot.limits import Limits
 from bot.settings import SettingsStore
-from bot.store import users
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.ui.personas import PersonaPoster
 from bot.venice.client import VeniceClient
 
-if TYPE_CHECKING:
-    from discord.ext import commands
-
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Services:
-    settings: Settings
-    engine: AsyncEngine
+    """What the bot owns. `env` is the operator's environment; `settings` the per-server settings."""
+
+    env: Env
+    engine: AsyncEngine  # the database engine (the chat service is `chat`)
     sessions: async_sessionmaker[AsyncSession]
     venice: VeniceClient
-    config: SettingsStore
+    settings: SettingsStore
     limits: Limits
-    chat: ChatService = field(init=False)
-    images: ImageService = field(init=False)
-    characters: CharacterService = field(init=False)
-    personas: PersonaPoster | None = field(init=False, default=None)  # None without a bot (CLI chat)
-
-    async def admit(self, interaction: discord.Interaction) -> bool:
-        """After the gate: refuse blocked users, and remember a DM unlock for plain DM chat."""
-        until = await users.blocked_until(self.sessions, interaction.user.id)
-        if until is not None and not _is_privacy_command(interaction):
-            text = (
-                "You're blocked from using this bot until "
-                f"{discord.utils.format_dt(until, 'f')} after repeated attempts to request content "
-                "involving minors."
-            )
-            if interaction.type is discord.InteractionType.autocomplete:
-                await interaction.response.autocomplete([])
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-            return False
-        if interaction.type is discord.InteractionType.application_command and gate.is_bot_dm(interaction):
-            await users.unlock_dm(self.sessions, interaction.user.id)
-        return True
+    characters: CharacterService
+    chat: ChatService
+    images: ImageService
+    personas: PersonaPoster | None  # None without a Discord client (the terminal chat)
 
     async def close(self) -> None:
         await self.characters.close()
@@ -68,28 +47,29 @@ class Services:
         await self.engine.dispose()
 
 
-def _is_privacy_command(interaction: discord.Interaction) -> bool:
-    """A blocked user keeps their data rights: /privacy export and delete still work."""
-    data = interaction.data or {}
-    if interaction.type is discord.InteractionType.application_command:
-        return data.get("name") == "privacy"
-    return interaction.type is discord.InteractionType.component and str(data.get("custom_id", "")).startswith(
-        "privacy:")
+async def build_services(env: Env, client: discord.Client | None = None) -> Services:
+    """Open the store and the Venice client and build the services on them.
 
-
-async def build_services(settings: Settings, bot: commands.Bot | None = None) -> Services:
-    """Open the store and the Venice client. Migrations are run by the command line, not here."""
-    engine = make_engine(settings.database_url)
-    key = settings.venice_api_key.get() if settings.venice_api_key else ""
-    venice = VeniceClient(key, settings.venice_base_url)
+    Migrations are run by the command line, not here.
+    """
+    engine = make_engine(env.database_url)
     sessions = make_sessionmaker(engine)
-    config = SettingsStore(sessions, settings)
-    services = Services(
-        settings=settings, engine=engine, sessions=sessions, venice=venice,
-        config=config, limits=Limits(sessions, config),
+    venice = VeniceClient(env.venice_api_key.get() if env.venice_api_key else "", env.venice_base_url)
+    settings = SettingsStore(sessions, env)
+    limits = Limits(sessions, settings)
+    characters = CharacterService(sessions=sessions, venice=venice, settings=settings)
+    chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters)
+    images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits)
+    return Services(
+        env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,
+        characters=characters, chat=chat, images=images,
+        personas=PersonaPoster(client) if client is not None else None,
     )
-    services.chat = ChatService(services)
-    services.images = ImageService(sessions=sessions, venice=venice, config=config, limits=services.limits)
-    services.characters = CharacterService(sessions, venice, config)
-    services.personas = PersonaPoster(bot) if bot is not None else None
+
+
+def services_of(client: object) -> Services:
+    """The services the bot built in `setup_hook`; where cog modules' `setup` functions start."""
+    services = getattr(client, "services", None)
+    if not isinstance(services, Services):
+        raise RuntimeError("cogs are loaded after the services are built (in setup_hook)")
     return services

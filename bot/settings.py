@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings as Env
+from bot.config import Env
 from bot.errors import UserError
 from bot.store.models import Setting
 

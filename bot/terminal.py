@@ -12,11 +12,12 @@ from pathlib import Path
 
 from bot.characters.cards import CardError, parse_card
 from bot.characters.model import DEFAULT_CHARACTER, Character
-from bot.chat.service import Scene, Where
-from bot.config import Settings
+from bot.chat.service import Scene
+from bot.config import Env
 from bot.errors import UserError
 from bot.services import build_services
 from bot.venice.errors import VeniceError
+from bot.where import Where
 
 HELP = "Type a message and press Enter. Commands: :reset (new conversation), :quit."
 
@@ -65,13 +66,13 @@ async def load_character(services: object, spec: str | None) -> tuple[Character,
                      venice_slug=found.slug, avatar_url=found.photo_url), f"venice:{found.slug}"
 
 
-async def run_terminal_chat(settings: Settings, *, character: str | None, channel: int = 0) -> str | None:
+async def run_terminal_chat(env: Env, *, character: str | None, channel: int = 0) -> str | None:
     """Chat until :quit or end of input; returns what went wrong, or None."""
-    services = await build_services(settings)
+    services = await build_services(env)
     engine = services.chat
     try:
         card, ref = await load_character(services, character)
-        where = Where(channel_id=channel, guild_id=None, parent_id=None, user_id=0, user_name="You", multi_user=False)
+        where = Where(0, None, channel, "terminal chat", user_name="You")
         conv = await engine.conversations.active(channel)
         if conv is None or conv.character_ref != ref:
             conv, greeting = await engine.conversations.start(
@@ -80,8 +81,8 @@ async def run_terminal_chat(settings: Settings, *, character: str | None, channe
             )
             if greeting is not None:
                 print(f"{card.name}: {greeting.content}\n")
-        scene = Scene(conv, card, settings.text_model, 700, personas=False)
-        print(f"Talking with {card.name} on {settings.text_model}. {HELP}")
+        scene = Scene(conv, card, env.text_model, 700, personas=False)
+        print(f"Talking with {card.name} on {env.text_model}. {HELP}")
         while True:
             line = await asyncio.to_thread(input, "> ")
             if line.strip() in (":quit", ":q"):
@@ -110,7 +111,7 @@ async def run_terminal_chat(settings: Settings, *, character: str | None, channe
     except (EOFError, KeyboardInterrupt):
         print()
     except (UserError, VeniceError) as exc:
-        return exc.user_message if isinstance(exc, VeniceError) else exc.message
+        return exc.user_message
     finally:
         await services.close()
     return None

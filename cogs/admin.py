@@ -20,9 +20,9 @@ from discord.ext import commands, tasks
 
 from bot import audit_log, policy
 from bot.characters.service import BUILTINS, parse_ref
-from bot.client import LustifyBot
-from bot.config import Settings
+from bot.config import Env
 from bot.errors import UserError
+from bot.services import Services, services_of
 from bot.settings import GLOBAL_SCOPE_ID, REGISTRY, Resolved, Spec, parse_value, spec_for
 from bot.store import characters as character_store
 from bot.venice.errors import NotFoundError, VeniceError
@@ -113,7 +113,7 @@ def is_server_admin(interaction: discord.Interaction) -> bool:
     return interaction.guild_id is not None and bool(perms.manage_guild or perms.administrator)
 
 
-def number_choices(spec: Spec, current: str, env: Settings) -> list[app_commands.Choice[str]]:
+def number_choices(spec: Spec, current: str, env: Env) -> list[app_commands.Choice[str]]:
     """For numbers: what was typed (when valid), then the default with the allowed range."""
     choices = []
     typed = current.strip()
@@ -167,10 +167,9 @@ class Admin(commands.Cog):
         app_commands.Group(name="settings", description="Server settings for this bot (Manage Server)", nsfw=True)
     )
 
-    def __init__(self, bot: LustifyBot) -> None:
+    def __init__(self, bot: commands.Bot, services: Services) -> None:
         self.bot = bot
-        assert bot.services is not None
-        self.services = bot.services
+        self.services = services
 
     async def cog_load(self) -> None:
         await self._purge()
@@ -198,7 +197,7 @@ class Admin(commands.Cog):
     # -- who may do what --------------------------------------------------------------------------
 
     async def _is_owner(self, user: discord.abc.User) -> bool:
-        if user.id in self.bot.settings.owner_ids:
+        if user.id in self.services.env.owner_ids:
             return True
         try:
             return await self.bot.is_owner(user)  # type: ignore[arg-type]
@@ -301,7 +300,7 @@ class Admin(commands.Cog):
         if spec is None or (interaction.guild_id is not None and not is_server_admin(interaction)):
             return []
         if spec.kind in (int, float):
-            return number_choices(spec, current, self.bot.settings)
+            return number_choices(spec, current, self.services.env)
         try:
             options = await self._value_options(interaction, spec)
         except VeniceError:
@@ -335,7 +334,7 @@ class Admin(commands.Cog):
         if interaction.guild_id is not None and not is_server_admin(interaction):
             raise UserError(NEED_MANAGE_SERVER)
         target = target_of(interaction, channel)
-        resolved = await self.services.config.resolve_all(
+        resolved = await self.services.settings.resolve_all(
             guild_id=target.guild_id, channel_id=target.channel_id, parent_id=target.parent_id
         )
         await interaction.response.send_message(embed=render_show(resolved, target), ephemeral=True)
@@ -350,7 +349,7 @@ class Admin(commands.Cog):
         target = target_of(interaction, channel)
         scope, scope_id = await self._scope_for_change(interaction, spec, target)
         parsed = await self._validated(interaction, key, parse_value(spec, value))
-        await self.services.config.set(key, parsed, scope=scope, scope_id=scope_id,
+        await self.services.settings.set(key, parsed, scope=scope, scope_id=scope_id,
                                        guild_id=target.guild_id, by=interaction.user.id)
         where = self._where_label(scope, target)
         await self._audit(interaction, scope, target, key, f"set to {shown(parsed)[:DETAIL_VALUE_CHARS]} ({where})")
@@ -363,11 +362,11 @@ class Admin(commands.Cog):
         spec = spec_for(key)
         target = target_of(interaction, channel)
         scope, scope_id = await self._scope_for_change(interaction, spec, target)
-        await self.services.config.set(key, None, scope=scope, scope_id=scope_id,
+        await self.services.settings.set(key, None, scope=scope, scope_id=scope_id,
                                        guild_id=target.guild_id, by=interaction.user.id)
         where = self._where_label(scope, target)
         await self._audit(interaction, scope, target, key, f"reset ({where})")
-        now = (await self.services.config.resolve_all(
+        now = (await self.services.settings.resolve_all(
             guild_id=target.guild_id, channel_id=target.channel_id, parent_id=target.parent_id, keys=[key]
         ))[key]
         await interaction.response.send_message(
@@ -407,5 +406,5 @@ class Admin(commands.Cog):
         await policy.audit(self.services.sessions, where, kind="admin", rule=key, detail=detail)
 
 
-async def setup(bot: LustifyBot) -> None:
-    await bot.add_cog(Admin(bot))
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Admin(bot, services_of(bot)))

@@ -23,7 +23,7 @@ from bot.characters.model import Character
 from bot.characters.service import BUILTINS, parse_ref
 from bot.errors import UserError
 from bot.policy import Where, check_texts
-from bot.services import Services
+from bot.services import Services, services_of
 from bot.store import characters as repo
 from bot.store import personas
 from bot.ui.character_views import (
@@ -34,7 +34,6 @@ from bot.ui.character_views import (
     DeleteButton,
     browse_message,
     character_embed,
-    services_of,
     trim,
 )
 
@@ -67,7 +66,7 @@ async def announce(interaction: discord.Interaction, private: str, embed: discor
 
 async def apply_choice(interaction: discord.Interaction, text: str) -> None:
     """Make `text` (a reference or a typed name) this channel's character, and say so."""
-    services = services_of(interaction)
+    services = services_of(interaction.client)
     await interaction.response.defer(ephemeral=True, thinking=True)
     where = where_of(interaction, "character set")
     character, ref = await services.characters.choose(
@@ -85,7 +84,7 @@ async def apply_choice(interaction: discord.Interaction, text: str) -> None:
 
 async def delete_character(interaction: discord.Interaction, character_id: int) -> None:
     """The confirm button's work: check rights again (they may have changed), then delete."""
-    services = services_of(interaction)
+    services = services_of(interaction.client)
     row = await repo.get(services.sessions, character_id)
     if row is None:
         await interaction.response.edit_message(content="That character was already deleted.", view=None)
@@ -139,9 +138,7 @@ class Characters(commands.Cog):
 
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
-        services = getattr(bot, "services", None)
-        assert services is not None
-        self.services: Services = services
+        self.services: Services = services_of(bot)
 
     # -- autocomplete -----------------------------------------------------------------------------
 

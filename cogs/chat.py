@@ -19,13 +19,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import gate, policy
-from bot.chat.service import WITHHELD, ChatService, Outcome, Scene, Where
+from bot.chat.service import WITHHELD, ChatService, Outcome, Scene
 from bot.chat.writer import Posted, ReplyRenderer, ReplyWriter
-from bot.client import LustifyBot, user_message_for
 from bot.errors import LimitReached, UserError
+from bot.services import Services, services_of
 from bot.store import users
 from bot.store.conversations import TurnRow
 from bot.ui.chat_views import ChatButton, edit_submission, reply_view, stop_view
+from bot.ui.errors import user_message_for
+from bot.where import Where
 from cogs.chat_admin import ConversationCog
 from cogs.chat_buttons import ChatControls
 
@@ -52,8 +54,8 @@ _CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
 def where_of(channel: Any, *, guild_id: int | None, user: discord.abc.User, name: str | None = None) -> Where:
     parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
     return Where(
-        channel_id=channel.id, guild_id=guild_id, parent_id=parent_id, user_id=user.id,
-        user_name=name or getattr(user, "display_name", user.name), multi_user=guild_id is not None,
+        user.id, guild_id, channel.id, "chat", parent_id=parent_id,
+        user_name=name or getattr(user, "display_name", user.name),
     )
 
 
@@ -90,11 +92,10 @@ async def keep_typing(channel: Any, done: asyncio.Event) -> None:
 class Chat(commands.Cog):
     """Talk with the channel's character."""
 
-    def __init__(self, bot: LustifyBot) -> None:
+    def __init__(self, bot: commands.Bot, services: Services) -> None:
         self.bot = bot
-        assert bot.services is not None
-        self.services = bot.services
-        self.engine: ChatService = bot.services.chat
+        self.services = services
+        self.engine: ChatService = services.chat
         # Seconds between two edits of a streaming message: Discord allows about 5 edits per 5 s
         # on a webhook message, so exactly 1.0 s fills the bucket and the next message waits ~2 s.
         self.edit_interval = 1.25
@@ -131,7 +132,7 @@ class Chat(commands.Cog):
         except LimitReached as exc:
             with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-            await interaction.followup.send(exc.message, ephemeral=True)
+            await interaction.followup.send(exc.user_message, ephemeral=True)
             return
         try:
             await self.converse(interaction.channel, where, text, origin)
@@ -223,7 +224,7 @@ class Chat(commands.Cog):
             return
         user_id = message.author.id
         if message.guild is None:
-            if not await self.services.config.get("dm_chat", guild_id=None, channel_id=None):
+            if not await self.services.settings.get("dm_chat", guild_id=None, channel_id=None):
                 await self._say(message, DM_OFF)
                 return
             if not await users.dm_unlocked(self.services.sessions, user_id):
@@ -266,7 +267,7 @@ class Chat(commands.Cog):
 
     async def _screen(self, text: str, where: Where, entry: str) -> None:
         await policy.check_text(
-            self.services.sessions, text, policy.Where(where.user_id, where.guild_id, where.channel_id, entry)
+            self.services.sessions, text, where.at(entry)
         )
 
     # -- messages edited or deleted in Discord --------------------------------------------------
@@ -306,7 +307,7 @@ class Chat(commands.Cog):
         try:
             await self._screen(text, where, "chat edit")
         except UserError as exc:
-            await self._say(message, EDIT_REFUSED.format(reason=exc.message))
+            await self._say(message, EDIT_REFUSED.format(reason=exc.user_message))
             return
         await self.engine.conversations.edit_content(turn.id, text)
 
@@ -318,7 +319,7 @@ class Chat(commands.Cog):
         return where_of(channel, guild_id=guild_id, user=user, name=persona[0] if persona else None)
 
     def pictures_on(self, scene: Scene) -> bool:
-        return getattr(self.services, "images", None) is not None and scene.images
+        return scene.images
 
     def view_for(self, reply: TurnRow, scene: Scene, *, latest: bool = True) -> discord.ui.View:
         return reply_view(reply, latest=latest, pictures=self.pictures_on(scene))
@@ -391,7 +392,8 @@ class Chat(commands.Cog):
         await self.engine.conversations.link_discord(turn.id, channel.id, ids)
 
 
-async def setup(bot: LustifyBot) -> None:
+async def setup(bot: commands.Bot) -> None:
+    services = services_of(bot)
     bot.add_dynamic_items(ChatButton)
-    await bot.add_cog(Chat(bot))
-    await bot.add_cog(ConversationCog(bot))
+    await bot.add_cog(Chat(bot, services))
+    await bot.add_cog(ConversationCog(bot, services.chat))

@@ -10,7 +10,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.service import ChatService
-from bot.client import LustifyBot
 from bot.errors import UserError
 from bot.store.conversations import TurnRow
 from bot.store.models import Conversation
@@ -55,13 +54,12 @@ class ConversationCog(commands.Cog, name="Conversations"):
         name="conversation", description="Your conversations in this channel", nsfw=True,
     )
 
-    def __init__(self, bot: LustifyBot) -> None:
+    def __init__(self, bot: commands.Bot, chat: ChatService) -> None:
         self.bot = bot
-        assert bot.services is not None
-        self.engine: ChatService = bot.services.chat  # type: ignore[attr-defined]
+        self.chat = chat
 
     async def _mine(self, interaction: discord.Interaction, conversation_id: int) -> Conversation:
-        conv = await self.engine.conversations.get(conversation_id)
+        conv = await self.chat.conversations.get(conversation_id)
         if conv is None or conv.channel_id != interaction.channel_id:
             raise UserError("There is no conversation with that number in this channel.")
         return conv
@@ -69,7 +67,7 @@ class ConversationCog(commands.Cog, name="Conversations"):
     async def conversation_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
-        rows = await self.engine.conversations.list_for_channel(interaction.channel_id or 0)
+        rows = await self.chat.conversations.list_for_channel(interaction.channel_id or 0)
         choices = []
         for conv, count in rows:
             label = f"#{conv.id} {conv.title or 'untitled'} — {conv.character_name} ({count} messages)"
@@ -79,7 +77,7 @@ class ConversationCog(commands.Cog, name="Conversations"):
 
     @conversation.command(name="list", description="Conversations in this channel")
     async def list_(self, interaction: discord.Interaction) -> None:
-        rows = await self.engine.conversations.list_for_channel(interaction.channel_id or 0)
+        rows = await self.chat.conversations.list_for_channel(interaction.channel_id or 0)
         if not rows:
             await interaction.response.send_message("No conversations here yet: say hello with `/chat`.",
                                                     ephemeral=True)
@@ -100,8 +98,8 @@ class ConversationCog(commands.Cog, name="Conversations"):
     async def resume(self, interaction: discord.Interaction, conversation: int) -> None:
         await self._mine(interaction, conversation)
         await interaction.response.defer(thinking=True)  # a reply being written holds the queue
-        async with self.engine.queue.turn(interaction.channel_id or 0):
-            conv = await self.engine.conversations.resume(interaction.channel_id or 0, conversation)
+        async with self.chat.queue.turn(interaction.channel_id or 0):
+            conv = await self.chat.conversations.resume(interaction.channel_id or 0, conversation)
         if conv is None:
             await interaction.edit_original_response(content="That conversation was deleted meanwhile.")
             return
@@ -115,12 +113,12 @@ class ConversationCog(commands.Cog, name="Conversations"):
     @app_commands.autocomplete(conversation=conversation_autocomplete)
     async def export(self, interaction: discord.Interaction, conversation: int | None = None) -> None:
         if conversation is None:
-            conv = await self.engine.conversations.active(interaction.channel_id or 0)
+            conv = await self.chat.conversations.active(interaction.channel_id or 0)
             if conv is None:
                 raise UserError("There is no conversation in this channel yet.")
         else:
             conv = await self._mine(interaction, conversation)
-        turns = await self.engine.conversations.all_turns(conv.id)
+        turns = await self.chat.conversations.all_turns(conv.id)
         files = [
             discord.File(io.BytesIO(export_text(conv, turns).encode()), filename=f"conversation-{conv.id}.txt"),
             discord.File(io.BytesIO(export_jsonl(conv, turns).encode()), filename=f"conversation-{conv.id}.jsonl"),
@@ -136,16 +134,16 @@ class ConversationCog(commands.Cog, name="Conversations"):
         if conv.created_by not in (None, interaction.user.id) and not is_moderator(interaction):
             raise UserError("Only the person who started that conversation, or a moderator, can delete it.")
         await interaction.response.defer(ephemeral=True, thinking=True)  # a reply being written holds the queue
-        async with self.engine.queue.turn(interaction.channel_id or 0):
-            await self.engine.conversations.delete(conv.id)
+        async with self.chat.queue.turn(interaction.channel_id or 0):
+            await self.chat.conversations.delete(conv.id)
         await interaction.edit_original_response(content=f"Deleted conversation `#{conv.id}`.")
 
     @conversation.command(name="memory", description="What the character remembers of this conversation")
     async def memory(self, interaction: discord.Interaction) -> None:
-        conv = await self.engine.conversations.active(interaction.channel_id or 0)
+        conv = await self.chat.conversations.active(interaction.channel_id or 0)
         if conv is None:
             raise UserError("There is no conversation in this channel yet.")
-        turns = await self.engine.conversations.window(conv)
+        turns = await self.chat.conversations.window(conv)
         embed = discord.Embed(title=f"What {conv.character_name} remembers")
         embed.add_field(name="Story so far (rolling summary)",
                         value=(conv.summary or "Nothing summarised yet: every message still fits.")[:1024],

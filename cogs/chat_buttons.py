@@ -16,15 +16,16 @@ import discord
 
 from bot import policy, safety
 from bot.chat.prompt import SCENE_TURNS, Turn, build_scene_prompt_request
-from bot.chat.service import Scene, Where
+from bot.chat.service import Scene
 from bot.chat.writer import EMPTY, Posted
-from bot.client import reply_ephemeral, user_message_for
 from bot.errors import UserError
 from bot.store.conversations import TurnRow
 from bot.ui.chat_views import EDIT_MAX, EditReplyModal
+from bot.ui.errors import reply_ephemeral, user_message_for
 from bot.ui.gating import NOT_YOURS, component_allowed, is_moderator
 from bot.ui.image_surface import InteractionSurface, post_scene_image
 from bot.venice.errors import VeniceError
+from bot.where import Where
 
 if TYPE_CHECKING:
     from cogs.chat import Chat
@@ -292,7 +293,7 @@ class ChatControls:
         verdict = safety.screen(prompt, for_image=True)
         if not verdict.allowed:
             # Venice's words, not the presser's: audited, but no strike against them.
-            venice_wrote = policy.Where(None, where.guild_id, where.channel_id, "chat scene")
+            venice_wrote = where.anonymous("chat scene")
             await policy.audit(self.services.sessions, venice_wrote, kind="refusal", rule=verdict.rule,
                                detail="chat scene (written by Venice)")
             await surface.refused(SCENE_REFUSED)

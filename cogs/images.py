@@ -17,12 +17,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.characters.model import DEFAULT_CHARACTER, Character
+from bot.characters.model import Character
 from bot.errors import UserError
 from bot.images import planning
 from bot.images.jobs import ImageJob
 from bot.images.seeds import SEED_MAX, SEED_MIN, valid_seed
 from bot.images.sizes import aspect_choices
+from bot.services import Services, services_of
 from bot.store import channels
 from bot.store import images as store
 from bot.ui.gating import NOT_YOURS, component_allowed, is_moderator
@@ -48,15 +49,10 @@ class Images(commands.Cog):
 
     seed = app_commands.Group(name="seed", description="The image seed for this channel", nsfw=True)
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, services: Services) -> None:
         self.bot = bot
+        self.services = services
 
-    @property
-    def services(self) -> Any:
-        services = getattr(self.bot, "services", None)
-        if services is None:
-            raise UserError("The bot is still starting up; try again in a moment.")
-        return services
 
     async def cog_load(self) -> None:
         # Requests a crashed process left pending can never be delivered (their tokens expired).
@@ -158,10 +154,7 @@ class Images(commands.Cog):
 
     async def _character(self, interaction: discord.Interaction) -> tuple[Character, str]:
         """The channel's character and its reference (the reference keys its stable seed)."""
-        characters = getattr(self.services, "characters", None)
-        if characters is None:
-            return DEFAULT_CHARACTER, "builtin:scarlett"
-        character, ref, _source = await characters.for_channel(
+        character, ref, _source = await self.services.characters.for_channel(
             channel_id=interaction.channel_id, guild_id=interaction.guild_id, parent_id=parent_of(interaction.channel)
         )
         return character, ref
@@ -270,7 +263,7 @@ class Images(commands.Cog):
         try:
             await planning.precheck(self.services.sessions, job)
         except UserError as err:
-            await interaction.response.send_message(err.message, ephemeral=True)
+            await interaction.response.send_message(err.user_message, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         await run_job(interaction, job)
@@ -348,5 +341,5 @@ async def _download(attachment: discord.Attachment) -> bytes:
 
 
 async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Images(bot))
+    await bot.add_cog(Images(bot, services_of(bot)))
     bot.add_dynamic_items(ImageButton)

@@ -13,9 +13,11 @@ from typing import Any
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import privacy
-from bot.client import GENERIC_ERROR, LustifyBot, reply_ephemeral
+from bot.services import services_of
+from bot.ui.errors import GENERIC_ERROR, reply_ephemeral
 from bot.ui.gating import component_allowed
 
 log = logging.getLogger(__name__)
@@ -116,10 +118,9 @@ class Privacy(commands.Cog):
 
     privacy = app_commands.Group(name="privacy", description="Your data: see it, download it, delete it", nsfw=True)
 
-    def __init__(self, bot: LustifyBot) -> None:
+    def __init__(self, bot: commands.Bot, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.bot = bot
-        assert bot.services is not None
-        self.sessions = bot.services.sessions
+        self.sessions = sessions
 
     async def cog_load(self) -> None:
         self.usage_purge.start()
@@ -160,5 +161,5 @@ class Privacy(commands.Cog):
         await interaction.response.send_message(CONFIRM_TEXT, view=ConfirmDelete(self, interaction), ephemeral=True)
 
 
-async def setup(bot: LustifyBot) -> None:
-    await bot.add_cog(Privacy(bot))
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Privacy(bot, services_of(bot).sessions))

@@ -18,7 +18,7 @@ import discord
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.config import Secret, Settings
+from bot.config import Env, Secret
 from bot.store.migrate import migrate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -82,7 +82,7 @@ async def db_url(empty_db_url: str) -> str:
 
 
 def make_settings(db_url: str, *, venice_base_url: str = "http://127.0.0.1:9/api/v1",
-                  discord_api_base: str | None = None, **overrides: object) -> Settings:
+                  discord_api_base: str | None = None, **overrides: object) -> Env:
     values: dict[str, object] = {
         "discord_token": Secret(DISCORD_TOKEN),
         "venice_api_key": Secret(VENICE_KEY),
@@ -91,7 +91,7 @@ def make_settings(db_url: str, *, venice_base_url: str = "http://127.0.0.1:9/api
         "discord_api_base": discord_api_base,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Env(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -116,14 +116,14 @@ async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[object]
 
 
 @pytest.fixture
-def settings(db_url: str, fake_venice: object, fake_discord: object) -> Settings:
+def settings(db_url: str, fake_venice: object, fake_discord: object) -> Env:
     return make_settings(
         db_url, venice_base_url=fake_venice.base_url, discord_api_base=discord.http.Route.BASE  # type: ignore[attr-defined]
     )
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[object]:
+async def bot(settings: Env) -> AsyncIterator[object]:
     """The production bot, logged in to the fake Discord (no gateway), with every cog loaded."""
     from bot.client import make_bot
 

@@ -31,7 +31,6 @@ from bot.venice.errors import NotFoundError, VeniceError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from bot.services import Services
     from bot.settings import SettingsStore
     from bot.venice.client import VeniceClient
     from bot.venice.types import VeniceCharacter
@@ -148,19 +147,21 @@ class CharacterService:
 
     def __init__(
         self,
+        *,
         sessions: async_sessionmaker[AsyncSession],
         venice: VeniceClient,
-        config: SettingsStore,
+        settings: SettingsStore,
+        allow_private_urls: bool = False,
     ) -> None:
         self.sessions = sessions
         self.venice = venice
-        self.config = config
+        self.settings = settings
         self.catalogue = Catalogue(venice)
         # Last good copy per Venice slug, so a Venice catalogue hiccup does not change who is
         # talking mid-scene (chat itself may still work: Venice applies the character by slug).
         self._venice_seen: OrderedDict[str, Character] = OrderedDict()
         # Tests point avatar downloads at the local fake Discord; production never allows that.
-        self.allow_private_urls = False
+        self.allow_private_urls = allow_private_urls
 
     async def close(self) -> None:
         await self.catalogue.close()
@@ -221,7 +222,7 @@ class CharacterService:
                     source = "set for this thread" if parent_id is not None else "set for this channel"
                 return found, view.character_ref, source
             lost = "the character chosen here is no longer available, so: "
-        resolved = (await self.config.resolve_all(
+        resolved = (await self.settings.resolve_all(
             guild_id=guild_id, channel_id=channel_id, parent_id=parent_id, keys=["character"]
         ))["character"]
         if isinstance(resolved.value, str) and resolved.value:
@@ -376,12 +377,3 @@ class CharacterService:
         stem = slugify(character.name) or "character"
         return stem, png, cards.export_card_json(character)
 
-
-async def character_for_channel(
-    services: Services, *, channel_id: int, guild_id: int | None, parent_id: int | None
-) -> tuple[Character, str]:
-    """(character, where the choice comes from) for a channel or thread; see `for_channel`."""
-    character, _ref, source = await services.characters.for_channel(
-        channel_id=channel_id, guild_id=guild_id, parent_id=parent_id
-    )
-    return character, source

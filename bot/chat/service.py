@@ -12,20 +12,24 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import policy
 from bot.characters.model import DEFAULT_CHARACTER, Character
+from bot.characters.service import CharacterService
 from bot.chat.prompt import Prompt, PromptInput, Turn, build_prompt, build_summary_request
 from bot.chat.tokens import TokenCalibrator, estimate
+from bot.limits import Limits
+from bot.settings import SettingsStore
+from bot.store import personas
 from bot.store.conversations import Conversations, TurnRow
 from bot.store.models import Conversation
 from bot.ui.stream import StreamRenderer
+from bot.venice.client import VeniceClient
 from bot.venice.errors import ContentPolicyError, VeniceError
 from bot.venice.types import StreamDelta, StreamEnd
-
-if TYPE_CHECKING:
-    from bot.services import Services
+from bot.where import Where
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +39,6 @@ SCREEN_WINDOW = 2_000
 FOLD_BATCH = 40  # turns folded into the summary per Venice call
 WITHHELD = "*(This reply was withheld: it broke the content policy. Regenerate to try again.)*"
 STOPPED = "stopped"
-
-
-@dataclass(slots=True)
-class Where:
-    """Who is talking and where, as plain values."""
-
-    channel_id: int
-    guild_id: int | None
-    parent_id: int | None
-    user_id: int
-    user_name: str  # display name in this place
-    multi_user: bool = True
 
 
 @dataclass(slots=True)
@@ -97,9 +89,16 @@ class ChannelQueue:
 
 
 class ChatService:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.conversations = Conversations(services.sessions)
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], venice: VeniceClient, settings: SettingsStore,
+        limits: Limits, characters: CharacterService,
+    ) -> None:
+        self.sessions = sessions
+        self.venice = venice
+        self.settings = settings
+        self.limits = limits
+        self.characters = characters
+        self.conversations = Conversations(sessions)
         self.queue = ChannelQueue()
         self.calibrators: dict[str, TokenCalibrator] = {}
         self._running: dict[int, asyncio.Task[object]] = {}  # reply id -> the task streaming it
@@ -110,19 +109,12 @@ class ChatService:
 
     async def character_for(self, where: Where) -> tuple[Character, str, str]:
         """(character, its reference, where the choice comes from) for a channel."""
-        characters = getattr(self.services, "characters", None)
-        if characters is None:
-            return DEFAULT_CHARACTER, "builtin:scarlett", "built-in default"
-        return await characters.for_channel(channel_id=where.channel_id, guild_id=where.guild_id,
+        return await self.characters.for_channel(channel_id=where.channel_id, guild_id=where.guild_id,
                                             parent_id=where.parent_id)
 
     async def resolve(self, ref: str, where: Where) -> Character:
-        characters = getattr(self.services, "characters", None)
-        if characters is not None:
-            found = await characters.resolve(ref, user_id=where.user_id, guild_id=where.guild_id)
-            if found is not None:
-                return found
-        return DEFAULT_CHARACTER
+        found = await self.characters.resolve(ref, user_id=where.user_id, guild_id=where.guild_id)
+        return found if found is not None else DEFAULT_CHARACTER
 
     async def scene(self, where: Where, *, create: bool = True) -> Scene | None:
         """The channel's active conversation (started silently if there is none) and its settings."""
@@ -141,7 +133,7 @@ class ChatService:
 
     async def scene_of(self, conv: Conversation, character: Character, where: Where) -> Scene:
         """A scene for a given conversation (maybe not the channel's active one) with the channel's settings."""
-        cfg = await self.services.config.resolve_all(
+        cfg = await self.settings.resolve_all(
             guild_id=where.guild_id, channel_id=where.channel_id, parent_id=where.parent_id,
             keys=["text_model", "reply_tokens", "personas", "images"],
         )
@@ -167,15 +159,13 @@ class ChatService:
         return expand(text, char=character.name, user=user_name)
 
     async def persona(self, user_id: int) -> tuple[str, str] | None:
-        from bot.store.personas import persona_for
-
-        return await persona_for(self.services, user_id)
+        return await personas.persona_for(self.sessions, user_id)
 
     # -- prompts --------------------------------------------------------------------------------
 
     async def _context_tokens(self, model: str) -> int:
         try:
-            info = await self.services.venice.get_model(model, "text")
+            info = await self.venice.get_model(model, "text")
         except VeniceError:
             info = None
         return (info.context_tokens if info and info.context_tokens else None) or DEFAULT_CONTEXT
@@ -233,7 +223,7 @@ class ChatService:
         try:
             if existing:
                 await renderer.feed(existing)
-            async with contextlib.aclosing(self.services.venice.chat_stream(
+            async with contextlib.aclosing(self.venice.chat_stream(
                 prompt.messages, model=scene.model, max_tokens=scene.reply_tokens,
                 character_slug=scene.character.venice_slug,
             )) as events:
@@ -288,9 +278,7 @@ class ChatService:
     ) -> Outcome:
         if status == "withheld":
             handles = await renderer.fail("withheld")
-            await policy.audit(self.services.sessions, policy.Where(where.user_id, where.guild_id, where.channel_id,
-                                                                    "chat output"), kind="output_refusal",
-                               rule="model_output")
+            await policy.audit(self.sessions, where.at("chat output"), kind="output_refusal", rule="model_output")
             text, status, note = "", "withheld", WITHHELD
         elif status == "complete":
             lines = []
@@ -315,7 +303,7 @@ class ChatService:
         if end is not None or text:
             # Only what Venice actually answered counts against quotas: an outage that produced
             # nothing must not use up anyone's daily messages.
-            await self.services.limits.record(
+            await self.limits.record(
                 user_id=where.user_id, guild_id=where.guild_id, kind="chat",
                 prompt_tokens=end.usage.prompt_tokens if end and end.usage else prompt.estimated_tokens,
                 completion_tokens=end.usage.completion_tokens if end and end.usage else estimate(text),
@@ -342,7 +330,7 @@ class ChatService:
             scene.character.name, where.user_name,
         )
         try:
-            result = await self.services.venice.chat(messages, model=scene.model, max_tokens=600)
+            result = await self.venice.chat(messages, model=scene.model, max_tokens=600)
         except VeniceError as exc:
             log.warning("summary of conversation %s failed: %s", scene.conversation.id, exc)
             return
@@ -351,7 +339,7 @@ class ChatService:
             await self.conversations.set_summary(scene.conversation.id, summary, old[-1].id)
             scene.conversation.summary = summary
             scene.conversation.summary_upto = old[-1].id
-        await self.services.limits.record(
+        await self.limits.record(
             user_id=where.user_id, guild_id=where.guild_id, kind="summary",
             prompt_tokens=result.usage.prompt_tokens if result.usage else 0,
             completion_tokens=result.usage.completion_tokens if result.usage else 0,

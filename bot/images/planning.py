@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,14 +31,13 @@ from bot.images.encode import probe
 from bot.images.jobs import ImageJob, ImagePlan
 from bot.images.seeds import SOURCE_GIVEN, character_seed, choose_seed, valid_seed
 from bot.images.sizes import DEFAULT_ASPECT, MIN_SIDE, ImageConstraints, fit_upscale, resolve_aspect, size_for
+from bot.settings import SettingsStore
 from bot.store import channels
 from bot.store import images as store
 from bot.store.models import CharacterRow, ImageRecord
+from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
 from bot.venice.types import ImageResult, ModelInfo
-
-if TYPE_CHECKING:
-    from bot.images.service import ImageService
 
 log = logging.getLogger(__name__)
 
@@ -76,28 +75,30 @@ def where_of(job: ImageJob) -> policy.Where:
     return policy.Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
 
 
-async def make_plan(service: ImageService, job: ImageJob) -> ImagePlan:
+async def make_plan(
+    job: ImageJob, *, sessions: async_sessionmaker[AsyncSession], venice: VeniceClient, settings: SettingsStore,
+) -> ImagePlan:
     """Validate, screen and compose `job`; raises UserError (or Refused) without a generate call."""
-    await precheck(service.sessions, job)
+    await precheck(sessions, job)
     text = clean(job.prompt)
     where = where_of(job)
-    cfg = await service.config.resolve_all(
+    cfg = await settings.resolve_all(
         guild_id=job.guild_id, channel_id=job.channel_id, parent_id=job.parent_channel_id,
         keys=["images", "image_model", "image_style"],
     )
     if not cfg["images"].value:
         raise UserError(IMAGES_OFF)
-    info = await find_model(service, job.model, cfg["image_model"].value)
+    info = await find_model(venice, job.model, cfg["image_model"].value)
     constraints = ImageConstraints.from_model(info)
-    style = await find_style(service, job.style, cfg["image_style"].value)
+    style = await find_style(venice, job.style, cfg["image_style"].value)
     width, height = _size(job, info, constraints)
-    seed, seed_source = await _seed(service.sessions, job)
+    seed, seed_source = await _seed(sessions, job)
 
     composed = compose_prompt(
         text, appearance=job.appearance, limit=max(MIN_LIMIT, constraints.prompt_char_limit),
         user_negative=job.negative, quality=QUALITY_TAGS if job.add_quality else "",
     )
-    await policy.check_texts(service.sessions, [composed.prompt], where, for_image=True,
+    await policy.check_texts(sessions, [composed.prompt], where, for_image=True,
                              strike=job.kind != "scene" and not job.appearance)
     description = job.description or (job.prompt if not job.appearance else ", ".join(
         part for kind, part in composed.parts if kind in ("user", "adult", "appearance")
@@ -130,10 +131,10 @@ async def screen_inputs(
     await policy.check_texts(sessions, [appearance], where, for_image=True, strike=False)
 
 
-async def find_model(service: ImageService, requested: str | None, default: str | None) -> ModelInfo:
+async def find_model(venice: VeniceClient, requested: str | None, default: str | None) -> ModelInfo:
     """The catalogue entry of the model to use; unknown or offline → UserError."""
     name = (requested or default or "").strip()
-    models = await service.venice.list_models("image")
+    models = await venice.list_models("image")
     info = next((m for m in models if m.id == name), None) or next(
         (m for m in models if m.id.casefold() == name.casefold()), None
     )
@@ -150,12 +151,12 @@ async def find_model(service: ImageService, requested: str | None, default: str 
     return info
 
 
-async def find_style(service: ImageService, requested: str | None, default: str | None) -> str | None:
+async def find_style(venice: VeniceClient, requested: str | None, default: str | None) -> str | None:
     """Venice's exact spelling of the style, None for no style; an unknown requested style → UserError."""
     name = (requested if requested is not None else default or "").strip()
     if not name or name.casefold() == "none":
         return None
-    styles = await service.venice.image_styles()
+    styles = await venice.image_styles()
     match = next((s for s in styles if s == name), None) or next(
         (s for s in styles if s.casefold() == name.casefold()), None
     )
@@ -261,18 +262,19 @@ def character_job(
 
 
 async def check_upscale(
-    service: ImageService, *, record_id: int, guild_id: int | None, channel_id: int,
-    parent_channel_id: int | None, source_size: tuple[int, int] | None, scale: int,
+    *, sessions: async_sessionmaker[AsyncSession], venice: VeniceClient, settings: SettingsStore, record_id: int,
+    guild_id: int | None, channel_id: int, parent_channel_id: int | None, source_size: tuple[int, int] | None,
+    scale: int,
 ) -> tuple[ImageRecord, float]:
     """The record to upscale and the upscale's price; UserError when it can't be upscaled."""
-    record = await store.get(service.sessions, record_id)
+    record = await store.get(sessions, record_id)
     if record is None or record.status not in (store.DONE, store.DELETED):
         raise UserError("I can't find that image any more, so it can't be upscaled.")
     if record.status == store.DELETED:
         raise UserError("That image was deleted, so it can't be upscaled.")
     if record.kind == "upscale":
         raise UserError("That image is already upscaled.")
-    enabled = await service.config.get(
+    enabled = await settings.get(
         "images", guild_id=guild_id, channel_id=channel_id, parent_id=parent_channel_id
     )
     if not enabled:
@@ -282,7 +284,7 @@ async def check_upscale(
         raise UserError(f"A {width}×{height} image can't be upscaled ×{scale} (Venice's size limits).")
     cost = 0.0
     try:
-        info = next((m for m in await service.venice.list_models("image") if m.id == record.model), None)
+        info = next((m for m in await venice.list_models("image") if m.id == record.model), None)
         cost = _price(dict(info.pricing or {}), "upscale", f"{scale}x", "usd") if info else 0.0
     except VeniceError as exc:
         log.info("no upscale price for %s: %s", record.model, exc)

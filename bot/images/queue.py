@@ -42,7 +42,7 @@ class Cancelled(Exception):
     """The ticket was cancelled while it waited; nothing ran."""
 
 
-class TicketState(Enum):
+class EntryState(Enum):
     """Where a ticket is in its life."""
 
     WAITING = "waiting"
@@ -52,7 +52,7 @@ class TicketState(Enum):
 
 
 @dataclass(eq=False)
-class Ticket:
+class QueueEntry:
     """One image request's place in the queue. Create tickets with `ImageQueue.submit`."""
 
     user_id: int
@@ -61,7 +61,7 @@ class Ticket:
     seq: int
     submitted_at: float
     position: int = 0
-    state: TicketState = TicketState.WAITING
+    state: EntryState = EntryState.WAITING
     _queue: ImageQueue | None = field(default=None, repr=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _entered: bool = field(default=False, repr=False)
@@ -112,26 +112,26 @@ class ImageQueue:
         self.per_user = per_user
         self.min_update_interval = min_update_interval
         self._clock = clock
-        self._waiting: list[Ticket] = []
+        self._waiting: list[QueueEntry] = []
         self._running = 0
         self._by_user: Counter[int] = Counter()
         self._by_guild: Counter[int] = Counter()
         self._seq = itertools.count(1)
 
-    def submit(self, user_id: int, guild_id: int | None, on_position: PositionCallback | None = None) -> Ticket:
+    def submit(self, user_id: int, guild_id: int | None, on_position: PositionCallback | None = None) -> QueueEntry:
         """Queue a request. It may be granted a slot at once (then `position` is 0).
 
         Every ticket must afterwards either enter `slot()` or be cancelled, or its slot is held.
         `guild_id` None (a DM) is only subject to the global and per-user limits.
         """
-        ticket = Ticket(user_id, guild_id, on_position, next(self._seq), self._clock(), _queue=self)
+        ticket = QueueEntry(user_id, guild_id, on_position, next(self._seq), self._clock(), _queue=self)
         self._waiting.append(ticket)
         ticket.position = len(self._waiting)
         self._dispatch()
         return ticket
 
     @contextlib.asynccontextmanager
-    async def slot(self, ticket: Ticket) -> AsyncIterator[Ticket]:
+    async def slot(self, ticket: QueueEntry) -> AsyncIterator[QueueEntry]:
         """Wait for the ticket's turn, hold a slot for the body, and free it afterwards.
 
         Raises Cancelled when the ticket is cancelled before it runs. If the waiting task
@@ -146,9 +146,9 @@ class ImageQueue:
             await self._wait_turn(ticket)
         except BaseException:
             # Covers asyncio cancellation too: never leave a ghost waiter or a held slot.
-            if ticket.state is TicketState.WAITING:
+            if ticket.state is EntryState.WAITING:
                 self._cancel(ticket)
-            elif ticket.state is TicketState.RUNNING:
+            elif ticket.state is EntryState.RUNNING:
                 self._release(ticket)
             raise
         try:
@@ -168,11 +168,11 @@ class ImageQueue:
             running_by_user=dict(+self._by_user),
         )
 
-    async def _wait_turn(self, ticket: Ticket) -> None:
+    async def _wait_turn(self, ticket: QueueEntry) -> None:
         """Sleep until granted or cancelled, reporting position changes at a bounded rate."""
         reported: int | None = None
         last_report = -float("inf")
-        while ticket.state is TicketState.WAITING:
+        while ticket.state is EntryState.WAITING:
             timeout: float | None = None
             if ticket.on_position is not None and ticket.position != reported:
                 due = last_report + self.min_update_interval - self._clock()
@@ -184,11 +184,11 @@ class ImageQueue:
             ticket._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ticket._wake.wait(), timeout)
-        if ticket.state is TicketState.CANCELLED:
+        if ticket.state is EntryState.CANCELLED:
             raise Cancelled()
 
     @staticmethod
-    async def _report(ticket: Ticket, position: int) -> None:
+    async def _report(ticket: QueueEntry, position: int) -> None:
         """Call the position callback; a failed status edit must not lose the user's place."""
         assert ticket.on_position is not None
         try:
@@ -196,7 +196,7 @@ class ImageQueue:
         except Exception:
             log.warning("queue position update failed", exc_info=True)
 
-    def _eligible(self, ticket: Ticket) -> bool:
+    def _eligible(self, ticket: QueueEntry) -> bool:
         if self._by_user[ticket.user_id] >= self.per_user:
             return False
         return ticket.guild_id is None or self._by_guild[ticket.guild_id] < self.per_guild
@@ -204,7 +204,7 @@ class ImageQueue:
     def _dispatch(self) -> None:
         """Grant free slots to the earliest eligible waiters, then refresh everyone's position."""
         if self._running < self.global_limit:
-            still_waiting: list[Ticket] = []
+            still_waiting: list[QueueEntry] = []
             for ticket in self._waiting:
                 if self._running < self.global_limit and self._eligible(ticket):
                     self._grant(ticket)
@@ -216,36 +216,36 @@ class ImageQueue:
                 ticket.position = index
                 ticket._wake.set()
 
-    def _grant(self, ticket: Ticket) -> None:
+    def _grant(self, ticket: QueueEntry) -> None:
         self._running += 1
         self._by_user[ticket.user_id] += 1
         if ticket.guild_id is not None:
             self._by_guild[ticket.guild_id] += 1
-        ticket.state = TicketState.RUNNING
+        ticket.state = EntryState.RUNNING
         ticket.position = 0
         ticket._wake.set()
 
-    def _release(self, ticket: Ticket) -> None:
+    def _release(self, ticket: QueueEntry) -> None:
         """Give back a running ticket's slot (idempotent) and let the next one in."""
-        if ticket.state is not TicketState.RUNNING:
+        if ticket.state is not EntryState.RUNNING:
             return
-        ticket.state = TicketState.DONE
+        ticket.state = EntryState.DONE
         self._running -= 1
         self._by_user[ticket.user_id] -= 1
         if ticket.guild_id is not None:
             self._by_guild[ticket.guild_id] -= 1
         self._dispatch()
 
-    def _cancel(self, ticket: Ticket) -> bool:
-        if ticket.state is TicketState.WAITING:
+    def _cancel(self, ticket: QueueEntry) -> bool:
+        if ticket.state is EntryState.WAITING:
             self._waiting.remove(ticket)
-            ticket.state = TicketState.CANCELLED
+            ticket.state = EntryState.CANCELLED
             ticket.position = 0
             ticket._wake.set()
             self._dispatch()
             return True
-        if ticket.state is TicketState.RUNNING and not ticket._entered:
+        if ticket.state is EntryState.RUNNING and not ticket._entered:
             self._release(ticket)
-            ticket.state = TicketState.CANCELLED
+            ticket.state = EntryState.CANCELLED
             return True
         return False

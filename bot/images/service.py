@@ -34,7 +34,7 @@ from bot.images.jobs import (
     ImagePlan,
     Progress,
 )
-from bot.images.queue import Cancelled, ImageQueue, Ticket
+from bot.images.queue import Cancelled, ImageQueue, QueueEntry
 from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store import images as store
@@ -62,7 +62,7 @@ class ImageService:
         *,
         sessions: async_sessionmaker[AsyncSession],
         venice: VeniceClient,
-        config: SettingsStore,
+        settings: SettingsStore,
         limits: Limits,
         queue: ImageQueue | None = None,
         patience: float = RATE_LIMIT_PATIENCE,
@@ -71,20 +71,20 @@ class ImageService:
     ) -> None:
         self.sessions = sessions
         self.venice = venice
-        self.config = config
+        self.settings = settings
         self.limits = limits
         self.queue = queue or ImageQueue()
         self.patience = patience
         self._clock = clock
         self._sleep = sleep
         # record id → (queue ticket, requester), for the ❌ button while a request waits.
-        self._waiting: dict[int, tuple[Ticket, int]] = {}
+        self._waiting: dict[int, tuple[QueueEntry, int]] = {}
 
     # -- planning ------------------------------------------------------------------------------
 
     async def plan(self, job: ImageJob) -> ImagePlan:
         """Check and compose a job; raises UserError (nothing sent to Venice) when it can't run."""
-        return await planning.make_plan(self, job)
+        return await planning.make_plan(job, sessions=self.sessions, venice=self.venice, settings=self.settings)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -158,8 +158,9 @@ class ImageService:
         """
         progress = _Careful(progress or Progress())
         source, cost = await planning.check_upscale(
-            self, record_id=record_id, guild_id=guild_id, channel_id=channel_id,
-            parent_channel_id=parent_channel_id, source_size=source_size, scale=scale,
+            sessions=self.sessions, venice=self.venice, settings=self.settings, record_id=record_id,
+            guild_id=guild_id, channel_id=channel_id, parent_channel_id=parent_channel_id, source_size=source_size,
+            scale=scale,
         )
         job = ImageJob(
             kind="upscale", user_id=user_id, guild_id=guild_id, channel_id=channel_id,
@@ -223,7 +224,7 @@ class ImageService:
             raise ImageFailed(err.user_message, record_id=record_id) from None
         except UserError as err:
             await self._settle(store.mark_failed, record_id)
-            raise ImageFailed(err.message, record_id=record_id) from None
+            raise ImageFailed(err.user_message, record_id=record_id) from None
         except BaseException:
             await self._settle(store.mark_failed, record_id)
             raise

@@ -6,14 +6,9 @@ it goes into every prompt the user's turns are part of.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store.models import Persona
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 2000
@@ -45,9 +40,9 @@ async def clear(sessions: async_sessionmaker[AsyncSession], user_id: int) -> boo
         return True
 
 
-async def persona_for(services: Services, user_id: int) -> tuple[str, str] | None:
+async def persona_for(sessions: async_sessionmaker[AsyncSession], user_id: int) -> tuple[str, str] | None:
     """(name, description) of the user's persona for `{{user}}` in prompts, or None if unset."""
-    row = await get(services.sessions, user_id)
+    row = await get(sessions, user_id)
     if row is None or not row.name.strip():
         return None
     return row.name, row.description or ""

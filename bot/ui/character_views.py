@@ -18,6 +18,7 @@ import discord
 
 from bot.characters.catalogue import MAX_INDEX, Page
 from bot.characters.model import Character
+from bot.ui.errors import GENERIC_ERROR, reply_ephemeral, user_message_for
 from bot.ui.gating import component_allowed, form_allowed
 
 if TYPE_CHECKING:
@@ -47,8 +48,6 @@ def services_of(interaction: discord.Interaction) -> Services:
 
 async def answer_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Components and modals have no tree error handler: answer with the same kind wording."""
-    from bot.client import GENERIC_ERROR, reply_ephemeral, user_message_for
-
     text = user_message_for(error)
     if text is None:
         log.error("character component failed", exc_info=error)

@@ -8,8 +8,10 @@ are also limited to the person whose request it was, or a moderator of the chann
 from __future__ import annotations
 
 import discord
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import gate
+from bot.store import users
 
 NOT_YOURS = "Only the person who asked for this (or a moderator) can use that button."
 
@@ -20,6 +22,34 @@ def is_moderator(interaction: discord.Interaction) -> bool:
     return bool(perms.manage_messages or perms.administrator)
 
 
+async def admit(interaction: discord.Interaction, sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """After the gate: refuse blocked users, and remember a DM unlock for plain DM chat."""
+    until = await users.blocked_until(sessions, interaction.user.id)
+    if until is not None and not _is_privacy_command(interaction):
+        text = (
+            "You're blocked from using this bot until "
+            f"{discord.utils.format_dt(until, 'f')} after repeated attempts to request content "
+            "involving minors."
+        )
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+        return False
+    if interaction.type is discord.InteractionType.application_command and gate.is_bot_dm(interaction):
+        await users.unlock_dm(sessions, interaction.user.id)
+    return True
+
+
+def _is_privacy_command(interaction: discord.Interaction) -> bool:
+    """A blocked user keeps their data rights: /privacy export and delete still work."""
+    data = interaction.data or {}
+    if interaction.type is discord.InteractionType.application_command:
+        return data.get("name") == "privacy"
+    return interaction.type is discord.InteractionType.component and str(data.get("custom_id", "")).startswith(
+        "privacy:")
+
+
 async def component_allowed(interaction: discord.Interaction, *, owner_id: int | None = None) -> bool:
     """Gate, then the bot's admission rules, then (when `owner_id` is given) ownership.
 
@@ -28,7 +58,7 @@ async def component_allowed(interaction: discord.Interaction, *, owner_id: int |
     if not await gate.enforce(interaction):
         return False
     services = getattr(interaction.client, "services", None)
-    if services is not None and not await services.admit(interaction):
+    if services is not None and not await admit(interaction, services.sessions):
         return False
     if owner_id is not None and interaction.user.id != owner_id and not is_moderator(interaction):
         if not interaction.response.is_done():

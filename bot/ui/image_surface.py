@@ -127,10 +127,8 @@ async def settle(surface: InteractionSurface, exc: Exception) -> None:
     if isinstance(exc, ImageCancelled):
         await surface.cancelled()
     elif isinstance(exc, ImageFailed):
-        await surface.failed(exc.message)
-    elif isinstance(exc, UserError):
-        await surface.refused(exc.message)
-    elif isinstance(exc, VeniceError):
+        await surface.failed(exc.user_message)
+    elif isinstance(exc, UserError | VeniceError):
         await surface.refused(exc.user_message)
     else:
         log.error("image request failed", exc_info=exc)

@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from bot.config import Secret
+
 from .errors import AuthError, ServerError, VeniceError, VeniceTimeout, error_from_response
 from .types import Balance, RateLimitInfo
 
-__all__ = ["Reply", "Secret", "Timeouts", "Transport"]
+__all__ = ["Reply", "Timeouts", "Transport"]
 
 log = logging.getLogger("bot.venice")
 
@@ -26,24 +28,6 @@ T = TypeVar("T")
 NO_KEY_MESSAGE = "The bot has no Venice key set up — tell the bot's operator."
 OnWait = Callable[[float], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[Any]]
-
-
-class Secret:
-    """Holds the API key so that no repr, log line or debugger dump can show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself, for the Authorization header only."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('<hidden>')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +98,7 @@ class Transport:
 
     async def session(self) -> aiohttp.ClientSession:
         """The session, created on first use so it belongs to the running event loop."""
-        if not self._key.reveal():
+        if not self._key.get():
             raise AuthError("no Venice API key configured", user_message=NO_KEY_MESSAGE)
         if self._session is None or (self._own_session and self._session.closed):
             self._session = aiohttp.ClientSession()
@@ -132,7 +116,7 @@ class Transport:
     def headers(self, accept: str = "application/json") -> dict[str, str]:
         """Per-request headers; auth is set per request so a shared session carries no key."""
         return {
-            "Authorization": f"Bearer {self._key.reveal()}",
+            "Authorization": f"Bearer {self._key.get()}",
             "Accept": accept,
             "User-Agent": "lustify-bot (discord.py; +venice)",
         }
@@ -180,7 +164,7 @@ class Transport:
 
     def fail(self, what: str, status: int, body: bytes, headers: Mapping[str, str], model: str | None) -> VeniceError:
         """Build (and log, with CF-RAY) the error for an HTTP error response."""
-        key = self._key.reveal().encode()
+        key = self._key.get().encode()
         if key and key in body:
             # Some gateways echo the rejected key; it must not reach logs or Discord.
             body = body.replace(key, b"<redacted>")

@@ -132,7 +132,7 @@ class ChatWorld:
     async def setting(self, where: PlaceSetup, key: str, value: Any) -> None:
         """A server setting, as /settings would store it."""
         gid = int(where.guild_id or 0)
-        await self.bot.services.config.set(key, value, scope="guild", scope_id=gid, guild_id=gid, by=0)  # type: ignore[union-attr]
+        await self.bot.services.settings.set(key, value, scope="guild", scope_id=gid, guild_id=gid, by=0)  # type: ignore[union-attr]
 
     # -- acting as users ----------------------------------------------------------------------
 

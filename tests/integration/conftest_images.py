@@ -61,7 +61,7 @@ class ImageWorld:
         bot.services.images.queue = ImageQueue(min_update_interval=update_interval)
         if not self.bots:
             # Tests press several buttons in a row; the 5 s default cooldown has its own test.
-            await bot.services.config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
+            await bot.services.settings.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
         for setup in self.places:
             prime_place(bot, setup)
         self.bots.append(bot)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot import policy
 from bot.client import LustifyBot, make_bot
-from bot.config import Settings
+from bot.config import Env
 from bot.errors import Refused
 from bot.store.models import AuditEvent, Setting, UserFlag, utcnow
 from tests import payloads as p
@@ -30,7 +30,7 @@ ADMIN = str(int(p.MEMBER_PERMISSIONS) | p.PERMISSIONS["manage_guild"])
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[LustifyBot]:
+async def bot(settings: Env) -> AsyncIterator[LustifyBot]:
     """The production bot with the admin and privacy cogs, logged in to the fake, commands synced."""
     b = make_bot(settings, extensions=EXTENSIONS)
     await b.login(DISCORD_TOKEN)
@@ -120,7 +120,7 @@ async def test_admin_sets_a_server_value_and_show_names_its_source(bot, fake_dis
 
     assert shown["daily_images"] == "5 — server"
     assert shown["reply_tokens"] == "700 — default"
-    assert shown["text_model"] == f"{bot.settings.text_model} — default"
+    assert shown["text_model"] == f"{bot.env.text_model} — default"
 
 
 async def test_channel_override_beats_the_server_value_only_in_that_channel(bot, fake_discord, place) -> None:
@@ -178,7 +178,7 @@ async def test_known_model_is_stored_with_venices_spelling(bot, fake_discord, pl
                 permissions=ADMIN)
 
     assert bot.services is not None
-    assert await bot.services.config.get("image_model", guild_id=int(place.guild_id or 0),
+    assert await bot.services.settings.get("image_model", guild_id=int(place.guild_id or 0),
                                          channel_id=None) == "lustify-sdxl"
 
 
@@ -322,7 +322,7 @@ async def test_audit_listing_is_for_admins_only(bot, fake_discord, place) -> Non
     assert is_ephemeral(reply) and "Manage Server" in text_of(reply)
 
 
-async def test_audit_events_past_retention_are_purged_when_the_cog_loads(settings: Settings) -> None:
+async def test_audit_events_past_retention_are_purged_when_the_cog_loads(settings: Env) -> None:
     from bot.audit_log import RETENTION
     from bot.store.engine import make_engine, make_sessionmaker
 

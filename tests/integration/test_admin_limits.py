@@ -40,7 +40,7 @@ async def release_now(services: Services, ticket: Ticket) -> None:
 
 async def test_daily_image_quota_used_in_one_process_is_enforced_in_the_other(two) -> None:
     first, second = two
-    await first.config.set("daily_images", 2, scope="guild", scope_id=GUILD, guild_id=GUILD, by=1)
+    await first.settings.set("daily_images", 2, scope="guild", scope_id=GUILD, guild_id=GUILD, by=1)
     for _ in range(2):
         ticket = await acquire(first)
         await first.limits.record(user_id=USER, guild_id=GUILD, kind="image", cost_usd=0.01)
@@ -55,7 +55,7 @@ async def test_quota_setting_changed_in_one_process_applies_in_the_other(two) ->
     await first.limits.record(user_id=USER, guild_id=GUILD, kind="image")
     await release_now(second, await acquire(second))
 
-    await first.config.set("daily_images", 1, scope="channel", scope_id=CHANNEL, guild_id=GUILD, by=1)
+    await first.settings.set("daily_images", 1, scope="channel", scope_id=CHANNEL, guild_id=GUILD, by=1)
 
     with pytest.raises(LimitReached):
         await acquire(second)
@@ -74,7 +74,7 @@ async def test_concurrency_lease_held_in_one_process_blocks_the_other_until_rele
 
 async def test_server_spending_cap_counts_every_processs_usage(two) -> None:
     first, second = two
-    await second.config.set("server_daily_usd", 0.05, scope="guild", scope_id=GUILD, guild_id=GUILD, by=1)
+    await second.settings.set("server_daily_usd", 0.05, scope="guild", scope_id=GUILD, guild_id=GUILD, by=1)
     await first.limits.record(user_id=USER + 1, guild_id=GUILD, kind="chat", cost_usd=0.06)
 
     with pytest.raises(LimitReached, match="This server has reached"):

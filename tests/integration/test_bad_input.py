@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.client import GENERIC_ERROR
 from bot.store.models import AuditEvent, Base, CharacterRow, ImageRecord, Message, Persona, Setting
+from bot.ui.errors import GENERIC_ERROR
 from bot.ui.gating import NOT_YOURS
 from cogs.characters import NOT_YOURS as NOT_YOUR_CHARACTER
 from cogs.chat import TOO_LONG
@@ -162,7 +162,7 @@ async def first_exchange(chat: ChatWorld, where: PlaceSetup, user: Any = None) -
 
 async def posted_image(chat: ChatWorld, where: PlaceSetup, user: Any = None) -> tuple[dict[str, Any], int]:
     assert chat.bot.services is not None
-    await chat.bot.services.config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
+    await chat.bot.services.settings.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
     handle = await chat.slash(where, "imagine", {"prompt": "a woman in a silk robe by a window"}, user=user)
     message = handle.original
     assert message is not None and message["attachments"], said_in(handle)
@@ -295,7 +295,7 @@ async def test_unicode_tricks_in_harmless_text_work_everywhere(
     alice = where.user
     text = TRICKS[trick](BENIGN)
     assert chat.bot.services is not None
-    await chat.bot.services.config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
+    await chat.bot.services.settings.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
     answers: list[str] = []
 
     chat.venice.replies.extend(["First.", "Second."])

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.characters.cards import parse_card
 from bot.characters.cards_json import card_to_object
 from bot.client import make_bot
-from bot.config import Settings
+from bot.config import Env
 from bot.store.models import AuditEvent, ChannelState, CharacterRow
 from tests import cardgen
 from tests import payloads as p
@@ -28,7 +28,7 @@ EPHEMERAL = 64
 
 
 @pytest.fixture
-async def bot(settings: Settings, fake_discord: Any) -> AsyncIterator[Any]:
+async def bot(settings: Env, fake_discord: Any) -> AsyncIterator[Any]:
     b = make_bot(settings, extensions=("cogs.characters",))
     await b.login(DISCORD_TOKEN)
     assert b.services is not None

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.chat.service import Where
 from bot.services import Services, build_services
 from bot.ui.stream import StreamRenderer
+from bot.where import Where
 from tests.conftest import make_settings
 from tests.fakes.venice import Fault
 
@@ -55,7 +55,7 @@ async def services(db_url: str, fake_venice: Any) -> Services:
     await s.close()
 
 
-WHERE = Where(channel_id=500, guild_id=1, parent_id=None, user_id=7, user_name="Kim")
+WHERE = Where(7, 1, 500, "chat", user_name="Kim")
 
 
 async def say(services: Services, text: str, where: Where = WHERE) -> tuple[Any, Recorder]:
@@ -173,7 +173,7 @@ async def test_long_conversations_fold_into_a_summary(services: Services, fake_v
 
 async def test_channels_are_independent_and_a_channel_answers_in_order(services: Services, fake_venice: Any) -> None:
     fake_venice.chunk_delay = 0.01
-    other = Where(channel_id=501, guild_id=1, parent_id=None, user_id=8, user_name="Lee")
+    other = Where(8, 1, 501, "chat", user_name="Lee")
     results = await asyncio.gather(say(services, "first"), say(services, "second"), say(services, "hello", other))
     assert all(r[0].status == "complete" for r in results)
     conv = await services.chat.conversations.active(WHERE.channel_id)

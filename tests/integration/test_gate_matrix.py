@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import gate
 from bot.client import LustifyBot, make_bot
-from bot.config import Settings
+from bot.config import Env
 from bot.store.models import Base
 from cogs.chat import DM_LOCKED
 from tests import payloads as p
@@ -298,7 +298,7 @@ class Matrix:
 
 
 @pytest.fixture
-async def matrix(settings: Settings, fake_discord: FakeDiscord, fake_venice: FakeVenice,
+async def matrix(settings: Env, fake_discord: FakeDiscord, fake_venice: FakeVenice,
                  db_url: str) -> AsyncIterator[Matrix]:
     fake_venice.reply_text = SAY
     async with connected_bot(lambda: make_bot(settings), fake_discord, token=DISCORD_TOKEN) as bot:

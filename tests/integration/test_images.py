@@ -173,7 +173,7 @@ async def test_venice_errors_edit_the_placeholder_with_their_wording_and_mark_th
 
 async def test_images_turned_off_in_the_channel_say_so_and_call_nothing(world: ImageWorld) -> None:
     place = world.place()
-    await world.bot.services.config.set(
+    await world.bot.services.settings.set(
         "images", False, scope="channel", scope_id=int(place.channel_id), guild_id=int(place.guild_id), by=1
     )
     handle = await world.slash(place, "imagine", {"prompt": PROMPT})
@@ -183,7 +183,7 @@ async def test_images_turned_off_in_the_channel_say_so_and_call_nothing(world: I
 
 async def test_the_cooldown_between_images_is_shown_privately(world: ImageWorld) -> None:
     place = world.place()
-    await world.bot.services.config.set("image_cooldown", 60, scope="guild", scope_id=int(place.guild_id),
+    await world.bot.services.settings.set("image_cooldown", 60, scope="guild", scope_id=int(place.guild_id),
                                         guild_id=int(place.guild_id), by=1)
     await world.slash(place, "imagine", {"prompt": PROMPT})
     second = await world.slash(place, "imagine", {"prompt": PROMPT})

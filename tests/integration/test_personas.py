@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.client import make_bot
-from bot.config import Settings
+from bot.config import Env
 from bot.store.models import AuditEvent, Persona
 from bot.ui.personas import PersonaPoster, Sent
 from tests.conftest import DISCORD_TOKEN
@@ -26,7 +26,7 @@ AVATAR = "https://example.com/mara.png"
 
 
 @pytest.fixture
-async def bot(settings: Settings, fake_discord: Any) -> AsyncIterator[Any]:
+async def bot(settings: Env, fake_discord: Any) -> AsyncIterator[Any]:
     b = make_bot(settings, extensions=("cogs.characters",))
     await b.login(DISCORD_TOKEN)
     await b.tree.sync()

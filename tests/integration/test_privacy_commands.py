@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.client import LustifyBot, make_bot
-from bot.config import Settings
+from bot.config import Env
 from bot.store import personas
 from bot.store.conversations import Conversations
 from bot.store.models import AuditEvent, Message, Persona, Setting, Usage, UserFlag
@@ -33,7 +33,7 @@ BOB_WORDS = "Bob's line about the harbour"
 
 
 @pytest.fixture
-async def bot(settings: Settings) -> AsyncIterator[LustifyBot]:
+async def bot(settings: Env) -> AsyncIterator[LustifyBot]:
     b = make_bot(settings, extensions=EXTENSIONS)
     await b.login(DISCORD_TOKEN)
     await b.tree.sync()

@@ -174,7 +174,7 @@ async def make_custom(chat: ChatWorld, owner: dict[str, Any], where: PlaceSetup,
 
 async def posted_image(chat: ChatWorld, where: PlaceSetup) -> tuple[dict[str, Any], int]:
     assert chat.bot.services is not None
-    await chat.bot.services.config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
+    await chat.bot.services.settings.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
     handle = await chat.slash(where, "imagine", {"prompt": ADULT_PROMPT})
     message = handle.original
     assert message is not None and message["attachments"], said_in(handle)

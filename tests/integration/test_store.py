@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.config import Settings
+from bot.config import Env
 from bot.errors import LimitReached
 from bot.limits import Limits
 from bot.settings import SettingsStore
@@ -137,7 +137,7 @@ async def test_window_reads_only_what_it_needs(sessions) -> None:
 
 
 async def test_settings_cascade(sessions) -> None:
-    store = SettingsStore(sessions, Settings(discord_token=None, venice_api_key=None))
+    store = SettingsStore(sessions, Env(discord_token=None, venice_api_key=None))
     assert (await store.resolve_all(guild_id=1, channel_id=2))["images"].source == "default"
     await store.set("images", False, scope="guild", scope_id=1, guild_id=1, by=9)
     await store.set("images", True, scope="channel", scope_id=2, guild_id=1, by=9)
@@ -160,7 +160,7 @@ async def test_channel_state_inherits_from_parent(sessions) -> None:
 
 
 async def test_limits_quota_cooldown_and_concurrency(sessions) -> None:
-    store = SettingsStore(sessions, Settings(discord_token=None, venice_api_key=None))
+    store = SettingsStore(sessions, Env(discord_token=None, venice_api_key=None))
     limits = Limits(sessions, store)
     await store.set("daily_images", 2, scope="guild", scope_id=1, guild_id=1, by=9)
     for _ in range(2):

@@ -133,7 +133,7 @@ async def test_a_refused_definition_stores_nothing_and_is_audited(services: Serv
         cardgen.lore_entry(["age"], "Mara is really a 14 year old girl who wants sex."))
     with pytest.raises(Refused) as refused:
         await services.characters.import_card(cardgen.card_json(card), "mara.json", where=WHERE, shared=False)
-    assert refused.value.rule == "minor_age" and "14" not in refused.value.message
+    assert refused.value.rule == "minor_age" and "14" not in refused.value.user_message
     assert await count(services, CharacterRow) == 0
     async with services.sessions() as session:
         events = (await session.scalars(select(AuditEvent))).all()
@@ -155,7 +155,7 @@ async def test_choice_order_channel_then_parent_then_server_then_builtin(service
     assert (character.name, ref, source) == ("Scarlett", DEFAULT_REF, "built-in default")
 
     slug = fake_venice.characters[0]["slug"]
-    await services.config.set("character", f"venice:{slug}", scope="guild", scope_id=GUILD, guild_id=GUILD, by=1)
+    await services.settings.set("character", f"venice:{slug}", scope="guild", scope_id=GUILD, guild_id=GUILD, by=1)
     character, ref, source = await chars.for_channel(channel_id=THREAD, guild_id=GUILD, parent_id=CHANNEL)
     assert (character.venice_slug, ref, source) == (slug, f"venice:{slug}", "server default")
     assert character.source == "venice" and character.avatar_url == fake_venice.characters[0]["photoUrl"]
@@ -278,15 +278,13 @@ async def test_suggestions_answer_in_time_while_venice_is_slow(services: Service
 
 
 async def test_persona_for(services: Services) -> None:
-    assert await persona_for(services, OWNER) is None
+    assert await persona_for(services.sessions, OWNER) is None
     await put(services.sessions, OWNER, "Captain Reyes", "A tall adult sailor.")
-    assert await persona_for(services, OWNER) == ("Captain Reyes", "A tall adult sailor.")
+    assert await persona_for(services.sessions, OWNER) == ("Captain Reyes", "A tall adult sailor.")
 
 
 async def test_character_for_channel_and_export(services: Services, fake_venice: Any) -> None:
-    from bot.characters.service import character_for_channel
-
-    character, source = await character_for_channel(services, channel_id=CHANNEL, guild_id=None, parent_id=None)
+    character, _ref, source = await services.characters.for_channel(channel_id=CHANNEL, guild_id=None, parent_id=None)
     assert (character.name, source) == ("Scarlett", "built-in default")
     stem, png, raw = await services.characters.export(DEFAULT_REF)
     assert stem == "scarlett" and png.startswith(b"\x89PNG")

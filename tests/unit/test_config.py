@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, Secret, load_settings
+from bot.config import ConfigError, Secret, load_env
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.GfakeX.token-value-for-tests-0123456789"
 KEY = "vk-live-abcdefghijklmnop"
 
 
 def test_defaults_when_nothing_needed() -> None:
-    s = load_settings({})
+    s = load_env({})
     assert s.database_url == "sqlite+aiosqlite:///data/lustify.db"
     assert s.text_model == "venice-uncensored-1-2"
     assert s.image_model == "lustify-sdxl"
@@ -39,24 +39,24 @@ def test_defaults_when_nothing_needed() -> None:
 )
 def test_bad_values_name_the_variable_in_one_line(env: dict, need: dict, names: str) -> None:
     with pytest.raises(ConfigError) as info:
-        load_settings(env, **need)
+        load_env(env, **need)
     message = str(info.value)
     assert message.startswith(names)
     assert "\n" not in message
 
 
 def test_plain_database_urls_get_async_drivers() -> None:
-    assert load_settings({"DATABASE_URL": "postgresql://u@h/db"}).database_url == "postgresql+asyncpg://u@h/db"
-    assert load_settings({"DATABASE_URL": "sqlite:///x.db"}).database_url == "sqlite+aiosqlite:///x.db"
+    assert load_env({"DATABASE_URL": "postgresql://u@h/db"}).database_url == "postgresql+asyncpg://u@h/db"
+    assert load_env({"DATABASE_URL": "sqlite:///x.db"}).database_url == "sqlite+aiosqlite:///x.db"
 
 
 def test_secrets_never_show_in_repr_or_errors() -> None:
-    s = load_settings({"DISCORD_TOKEN": TOKEN, "VENICE_API_KEY": KEY}, need_discord=True, need_venice=True)
+    s = load_env({"DISCORD_TOKEN": TOKEN, "VENICE_API_KEY": KEY}, need_discord=True, need_venice=True)
     assert TOKEN not in repr(s) and KEY not in repr(s) and KEY not in str(s.venice_api_key)
     assert s.discord_token == Secret(TOKEN)
     assert sorted(s.secrets()) == sorted([TOKEN, KEY])
 
 
 def test_shards() -> None:
-    s = load_settings({"SHARD_COUNT": "4", "SHARD_IDS": "0, 2"})
+    s = load_env({"SHARD_COUNT": "4", "SHARD_IDS": "0, 2"})
     assert s.shard_count == 4 and s.shard_ids == (0, 2)

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from bot.images.queue import Cancelled, ImageQueue, Ticket, TicketState
+from bot.images.queue import Cancelled, EntryState, ImageQueue, QueueEntry
 
 
 class Recorder:
@@ -27,7 +27,7 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def hold(queue: ImageQueue, ticket: Ticket, release: asyncio.Event, started: list[Ticket]) -> None:
+async def hold(queue: ImageQueue, ticket: QueueEntry, release: asyncio.Event, started: list[QueueEntry]) -> None:
     async with queue.slot(ticket):
         started.append(ticket)
         await release.wait()
@@ -52,7 +52,7 @@ async def test_thirty_concurrent_requests_all_run_once_within_every_limit(seed: 
         recorders[i] = Recorder()
         ticket = queue.submit(user, guild, recorders[i])
         await asyncio.sleep(rng.random() / 200)  # the caller posts its "queued" message first
-        if ticket.state is TicketState.WAITING:
+        if ticket.state is EntryState.WAITING:
             waited.add(i)
         async with queue.slot(ticket):
             keys = ["global", f"user:{user}"] + ([f"guild:{guild}"] if guild is not None else [])
@@ -87,7 +87,7 @@ async def test_positions_count_the_requests_ahead() -> None:
     queue = ImageQueue(global_limit=1, per_guild=1, per_user=1)
     tickets = [queue.submit(user, 1) for user in range(5)]
     assert [t.position for t in tickets] == [0, 1, 2, 3, 4]
-    assert tickets[0].state is TicketState.RUNNING
+    assert tickets[0].state is EntryState.RUNNING
     assert queue.snapshot().waiting == 4
 
 
@@ -126,7 +126,7 @@ async def test_cancel_while_waiting_raises_cancelled_and_moves_others_up() -> No
     assert victim.cancel() is True
     with pytest.raises(Cancelled):
         await waiter
-    assert victim.state is TicketState.CANCELLED
+    assert victim.state is EntryState.CANCELLED
     assert behind.position == 1
     assert queue.snapshot().waiting == 1
     assert victim.cancel() is False  # a second cancel changes nothing
@@ -148,7 +148,7 @@ async def test_cancel_of_a_running_ticket_is_a_no_op() -> None:
     async with queue.slot(ticket):
         assert ticket.cancel() is False
         assert queue.snapshot().running == 1
-    assert ticket.state is TicketState.DONE
+    assert ticket.state is EntryState.DONE
     assert queue.snapshot().running == 0
 
 
@@ -156,9 +156,9 @@ async def test_cancel_of_a_granted_but_unentered_ticket_frees_its_slot() -> None
     queue = ImageQueue(global_limit=1)
     granted = queue.submit(1, None)
     nxt = queue.submit(2, None)
-    assert granted.state is TicketState.RUNNING
+    assert granted.state is EntryState.RUNNING
     assert granted.cancel() is True
-    assert nxt.state is TicketState.RUNNING
+    assert nxt.state is EntryState.RUNNING
     assert queue.snapshot().running == 1
 
 
@@ -172,7 +172,7 @@ async def test_task_cancellation_while_waiting_leaves_no_ghost() -> None:
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    assert ticket.state is TicketState.CANCELLED
+    assert ticket.state is EntryState.CANCELLED
     assert behind.position == 1
 
 
@@ -188,7 +188,7 @@ async def test_task_cancelled_just_as_its_slot_was_granted_gives_it_back() -> No
     with pytest.raises(asyncio.CancelledError):
         await waiter
     assert queue.snapshot().running == 0
-    assert ticket.state is TicketState.DONE
+    assert ticket.state is EntryState.DONE
 
 
 async def test_one_users_backlog_does_not_hold_up_another_user() -> None:
@@ -208,9 +208,9 @@ async def test_one_busy_server_does_not_hold_up_another() -> None:
     queue = ImageQueue(global_limit=4, per_guild=2, per_user=1)
     busy = [queue.submit(user, 10) for user in range(6)]
     other = queue.submit(99, 20)
-    assert [t.state for t in busy[:2]] == [TicketState.RUNNING] * 2
-    assert all(t.state is TicketState.WAITING for t in busy[2:])
-    assert other.state is TicketState.RUNNING
+    assert [t.state for t in busy[:2]] == [EntryState.RUNNING] * 2
+    assert all(t.state is EntryState.WAITING for t in busy[2:])
+    assert other.state is EntryState.RUNNING
     assert other.position == 0
     assert queue.snapshot().running_by_guild == {10: 2, 20: 1}
 
@@ -218,7 +218,7 @@ async def test_one_busy_server_does_not_hold_up_another() -> None:
 async def test_direct_messages_count_only_against_user_and_global_limits() -> None:
     queue = ImageQueue(global_limit=3, per_guild=1, per_user=1)
     tickets = [queue.submit(user, None) for user in range(3)]
-    assert all(t.state is TicketState.RUNNING for t in tickets)
+    assert all(t.state is EntryState.RUNNING for t in tickets)
 
 
 async def test_eligible_tickets_start_in_submission_order() -> None:
@@ -282,7 +282,7 @@ async def test_a_failing_position_callback_does_not_lose_the_place() -> None:
         raise RuntimeError("message was deleted")
 
     ticket = queue.submit(2, None, broken)
-    started: list[Ticket] = []
+    started: list[QueueEntry] = []
     release = asyncio.Event()
     release.set()
     waiter = asyncio.create_task(hold(queue, ticket, release, started))
@@ -313,7 +313,7 @@ async def test_errors_in_the_body_still_free_the_slot() -> None:
     with pytest.raises(KeyError):
         async with queue.slot(ticket):
             raise KeyError("venice failed")
-    assert waiting.state is TicketState.RUNNING
+    assert waiting.state is EntryState.RUNNING
 
 
 def test_snapshot_reports_counts_and_limits() -> None:

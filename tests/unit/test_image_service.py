@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.characters.model import DEFAULT_CHARACTER, Character
-from bot.config import Settings
+from bot.config import Env
 from bot.errors import LimitReached, UserError
 from bot.images.compose import ADULT_ANCHOR, MINOR_NEGATIVE_TERMS, QUALITY_TAGS
 from bot.images.jobs import Delivery, ImageCancelled, ImageFailed, ImageJob, Progress
@@ -63,13 +63,13 @@ class Inbox:
 
 @pytest.fixture
 async def service(db_url: str, fake_venice: FakeVenice) -> AsyncIterator[ImageService]:
-    settings: Settings = make_settings(db_url, venice_base_url=fake_venice.base_url)
+    settings: Env = make_settings(db_url, venice_base_url=fake_venice.base_url)
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
     config = SettingsStore(sessions, settings)
     await config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
     venice = VeniceClient(VENICE_KEY, fake_venice.base_url, backoff_base=0.01)
-    svc = ImageService(sessions=sessions, venice=venice, config=config, limits=Limits(sessions, config),
+    svc = ImageService(sessions=sessions, venice=venice, settings=config, limits=Limits(sessions, config),
                        queue=ImageQueue(min_update_interval=0))
     yield svc
     await venice.close()
@@ -111,7 +111,7 @@ async def test_models_sized_by_aspect_ratio_get_no_pixel_size(service: ImageServ
 async def test_a_stale_default_style_is_dropped_but_an_unknown_requested_style_is_refused(
     service: ImageService,
 ) -> None:
-    await service.config.set("image_style", "Retired Style", scope="guild", scope_id=10, guild_id=10, by=1)
+    await service.settings.set("image_style", "Retired Style", scope="guild", scope_id=10, guild_id=10, by=1)
     assert (await service.plan(job())).style is None
     with pytest.raises(UserError, match="no style called"):
         await service.plan(job(style="Retired Style"))
@@ -151,7 +151,7 @@ async def test_rerolls_of_an_upscale_shrink_back_keeping_the_shape(service: Imag
 
 
 async def test_images_turned_off_refuse_before_any_venice_call(service: ImageService, fake_venice: FakeVenice) -> None:
-    await service.config.set("images", False, scope="guild", scope_id=10, guild_id=10, by=1)
+    await service.settings.set("images", False, scope="guild", scope_id=10, guild_id=10, by=1)
     with pytest.raises(UserError, match="turned off"):
         await service.plan(job())
     assert fake_venice.requests == []
@@ -231,7 +231,7 @@ async def test_a_failed_delivery_marks_the_record_failed_and_raises(service: Ima
 
 
 async def test_a_daily_quota_refuses_before_anything_is_stored(service: ImageService) -> None:
-    await service.config.set("daily_images", 1, scope="guild", scope_id=10, guild_id=10, by=1)
+    await service.settings.set("daily_images", 1, scope="guild", scope_id=10, guild_id=10, by=1)
     await service.run(await service.plan(job()), deliver=Inbox())
     with pytest.raises(LimitReached, match="for today"):
         await service.run(await service.plan(job()), deliver=Inbox())

@@ -59,7 +59,7 @@ def test_export_too_large_even_gzipped_says_so_kindly() -> None:
     with pytest.raises(ExportTooLarge, match="even compressed") as raised:
         encode_export(export(messages=50), limit=10)
 
-    assert "/conversation delete" in raised.value.message
+    assert "/conversation delete" in raised.value.user_message
 
 
 def test_avatars_are_left_out_with_a_note_when_nothing_else_fits() -> None:
