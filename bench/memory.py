@@ -12,7 +12,7 @@ Stage 1, resident memory (RSS after a full garbage collection):
    between them (Discord allows 500 channels per guild, so 10,000 channels take 20 guilds): the
    discord.py cache;
 3. after one chat turn in each of `--turn-channels` of those channels, in two equal blocks. A turn
-   is the chat cog's `converse`, what /chat runs once it has answered the interaction: the channel
+   is the chat service's `take_turn` as the chat cog renders it (minus /chat's echo): the channel
    queue, scene, history, prompt, the Venice stream, the persona webhook (listed and created on a
    channel's first turn, so the webhook cache fills as in production), the stream renderer and
    storing the turn; 64 channels at a time. The reply is short (FakeVenice's default echo): what
@@ -47,8 +47,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._fakes import FakesProcess, connect, cpu_seconds, disconnect, production_bot
-from bot.chat.service import Where
 from bot.store.migrate import migrate
+from bot.where import Where
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 64
@@ -104,7 +104,8 @@ async def until(predicate: Any, what: str, timeout: float = 120.0) -> None:  # n
 
 
 async def turns(bot: Any, channel_ids: list[int], user_ids: list[int]) -> tuple[int, float]:
-    """One chat turn per channel through the chat cog; returns (failures, seconds)."""
+    """One chat turn per channel through the chat service, rendered as the chat cog renders; returns
+    (failures, seconds)."""
     cog = bot.get_cog("Chat")
     assert cog is not None
     failures = 0
@@ -119,10 +120,9 @@ async def turns(bot: Any, channel_ids: list[int], user_ids: list[int]) -> tuple[
             i = queue.get_nowait()
             channel = bot.get_channel(channel_ids[i])
             user_id = user_ids[i % len(user_ids)]
-            where = Where(channel_id=channel.id, guild_id=channel.guild.id, parent_id=None, user_id=user_id,
-                          user_name=f"user{i % len(user_ids)}", multi_user=True)
+            where = Where(user_id, channel.guild.id, channel.id, "chat", user_name=f"user{i % len(user_ids)}")
             try:
-                await cog.converse(channel, where, "I sit down at the bar and order a drink.", None)
+                await cog.chat.take_turn(where, "I sit down at the bar and order a drink.", cog.reply(channel))
             except Exception as exc:
                 failures += 1
                 if failures <= 3:

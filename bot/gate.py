@@ -149,6 +149,15 @@ async def place_of_message(client: discord.Client, message: discord.Message) -> 
     )
 
 
+async def place_of_channel_id(client: discord.Client, channel_id: int, *, guild_id: int | None) -> Place:
+    """The place behind a channel id from a raw event (an edit or a deletion): cached, else fetched."""
+    channel = client.get_channel(channel_id) or await _fetch_channel(client, channel_id)
+    if channel is None:
+        return Place(PlaceKind.UNKNOWN, guild_id=guild_id, channel_id=channel_id)
+    return await place_of_channel(client, channel, guild_id=guild_id,
+                                  bot_dm=isinstance(channel, discord.DMChannel) and guild_id is None)
+
+
 async def check_interaction(interaction: discord.Interaction) -> Decision:
     return decide(await place_of_interaction(interaction))
 

@@ -14,6 +14,7 @@ import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.characters.service import CharacterService
+from bot.chat.screening import ChatScreen
 from bot.chat.service import ChatService
 from bot.config import Env
 from bot.images.service import ImageService
@@ -58,7 +59,8 @@ async def build_services(env: Env, client: discord.Client | None = None) -> Serv
     settings = SettingsStore(sessions, env)
     limits = Limits(sessions, settings)
     characters = CharacterService(sessions=sessions, venice=venice, settings=settings)
-    chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters)
+    chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
+                       screen=ChatScreen(sessions=sessions))
     images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits)
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,

@@ -1,7 +1,9 @@
 """`python -m bot chat`: talk to a character in the terminal, with the bot's own engine and database.
 
-For operators trying a key, a model or a character card before going live. Conversations are kept
-under a pseudo channel id (default 0), so `/reset`-like behaviour is `:reset` here.
+For operators trying a key, a model or a character card before going live. It takes turns through
+the same `ChatService.take_turn` as Discord, so the typed line is screened, limited and stored
+the same way. Conversations are kept under a pseudo channel id (default 0), so `/reset`-like
+behaviour is `:reset` here.
 """
 
 from __future__ import annotations
@@ -9,49 +11,86 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from bot.characters.cards import CardError, parse_card
 from bot.characters.model import DEFAULT_CHARACTER, Character
-from bot.chat.service import Scene
+from bot.chat.render import Controls, Look, OutputCheck, Withheld
+from bot.chat.service import ChatService
 from bot.config import Env
 from bot.errors import UserError
 from bot.services import build_services
+from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
 from bot.where import Where
 
 HELP = "Type a message and press Enter. Commands: :reset (new conversation), :quit."
+FLUSH_EVERY = 200  # characters; text is printed (after the output check) at line ends or this often
 
 
 class TerminalRenderer:
-    """The renderer interface the engine streams into, printing as text arrives."""
+    """Prints a reply as it arrives (`bot.chat.render.Renderer`), each piece checked first."""
 
-    def __init__(self, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, out: TextIO = sys.stdout) -> None:
         self.out = out
+        self.name = "Character"
+        self._check: OutputCheck | None = None
         self._text = ""
+        self._printed = 0
 
-    @property
-    def text(self) -> str:
-        return self._text
+    async def prepare(self, look: Look, existing: list[int]) -> None:
+        self.name = look.name
 
-    @property
-    def handles(self) -> list[object]:
-        return []
+    async def cleared(self) -> int | None:
+        return None
+
+    async def begin(self, controls: Controls, check: OutputCheck, existing: str = "") -> None:
+        self._check = check
+        self._text = existing
+        self.out.write(f"{self.name}: ")
 
     async def feed(self, delta: str) -> None:
         self._text += delta
-        self.out.write(delta)
-        self.out.flush()
+        pending = self._text[self._printed:]
+        if "\n" in pending or len(pending) >= FLUSH_EVERY:
+            await self._print(self._text.rfind("\n") + 1 if "\n" in pending else len(self._text))
 
-    async def finish(self, final_footer: str | None = None) -> list[object]:
-        self.out.write("\n" + (f"({final_footer.removeprefix('-# ')})\n" if final_footer else ""))
+    def message_ids(self) -> list[int]:
         return []
 
-    async def fail(self, note: str) -> list[object]:
+    async def finish(self, footer: str | None, controls: Controls) -> list[int]:
+        await self._print(len(self._text))
+        self.out.write("\n" + (f"({footer.removeprefix('-# ')})\n" if footer else ""))
+        return []
+
+    async def fail(self, note: str, controls: Controls) -> list[int]:
+        await self._print(len(self._text))
         self.out.write(f"\n[{note}]\n")
         return []
 
+    async def show(self, content: str, controls: Controls | None) -> list[int]:
+        self.out.write(f"\n{self.name}: {content}\n" if self._printed else f"{self.name}: {content}\n")
+        return []
 
-async def load_character(services: object, spec: str | None) -> tuple[Character, str]:
+    async def remove(self) -> None:
+        return
+
+    async def close(self) -> None:
+        self.out.flush()
+
+    async def _print(self, upto: int) -> None:
+        """Print the text up to `upto`, once the output check allowed everything shown by then."""
+        if upto <= self._printed:
+            return
+        if self._check is not None and not await self._check(self._text[:upto]):
+            raise Withheld
+        self.out.write(self._text[self._printed:upto])
+        self.out.flush()
+        self._printed = upto
+
+
+async def load_character(venice: VeniceClient, spec: str | None) -> tuple[Character, str]:
+    """The character to talk to: a card file, a Venice catalogue slug, or the built-in default."""
     if not spec:
         return DEFAULT_CHARACTER, "builtin:scarlett"
     path = Path(spec)
@@ -60,7 +99,6 @@ async def load_character(services: object, spec: str | None) -> tuple[Character,
             return parse_card(await asyncio.to_thread(path.read_bytes), path.name), f"file:{path.name}"
         except CardError as exc:
             raise UserError(f"{path.name}: {exc}") from None
-    venice = services.venice  # type: ignore[attr-defined]
     found = await venice.get_character(spec)
     return Character(name=found.name, description=found.description or "", source="venice",
                      venice_slug=found.slug, avatar_url=found.photo_url), f"venice:{found.slug}"
@@ -69,45 +107,28 @@ async def load_character(services: object, spec: str | None) -> tuple[Character,
 async def run_terminal_chat(env: Env, *, character: str | None, channel: int = 0) -> str | None:
     """Chat until :quit or end of input; returns what went wrong, or None."""
     services = await build_services(env)
-    engine = services.chat
+    chat = services.chat
     try:
-        card, ref = await load_character(services, character)
+        card, ref = await load_character(services.venice, character)
+        chat.scenes.pin(ref, card)  # a card file is no stored character: this process knows it by its reference
         where = Where(0, None, channel, "terminal chat", user_name="You")
-        conv = await engine.conversations.active(channel)
+        conv = await chat.scenes.active(channel)
         if conv is None or conv.character_ref != ref:
-            conv, greeting = await engine.conversations.start(
-                channel_id=channel, guild_id=None, character_ref=ref, character_name=card.name, created_by=0,
-                greetings=[engine._macros(g, card, "You") for g in card.greetings],
-            )
-            if greeting is not None:
-                print(f"{card.name}: {greeting.content}\n")
-        scene = Scene(conv, card, env.text_model, 700, personas=False)
+            await start(chat, where, ref)
         print(f"Talking with {card.name} on {env.text_model}. {HELP}")
         while True:
-            line = await asyncio.to_thread(input, "> ")
-            if line.strip() in (":quit", ":q"):
+            line = (await asyncio.to_thread(input, "> ")).strip()
+            if line in (":quit", ":q"):
                 break
-            if line.strip() == ":reset":
-                conv, greeting = await engine.conversations.start(
-                    channel_id=channel, guild_id=None, character_ref=ref, character_name=card.name, created_by=0,
-                    greetings=[engine._macros(g, card, "You") for g in card.greetings],
-                )
-                scene.conversation = conv
-                print(f"{card.name}: {greeting.content}\n" if greeting else "(new conversation)")
+            if line == ":reset":
+                await start(chat, where, ref)
                 continue
-            if not line.strip():
+            if not line:
                 continue
-            user_row, reply_row = await engine.conversations.begin_turn(
-                conv.id, author_id=0, author_name="You", content=line, discord_message_id=None,
-                channel_id=channel, model=scene.model,
-            )
-            turns = await engine.conversations.window(scene.conversation, before_id=user_row.id)
-            turns.append(user_row)
-            prompt = await engine.prompt_for(scene, where, turns)
-            sys.stdout.write(f"{card.name}: ")
-            await engine.stream(scene=scene, where=where, reply=reply_row, prompt=prompt,
-                                renderer=TerminalRenderer())  # type: ignore[arg-type]
-            await engine.fold_summary(scene, turns, prompt.dropped_turns, where)
+            try:
+                await chat.take_turn(where, line, TerminalRenderer())
+            except UserError as exc:  # the line was refused or too long: say so, keep going
+                print(f"[{exc.user_message}]")
     except (EOFError, KeyboardInterrupt):
         print()
     except (UserError, VeniceError) as exc:
@@ -115,3 +136,11 @@ async def run_terminal_chat(env: Env, *, character: str | None, channel: int = 0
     finally:
         await services.close()
     return None
+
+
+async def start(chat: ChatService, where: Where, ref: str) -> None:
+    """A new conversation with the pinned character; its greeting is printed."""
+    renderer = TerminalRenderer()
+    scene = await chat.new_conversation(where, renderer, character_ref=ref)
+    if not scene.character.greetings:
+        print("(new conversation)")

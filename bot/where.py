@@ -20,6 +20,7 @@ class Where:
     entry: str = ""  # e.g. "chat", "imagine", "character import": the audit log's "through what"
     parent_id: int | None = None  # a thread's channel: settings and characters are inherited from it
     user_name: str = ""  # the speaker's name in the story (their persona's, else their display name)
+    moderator: bool = False  # may manage others' messages here (Manage Messages); a DM has only its user
 
     @property
     def multi_user(self) -> bool:

@@ -357,7 +357,7 @@ class Characters(commands.Cog):
                           description: app_commands.Range[str, 1, personas.DESCRIPTION_LIMIT] | None = None) -> None:
         text = description or ""
         await check_texts(self.services.sessions, [name, text, f"{name}\n{text}"], where_of(interaction, "persona"))
-        await personas.put(self.services.sessions, interaction.user.id, name.strip(), text.strip())
+        await self.services.chat.set_persona(interaction.user.id, name.strip(), text.strip())
         await interaction.response.send_message(f"🪪 In stories you're now **{name.strip()}**.", ephemeral=True)
 
     @persona.command(name="show", description="Show your persona")
@@ -373,7 +373,7 @@ class Characters(commands.Cog):
 
     @persona.command(name="clear", description="Forget your persona (back to your display name)")
     async def persona_clear(self, interaction: discord.Interaction) -> None:
-        had = await personas.clear(self.services.sessions, interaction.user.id)
+        had = await self.services.chat.clear_persona(interaction.user.id)
         text = "Persona cleared: characters call you by your display name again." if had else "You had no persona."
         await interaction.response.send_message(text, ephemeral=True)
 

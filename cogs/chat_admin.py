@@ -9,11 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.chat.rules import NOT_YOUR_CONVERSATION, may_delete_conversation
 from bot.chat.service import ChatService
 from bot.errors import UserError
 from bot.store.conversations import TurnRow
 from bot.store.models import Conversation
-from bot.ui.gating import is_moderator
+from bot.ui.places import where_of_interaction
 
 
 def export_text(conv: Conversation, turns: list[TurnRow]) -> str:
@@ -97,9 +98,8 @@ class ConversationCog(commands.Cog, name="Conversations"):
     @app_commands.autocomplete(conversation=conversation_autocomplete)
     async def resume(self, interaction: discord.Interaction, conversation: int) -> None:
         await self._mine(interaction, conversation)
-        await interaction.response.defer(thinking=True)  # a reply being written holds the queue
-        async with self.chat.queue.turn(interaction.channel_id or 0):
-            conv = await self.chat.conversations.resume(interaction.channel_id or 0, conversation)
+        await interaction.response.defer(thinking=True)  # a reply being written holds the channel's turn
+        conv = await self.chat.resume_conversation(where_of_interaction(interaction, "conversation"), conversation)
         if conv is None:
             await interaction.edit_original_response(content="That conversation was deleted meanwhile.")
             return
@@ -130,12 +130,12 @@ class ConversationCog(commands.Cog, name="Conversations"):
     @app_commands.describe(conversation="Which conversation")
     @app_commands.autocomplete(conversation=conversation_autocomplete)
     async def delete(self, interaction: discord.Interaction, conversation: int) -> None:
+        where = where_of_interaction(interaction, "conversation")
         conv = await self._mine(interaction, conversation)
-        if conv.created_by not in (None, interaction.user.id) and not is_moderator(interaction):
-            raise UserError("Only the person who started that conversation, or a moderator, can delete it.")
-        await interaction.response.defer(ephemeral=True, thinking=True)  # a reply being written holds the queue
-        async with self.chat.queue.turn(interaction.channel_id or 0):
-            await self.chat.conversations.delete(conv.id)
+        if not may_delete_conversation(conv.created_by, interaction.user.id, moderator=where.moderator):
+            raise UserError(NOT_YOUR_CONVERSATION)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a reply being written holds the turn
+        await self.chat.delete_conversation(where, conv.id)
         await interaction.edit_original_response(content=f"Deleted conversation `#{conv.id}`.")
 
     @conversation.command(name="memory", description="What the character remembers of this conversation")

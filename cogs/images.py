@@ -98,7 +98,7 @@ class Images(commands.Cog):
         )
         await planning.precheck(self.services.sessions, job)  # errors: the tree answers privately
         await interaction.response.defer(thinking=True)
-        await run_job(interaction, job)
+        await run_job(interaction, self.services.images, job)
 
     @imagine.autocomplete("style")
     async def style_autocomplete(
@@ -150,7 +150,7 @@ class Images(commands.Cog):
         except Exception as exc:
             await settle(surface, exc)
             return
-        await run_job(interaction, job)
+        await run_job(interaction, self.services.images, job)
 
     async def _character(self, interaction: discord.Interaction) -> tuple[Character, str]:
         """The channel's character and its reference (the reference keys its stable seed)."""
@@ -266,7 +266,7 @@ class Images(commands.Cog):
             await interaction.response.send_message(err.user_message, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        await run_job(interaction, job)
+        await run_job(interaction, self.services.images, job)
 
     async def _cancel(self, interaction: discord.Interaction, record_id: int) -> None:
         result = self.services.images.cancel(record_id, interaction.user.id)

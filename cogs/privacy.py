@@ -16,6 +16,7 @@ from discord.ext import commands, tasks
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import privacy
+from bot.chat.service import ChatService
 from bot.services import services_of
 from bot.ui.errors import GENERIC_ERROR, reply_ephemeral
 from bot.ui.gating import component_allowed
@@ -87,6 +88,7 @@ class ConfirmDelete(discord.ui.View):
         counts = await privacy.delete_user(
             self.cog.sessions, self.owner_id, guild_id=interaction.guild_id, channel_id=interaction.channel_id
         )
+        self.cog.chat.forget_user(self.owner_id)  # no cached copy of their persona or conversations
         log.info("privacy: deleted the data of user %s on request", self.owner_id)
         await interaction.edit_original_response(content=deletion_report(counts), view=None)
 
@@ -118,9 +120,10 @@ class Privacy(commands.Cog):
 
     privacy = app_commands.Group(name="privacy", description="Your data: see it, download it, delete it", nsfw=True)
 
-    def __init__(self, bot: commands.Bot, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, bot: commands.Bot, sessions: async_sessionmaker[AsyncSession], chat: ChatService) -> None:
         self.bot = bot
         self.sessions = sessions
+        self.chat = chat
 
     async def cog_load(self) -> None:
         self.usage_purge.start()
@@ -162,4 +165,5 @@ class Privacy(commands.Cog):
 
 
 async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Privacy(bot, services_of(bot).sessions))
+    services = services_of(bot)
+    await bot.add_cog(Privacy(bot, services.sessions, services.chat))

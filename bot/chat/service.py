@@ -1,8 +1,10 @@
-"""The conversation engine: one turn at a time per channel, streamed, stored, summarised.
+"""The chat service: every use case of a conversation, for every entry point.
 
-It knows nothing of Discord. The cog hands it a `StreamRenderer` (which writes into Discord) and
-gets back what happened; everything else — which conversation, which character, what the model
-sees, what is stored, what it cost — is decided here.
+A slash command, a mention, a DM, a button, the edit form and the terminal chat all call these
+methods, so each one screens, limits and stores the same way. Each method waits for the channel's
+turn itself (a channel is answered in order) and shows what happens through a `Renderer`
+(`bot.chat.render`); it knows nothing of Discord. Who may press what is decided by the plain
+functions in `bot.chat.rules`.
 """
 
 from __future__ import annotations
@@ -10,158 +12,364 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import policy
-from bot.characters.model import DEFAULT_CHARACTER, Character
 from bot.characters.service import CharacterService
-from bot.chat.prompt import Prompt, PromptInput, Turn, build_prompt, build_summary_request
-from bot.chat.tokens import TokenCalibrator, estimate
+from bot.chat import pictures, rules
+from bot.chat.generation import WITHHELD, Generator, Outcome, OutputGate
+from bot.chat.prompt import (
+    SCENE_TURNS,
+    Prompt,
+    PromptInput,
+    Turn,
+    build_prompt,
+)
+from bot.chat.queue import ChannelQueue
+from bot.chat.render import Controls, Renderer
+from bot.chat.scenes import Scene, Scenes
+from bot.chat.screening import ChatScreen
+from bot.chat.speakers import Speakers
+from bot.chat.summaries import fold_summary
+from bot.chat.tokens import TokenCalibrator
+from bot.errors import LimitReached, UserError
 from bot.limits import Limits
 from bot.settings import SettingsStore
-from bot.store import personas
 from bot.store.conversations import Conversations, TurnRow
 from bot.store.models import Conversation
-from bot.ui.stream import StreamRenderer
 from bot.venice.client import VeniceClient
-from bot.venice.errors import ContentPolicyError, VeniceError
-from bot.venice.types import StreamDelta, StreamEnd
+from bot.venice.errors import VeniceError
 from bot.where import Where
+
+__all__ = ["MAX_INPUT", "WITHHELD", "ChatService", "Deleted", "Outcome", "Scene"]
 
 log = logging.getLogger(__name__)
 
+MAX_INPUT = 4000
+EMPTY_INPUT = "Say something, and I'll answer."
+TOO_LONG = f"That message is too long for me: please keep it under {MAX_INPUT:,} characters."
 DEFAULT_CONTEXT = 32_000
-SCREEN_EVERY = 400  # characters of new output between two screens of the recent text
-SCREEN_WINDOW = 2_000
-FOLD_BATCH = 40  # turns folded into the summary per Venice call
-WITHHELD = "*(This reply was withheld: it broke the content policy. Regenerate to try again.)*"
-STOPPED = "stopped"
 
 
-@dataclass(slots=True)
-class Scene:
-    """What a turn runs against: the conversation, its character and the channel's settings."""
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """A reply that left the story, and the messages that showed the words it answered."""
 
-    conversation: Conversation
-    character: Character
-    model: str
-    reply_tokens: int
-    personas: bool
-    images: bool = True  # the channel allows pictures (the "picture this" button)
-
-
-@dataclass(slots=True)
-class Outcome:
     reply: TurnRow
-    text: str
-    status: str  # complete | cut | failed
-    note: str | None = None
-    notice: str | None = None  # e.g. "only the last N messages fit"
-    handles: list[object] = field(default_factory=list)
-    withheld: bool = False  # the output broke the policy: the cog replaces what was shown
-
-
-class ChannelQueue:
-    """Answers one channel's messages in order; channels run concurrently. Locks live only while used."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
-
-    def waiting(self, channel_id: int) -> int:
-        return self._users.get(channel_id, 0)
-
-    @contextlib.asynccontextmanager
-    async def turn(self, channel_id: int) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(channel_id, asyncio.Lock())
-        self._users[channel_id] = self._users.get(channel_id, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[channel_id] -= 1
-            if self._users[channel_id] == 0:
-                del self._users[channel_id]
-                self._locks.pop(channel_id, None)
+    asked_ids: list[int]
 
 
 class ChatService:
+    """Conversations in channels: turns, regenerations, swipes, edits, deletions, scene pictures."""
+
     def __init__(
         self, *, sessions: async_sessionmaker[AsyncSession], venice: VeniceClient, settings: SettingsStore,
-        limits: Limits, characters: CharacterService,
+        limits: Limits, characters: CharacterService, screen: ChatScreen,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.venice = venice
-        self.settings = settings
         self.limits = limits
-        self.characters = characters
+        self.screen = screen
         self.conversations = Conversations(sessions)
+        self.scenes = Scenes(conversations=self.conversations, characters=characters, settings=settings, clock=clock)
         self.queue = ChannelQueue()
-        self.calibrators: dict[str, TokenCalibrator] = {}
-        self._running: dict[int, asyncio.Task[object]] = {}  # reply id -> the task streaming it
-        self._waiting_on_venice: set[int] = set()  # replies whose task may be cancelled right now
-        self._stop_asked: set[int] = set()
+        self.generator = Generator(venice=venice, limits=limits, conversations=self.conversations)
+        self.speakers = Speakers(sessions=sessions, clock=clock)
 
-    # -- what a channel talks to ------------------------------------------------------------------
-
-    async def character_for(self, where: Where) -> tuple[Character, str, str]:
-        """(character, its reference, where the choice comes from) for a channel."""
-        return await self.characters.for_channel(channel_id=where.channel_id, guild_id=where.guild_id,
-                                            parent_id=where.parent_id)
-
-    async def resolve(self, ref: str, where: Where) -> Character:
-        found = await self.characters.resolve(ref, user_id=where.user_id, guild_id=where.guild_id)
-        return found if found is not None else DEFAULT_CHARACTER
-
-    async def scene(self, where: Where, *, create: bool = True) -> Scene | None:
-        """The channel's active conversation (started silently if there is none) and its settings."""
-        conv = await self.conversations.active(where.channel_id)
-        if conv is None:
-            if not create:
-                return None
-            character, ref, _ = await self.character_for(where)
-            conv, _ = await self.conversations.start(
-                channel_id=where.channel_id, guild_id=where.guild_id, character_ref=ref,
-                character_name=character.name, created_by=where.user_id,
-            )
-        else:
-            character = await self.resolve(conv.character_ref, where)
-        return await self.scene_of(conv, character, where)
-
-    async def scene_of(self, conv: Conversation, character: Character, where: Where) -> Scene:
-        """A scene for a given conversation (maybe not the channel's active one) with the channel's settings."""
-        cfg = await self.settings.resolve_all(
-            guild_id=where.guild_id, channel_id=where.channel_id, parent_id=where.parent_id,
-            keys=["text_model", "reply_tokens", "personas", "images"],
-        )
-        return Scene(conv, character, str(cfg["text_model"].value), int(cfg["reply_tokens"].value),
-                     bool(cfg["personas"].value), bool(cfg["images"].value))
-
-    async def new_conversation(self, where: Where) -> tuple[Scene, TurnRow | None]:
-        """Archive the current conversation and start afresh with the channel's character and greeting."""
-        character, ref, _ = await self.character_for(where)
-        greetings = [self._macros(g, character, where.user_name) for g in character.greetings]
-        _, greeting = await self.conversations.start(
-            channel_id=where.channel_id, guild_id=where.guild_id, character_ref=ref,
-            character_name=character.name, created_by=where.user_id, greetings=greetings,
-        )
-        scene = await self.scene(where, create=False)
-        assert scene is not None
-        return scene, greeting
-
-    @staticmethod
-    def _macros(text: str, character: Character, user_name: str) -> str:
-        from bot.chat.macros import expand
-
-        return expand(text, char=character.name, user=user_name)
+    # -- who is speaking ------------------------------------------------------------------------
 
     async def persona(self, user_id: int) -> tuple[str, str] | None:
-        return await personas.persona_for(self.sessions, user_id)
+        """(name, description) of the user's persona, or None."""
+        return await self.speakers.persona(user_id)
 
-    # -- prompts --------------------------------------------------------------------------------
+    async def set_persona(self, user_id: int, name: str, description: str) -> None:
+        """Store who the user is in stories (the caller has screened the text)."""
+        await self.speakers.set(user_id, name, description)
+
+    async def clear_persona(self, user_id: int) -> bool:
+        """Forget the user's persona; False when there was none."""
+        return await self.speakers.clear(user_id)
+
+    def forget_user(self, user_id: int) -> None:
+        """A user's data was deleted: drop what this process remembers of them."""
+        self.speakers.forget(user_id)
+        self.scenes.forget()
+
+    async def speaker(self, where: Where) -> Where:
+        """`where` with the speaker's story name: their persona's, else the name they came with."""
+        return await self.speakers.named(where)
+
+    # -- a turn -----------------------------------------------------------------------------------
+
+    async def take_turn(self, where: Where, text: str, renderer: Renderer) -> Outcome:
+        """Answer what someone said: screened beside the generation, limited, streamed, stored.
+
+        Raises UserError (empty, too long), LimitReached, or Refused (the words broke the policy;
+        nothing of a reply was shown and the turn is not kept).
+        """
+        text = text.strip()
+        if not text:
+            raise UserError(EMPTY_INPUT)
+        if len(text) > MAX_INPUT:
+            raise UserError(TOO_LONG)
+        assert where.channel_id is not None and where.user_id is not None
+        spot = self.queue.line_up(where.channel_id)  # answered in the order said, whatever is awaited first
+        try:
+            where = await self.speaker(where)
+            clearing = asyncio.create_task(self._clear(text, where, renderer), name=f"chat-clear-{where.channel_id}")
+            if self.screen.refuses_at_once(text):
+                await clearing  # raises the refusal (audited): a clear-cut case never reaches Venice
+            try:
+                lease = await self.limits.acquire(user_id=where.user_id, guild_id=where.guild_id,
+                                                  channel_id=where.channel_id, parent_id=where.parent_id, kind="chat")
+            except LimitReached:
+                await clearing  # a refusal of the words comes first (and is audited); then the limit
+                raise
+            except BaseException:
+                clearing.cancel()
+                raise
+        except BaseException:
+            spot.leave()
+            raise
+        try:
+            async with spot:
+                return await self._turn(where, text, renderer, clearing)
+        finally:
+            with contextlib.suppress(Exception):
+                await renderer.close()
+            await self.limits.release(lease)
+
+    async def _clear(self, text: str, where: Where, renderer: Renderer) -> int | None:
+        await self.screen.check_input(text, where)
+        return await renderer.cleared()
+
+    async def _turn(self, where: Where, text: str, renderer: Renderer,
+                    clearing: asyncio.Task[int | None]) -> Outcome:
+        if clearing.done():
+            clearing.result()  # refused while waiting in line: raise it before anything is stored
+        scene = await self.scenes.of(where)
+        assert scene is not None
+        await renderer.prepare(scene.look, [])
+        conv = scene.conversation
+        user, reply = await self.conversations.begin(
+            conv.id, author_id=where.user_id, author_name=where.user_name, content=text, model=scene.model,
+            title=text[:60] if not conv.title else None,
+        )
+        if not conv.title:
+            conv.title = text[:60]
+        turns = await self.conversations.window(conv, before_id=user.id)
+        turns.append(user)
+        prompt = await self.prompt_for(scene, where, turns)
+        outcome = await self.generator.run(scene=scene, where=where, reply=reply, prompt=prompt, renderer=renderer,
+                                           gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True)
+        await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
+                           turns=turns, dropped=prompt.dropped_turns, where=where)
+        return outcome
+
+    # -- the controls under a reply ---------------------------------------------------------------
+
+    async def regenerate(self, where: Where, reply_id: int, renderer: Renderer) -> Outcome:
+        """A new swipe for the latest reply (earlier swipes are kept)."""
+        return await self._rerun(where, reply_id, renderer, continuing=False)
+
+    async def continue_reply(self, where: Where, reply_id: int, renderer: Renderer) -> Outcome:
+        """Carry the latest reply on from where it stopped."""
+        return await self._rerun(where, reply_id, renderer, continuing=True)
+
+    async def _rerun(self, where: Where, reply_id: int, renderer: Renderer, *, continuing: bool) -> Outcome:
+        where = await self.speaker(where)
+        reply, conv = await self._access(where, reply_id)
+        if continuing and not reply.content.strip():
+            raise UserError(rules.NOTHING_TO_CONTINUE)
+        await self._require_latest(reply, conv)
+        assert where.user_id is not None
+        lease = await self.limits.acquire(user_id=where.user_id, guild_id=where.guild_id,
+                                          channel_id=where.channel_id, parent_id=where.parent_id, kind="chat")
+        try:
+            await renderer.cleared()
+            async with self._turn_of(conv):
+                await self._require_latest(reply, conv)
+                fresh = await self._fresh(reply.id)
+                scene = await self.scenes.of_conversation(conv, where)
+                await renderer.prepare(scene.look, fresh.discord_ids)
+                turns = await self.conversations.window(conv, before_id=fresh.id)
+                if continuing:
+                    await self.conversations.mark_streaming(fresh.id)
+                    prompt = await self.prompt_for(scene, where, turns, continue_text=fresh.content)
+                    return await self.generator.run(scene=scene, where=where, reply=fresh, prompt=prompt,
+                                                    renderer=renderer, gate=OutputGate(self.screen, where),
+                                                    existing=fresh.content)
+                swiping = await self.conversations.begin_swipe(fresh.id)
+                prompt = await self.prompt_for(scene, where, turns)
+                return await self.generator.run(scene=scene, where=where, reply=swiping, prompt=prompt,
+                                                renderer=renderer, gate=OutputGate(self.screen, where))
+        finally:
+            with contextlib.suppress(Exception):
+                await renderer.close()
+            await self.limits.release(lease)
+
+    async def swipe(self, where: Where, reply_id: int, step: int, renderer: Renderer) -> TurnRow:
+        """Show the previous (`step` -1) or next (+1) swipe of the latest reply."""
+        reply, conv = await self._access(where, reply_id)
+        await self._require_latest(reply, conv)
+        await renderer.cleared()
+        async with self._turn_of(conv):
+            await self._require_latest(reply, conv)
+            fresh = await self._fresh(reply.id)
+            updated = await self.conversations.set_swipe(fresh.id, fresh.swipe_index + step) or fresh
+            await self._show(where, conv, updated, updated.content, renderer, latest=True)
+            return updated
+
+    async def reply_to_edit(self, where: Where, reply_id: int) -> TurnRow:
+        """The reply a person may open the edit form for (checked like every control)."""
+        reply, _conv = await self._access(where, reply_id)
+        if self.generator.is_streaming(reply.id):
+            raise UserError(rules.STILL_WRITING)
+        if len(reply.content) > rules.EDIT_MAX:
+            raise UserError(f"That reply is longer than {rules.EDIT_MAX:,} characters, too long to edit in a form.")
+        return reply
+
+    async def edit_reply(self, where: Where, reply_id: int, text: str, renderer: Renderer) -> TurnRow:
+        """What the character said becomes `text` (screened like anything a person writes).
+
+        Checked again on submit: the reply must be in this place and this person its owner or a
+        moderator here, whatever the form's custom id says.
+        """
+        reply, conv = await self._access(where, reply_id)
+        text = rules.check_edit(text)
+        await self.screen.check_input(text, where.at("chat edit"))
+        await renderer.cleared()
+        async with self._turn_of(conv):
+            updated = await self.conversations.edit_content(reply.id, text)
+            if updated is None:
+                raise UserError(rules.GONE)
+            latest = not conv.archived and await self.conversations.latest_reply_id(conv.id) == reply.id
+            await self._show(where, conv, updated, updated.content, renderer, latest=latest)
+            return updated
+
+    async def delete_reply(self, where: Where, reply_id: int, renderer: Renderer) -> Deleted:
+        """The reply and the words it answered leave the story, and the reply's messages go."""
+        reply, conv = await self._access(where, reply_id)
+        self.generator.stop(reply.id)  # before waiting for the turn, which the streaming reply holds
+        await renderer.cleared()
+        async with self._turn_of(conv):
+            fresh = await self._fresh(reply.id)
+            await self.conversations.delete_turn(fresh.id)
+            scene = await self.scenes.of_conversation(conv, where)
+            await renderer.prepare(scene.look, fresh.discord_ids)
+            await renderer.remove()
+            asked = await self.conversations.turn(fresh.reply_to) if fresh.reply_to is not None else None
+            return Deleted(fresh, list(asked.discord_ids) if asked is not None else [])
+
+    async def stop(self, where: Where, reply_id: int, renderer: Renderer) -> bool:
+        """Stop a streaming reply (True). A reply left streaming by a crash gets its controls back."""
+        reply, conv = await self._access(where, reply_id)
+        await renderer.cleared()
+        if self.generator.stop(reply.id):
+            return True
+        async with self._turn_of(conv):
+            fresh = await self._fresh(reply.id)
+            latest = not conv.archived and await self.conversations.latest_reply_id(conv.id) == reply.id
+            await self._show(where, conv, fresh, fresh.content or "*(interrupted)*", renderer, latest=latest)
+        return False
+
+    async def describe_scene(self, where: Where, reply_id: int, acknowledge: Callable[[], Awaitable[object]]
+                             ) -> pictures.ScenePicture:
+        """Venice describes the scene at this reply as an image prompt, screened for images.
+
+        `acknowledge` is awaited once the request passed its checks. Raises UserError when
+        pictures are off, the description is refused (audited, no strike: Venice wrote it) or
+        Venice fails.
+        """
+        reply, conv = await self._access(where, reply_id)
+        scene = await self.scenes.of_conversation(conv, where)
+        if not scene.images:
+            raise UserError(pictures.PICTURES_OFF)
+        await acknowledge()
+        where = await self.speaker(where)
+        async with self._turn_of(conv):  # a consistent story: not while a reply is being written
+            rows = await self.conversations.window(conv, before_id=reply.id + 1, limit=SCENE_TURNS)
+        prompt = await pictures.describe(venice=self.venice, limits=self.limits, sessions=self.sessions,
+                                         scene=scene, rows=rows, where=where)
+        return pictures.ScenePicture(prompt, scene.character, conv.character_ref)
+
+    # -- conversations ----------------------------------------------------------------------------
+
+    async def new_conversation(self, where: Where, renderer: Renderer, *, character_ref: str | None = None) -> Scene:
+        """Archive the channel's conversation and start afresh with the channel's character (or
+        `character_ref`); the greeting is shown with its controls."""
+        assert where.channel_id is not None
+        where = await self.speaker(where)
+        async with self.queue.turn(where.channel_id):
+            scene, greeting = await self.scenes.start(where, character_ref)
+            if greeting is not None:
+                await self._show(where, scene.conversation, greeting, greeting.content, renderer, latest=True,
+                                 scene=scene)
+            return scene
+
+    async def resume_conversation(self, where: Where, conversation_id: int) -> Conversation | None:
+        """Make an earlier conversation of this channel the active one (None: it is gone)."""
+        assert where.channel_id is not None
+        async with self.queue.turn(where.channel_id):
+            conv = await self.conversations.resume(where.channel_id, conversation_id)
+            self.scenes.forget(where.channel_id)
+            return conv
+
+    async def delete_conversation(self, where: Where, conversation_id: int) -> None:
+        """Delete one of this channel's conversations (its starter or a moderator)."""
+        conv = await self.conversations.get(conversation_id)
+        if conv is None or conv.channel_id != where.channel_id:
+            raise UserError("There is no conversation with that number in this channel.")
+        assert where.user_id is not None
+        if not rules.may_delete_conversation(conv.created_by, where.user_id, moderator=where.moderator):
+            raise UserError(rules.NOT_YOUR_CONVERSATION)
+        async with self.queue.turn(conv.channel_id):
+            await self.conversations.delete(conv.id)
+            self.scenes.forget(conv.channel_id)
+
+    # -- messages changed in Discord --------------------------------------------------------------
+
+    async def edit_said(self, where: Where, discord_message_id: int, text: str) -> bool:
+        """A person edited their message: the story takes the new words once screened (Refused
+        otherwise). False when the message is not part of a story or nothing changed."""
+        turn = await self.conversations.by_discord_id(discord_message_id)
+        if turn is None or turn.role != "user" or turn.status == "deleted" or turn.content == text:
+            return False
+        await self.screen.check_input(text, where.at("chat edit"))
+        await self.conversations.edit_content(turn.id, text)
+        return True
+
+    async def forget_said(self, discord_message_id: int) -> TurnRow | None:
+        """A message was deleted in Discord: a person's words leave the story (see the store)."""
+        return await self.conversations.forget_discord_message(discord_message_id)
+
+    async def is_story_reply(self, discord_message_id: int) -> bool:
+        """Is this Discord message a character's reply in a stored story?"""
+        turn = await self.conversations.by_discord_id(discord_message_id)
+        return turn is not None and turn.role == "assistant"
+
+    # -- prompts ----------------------------------------------------------------------------------
+
+    async def prompt_for(self, scene: Scene, where: Where, turns: list[TurnRow], *,
+                         continue_text: str | None = None) -> Prompt:
+        persona = await self.speakers.persona(where.user_id) if where.user_id is not None else None
+        calibrator = self.generator.calibrators.setdefault(scene.model, TokenCalibrator())
+        return build_prompt(PromptInput(
+            character=scene.character,
+            user_name=persona[0] if persona else where.user_name,
+            persona=persona[1] if persona else "",
+            summary=scene.conversation.summary or "",
+            turns=[Turn(t.role, t.content, t.author_name, t.id, t.tokens or None) for t in turns],  # type: ignore[arg-type]
+            context_tokens=await self._context_tokens(scene.model),
+            reply_tokens=scene.reply_tokens,
+            multi_user=where.multi_user,
+            continue_text=continue_text,
+            calibrator=calibrator,
+        ))
 
     async def _context_tokens(self, model: str) -> int:
         try:
@@ -170,195 +378,52 @@ class ChatService:
             info = None
         return (info.context_tokens if info and info.context_tokens else None) or DEFAULT_CONTEXT
 
-    async def prompt_for(
-        self, scene: Scene, where: Where, turns: list[TurnRow], *, continue_text: str | None = None
-    ) -> Prompt:
-        persona = await self.persona(where.user_id)
-        user_name = persona[0] if persona else where.user_name
-        calibrator = self.calibrators.setdefault(scene.model, TokenCalibrator())
-        return build_prompt(PromptInput(
-            character=scene.character,
-            user_name=user_name,
-            persona=persona[1] if persona else "",
-            summary=scene.conversation.summary or "",
-            turns=[Turn(t.role, t.content, t.author_name, t.id, t.tokens or None) for t in turns],
-            context_tokens=await self._context_tokens(scene.model),
-            reply_tokens=scene.reply_tokens,
-            multi_user=where.multi_user,
-            continue_text=continue_text,
-            calibrator=calibrator,
-        ))
-
-    # -- turns ----------------------------------------------------------------------------------
-
-    def stop(self, reply_id: int) -> bool:
-        """Stop a streaming reply; what arrived is kept. False when nothing was streaming it.
-
-        The task is cancelled only while it waits for Venice; otherwise it stops after the write
-        in progress, so a Discord message or a database row is never left half-made.
-        """
-        task = self._running.get(reply_id)
-        if task is None or task.done():
-            return False
-        self._stop_asked.add(reply_id)
-        if reply_id in self._waiting_on_venice:
-            task.cancel(STOPPED)
-        return True
+    # -- plumbing ---------------------------------------------------------------------------------
 
     def is_streaming(self, reply_id: int) -> bool:
-        task = self._running.get(reply_id)
-        return task is not None and not task.done()
+        return self.generator.is_streaming(reply_id)
 
-    async def stream(
-        self, *, scene: Scene, where: Where, reply: TurnRow, prompt: Prompt, renderer: StreamRenderer,
-        existing: str = "", on_first_message: Callable[[list[object]], Awaitable[None]] | None = None,
-    ) -> Outcome:
-        """Stream Venice into `renderer`, then store the result. Never raises for Venice failures."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._running[reply.id] = task
-        text, status, note, end = existing, "complete", None, None
-        linked = False
-        screened_at = len(existing)
+    def _turn_of(self, conv: Conversation) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.queue.turn(conv.channel_id)
+
+    async def _access(self, where: Where, reply_id: int) -> tuple[TurnRow, Conversation]:
+        """The reply and its conversation, if this person may use its controls here (UserError if not)."""
+        reply = await self.conversations.turn(reply_id)
+        if reply is None or reply.status == "deleted" or reply.role != "assistant":
+            raise UserError(rules.GONE)
+        conv = await self.conversations.get(reply.conversation_id)
+        if conv is None:
+            raise UserError(rules.CONVERSATION_GONE)
+        asked = await self.conversations.turn(reply.reply_to) if reply.reply_to is not None else None
+        rules.check_access(
+            reply_exists=True, channel_id=conv.channel_id, guild_id=conv.guild_id,
+            owner_id=rules.owner_of(asked.author_id if asked else None, conv.created_by),
+            user_id=where.user_id, where_channel=where.channel_id, where_guild=where.guild_id,
+            moderator=where.moderator,
+        )
+        return reply, conv
+
+    async def _require_latest(self, reply: TurnRow, conv: Conversation) -> None:
+        rules.check_latest(archived=conv.archived, latest_id=await self.conversations.latest_reply_id(conv.id),
+                           reply_id=reply.id, streaming=self.generator.is_streaming(reply.id))
+
+    async def _fresh(self, reply_id: int) -> TurnRow:
+        """The reply as stored now (after waiting for the turn, another one may have changed it)."""
+        fresh = await self.conversations.turn(reply_id)
+        if fresh is None or fresh.status == "deleted":
+            raise UserError(rules.GONE)
+        return fresh
+
+    async def _show(self, where: Where, conv: Conversation, reply: TurnRow, content: str, renderer: Renderer, *,
+                    latest: bool, scene: Scene | None = None) -> None:
+        """Rewrite a stored reply's messages with `content` and its controls; remember the messages."""
+        scene = scene or await self.scenes.of_conversation(conv, where)
         try:
-            if existing:
-                await renderer.feed(existing)
-            async with contextlib.aclosing(self.venice.chat_stream(
-                prompt.messages, model=scene.model, max_tokens=scene.reply_tokens,
-                character_slug=scene.character.venice_slug,
-            )) as events:
-                while True:
-                    if reply.id in self._stop_asked:
-                        raise _Stopped
-                    self._waiting_on_venice.add(reply.id)
-                    try:
-                        event = await anext(events)
-                    except StopAsyncIteration:
-                        break
-                    finally:
-                        self._waiting_on_venice.discard(reply.id)
-                    if isinstance(event, StreamEnd):
-                        end = event
-                        continue
-                    assert isinstance(event, StreamDelta)
-                    text += event.text
-                    if len(text) - screened_at >= SCREEN_EVERY:
-                        screened_at = len(text)
-                        if not policy.output_verdict(text[-SCREEN_WINDOW:]).allowed:
-                            raise _Withheld
-                    await renderer.feed(event.text)
-                    if not linked and renderer.handles and on_first_message is not None:
-                        linked = True
-                        await on_first_message(renderer.handles)
-            if not policy.output_verdict(text).allowed:
-                raise _Withheld
-        except asyncio.CancelledError as exc:
-            if not (exc.args and exc.args[0] == STOPPED):
-                raise  # shutdown, not the user's stop button
-            task.uncancel()
-            status, note = _stopped(text)
-        except _Stopped:
-            status, note = _stopped(text)
-        except _Withheld:
-            status, note = "withheld", None
-        except ContentPolicyError as exc:
-            status = "cut" if text.strip() else "failed"
-            note = exc.user_message
-        except VeniceError as exc:
-            status = "cut" if text.strip() else "failed"
-            note = exc.user_message
+            await renderer.prepare(scene.look, reply.discord_ids)
+            controls = Controls(reply.id, reply.swipe_index, max(1, len(reply.swipes)), latest=latest,
+                                pictures=scene.images)
+            ids = await renderer.show(content, controls)
         finally:
-            self._running.pop(reply.id, None)
-            self._stop_asked.discard(reply.id)
-        return await self._settle(scene, where, reply, prompt, renderer, text, status, note, end)
-
-    async def _settle(
-        self, scene: Scene, where: Where, reply: TurnRow, prompt: Prompt, renderer: StreamRenderer,
-        text: str, status: str, note: str | None, end: StreamEnd | None,
-    ) -> Outcome:
-        if status == "withheld":
-            handles = await renderer.fail("withheld")
-            await policy.audit(self.sessions, where.at("chat output"), kind="output_refusal", rule="model_output")
-            text, status, note = "", "withheld", WITHHELD
-        elif status == "complete":
-            lines = []
-            if end is not None and end.finish_reason == "length":
-                lines.append("-# The reply reached its length limit: press ➡️ Continue for more.")
-            if prompt.notice:  # say plainly what the model did not see
-                lines.append(f"-# {prompt.notice}")
-            handles = await renderer.finish("\n".join(lines) or None)
-        else:
-            handles = await renderer.fail(note or "interrupted")
-        ids = [h for h in (_message_id(h) for h in handles) if h is not None]
-        withheld = status == "withheld"
-        status = "failed" if withheld else status
-        stored = await self.conversations.finish(
-            reply.id, content=text, status=status, character_name=scene.character.name,
-            finish_reason=end.finish_reason if end else status, tokens=estimate(text), discord_ids=ids,
-            channel_id=where.channel_id,
-        )
-        if end is not None and end.usage is not None:
-            self.calibrators.setdefault(scene.model, TokenCalibrator()).observe(
-                prompt.estimated_tokens, end.usage.prompt_tokens)
-        if end is not None or text:
-            # Only what Venice actually answered counts against quotas: an outage that produced
-            # nothing must not use up anyone's daily messages.
-            await self.limits.record(
-                user_id=where.user_id, guild_id=where.guild_id, kind="chat",
-                prompt_tokens=end.usage.prompt_tokens if end and end.usage else prompt.estimated_tokens,
-                completion_tokens=end.usage.completion_tokens if end and end.usage else estimate(text),
-                cost_usd=(end.cost.usd or 0.0) if end and end.cost else 0.0,
-            )
-        return Outcome(stored, text, status, note, prompt.notice, list(handles), withheld)
-
-    async def fold_summary(self, scene: Scene, turns: list[TurnRow], dropped: int, where: Where) -> None:
-        """Fold turns that no longer reach the model into the rolling summary (a Venice call).
-
-        `turns` is the window the prompt was built from and `dropped` how many of its oldest turns
-        did not fit. Everything not yet summarised that is older than the first kept turn is folded,
-        oldest first and at most FOLD_BATCH turns per call, so a long backlog (older than the
-        loaded window) is caught up over a few turns instead of being silently forgotten.
-        """
-        if not turns:
-            return
-        first_kept = turns[dropped].id if dropped < len(turns) else turns[-1].id + 1
-        old = await self.conversations.unsummarised(scene.conversation, before_id=first_kept, limit=FOLD_BATCH)
-        if not old:
-            return
-        messages = build_summary_request(
-            scene.conversation.summary or "", [Turn(t.role, t.content, t.author_name, t.id) for t in old],  # type: ignore[arg-type]
-            scene.character.name, where.user_name,
-        )
-        try:
-            result = await self.venice.chat(messages, model=scene.model, max_tokens=600)
-        except VeniceError as exc:
-            log.warning("summary of conversation %s failed: %s", scene.conversation.id, exc)
-            return
-        summary = result.text.strip()
-        if summary:
-            await self.conversations.set_summary(scene.conversation.id, summary, old[-1].id)
-            scene.conversation.summary = summary
-            scene.conversation.summary_upto = old[-1].id
-        await self.limits.record(
-            user_id=where.user_id, guild_id=where.guild_id, kind="summary",
-            prompt_tokens=result.usage.prompt_tokens if result.usage else 0,
-            completion_tokens=result.usage.completion_tokens if result.usage else 0,
-            cost_usd=(result.cost.usd or 0.0) if result.cost else 0.0,
-        )
-
-
-class _Withheld(Exception):
-    """The model's output broke the content policy; nothing more of it is shown."""
-
-
-class _Stopped(Exception):
-    """The stop button was pressed while the stream was not waiting for Venice."""
-
-
-def _stopped(text: str) -> tuple[str, str]:
-    return ("cut", "stopped") if text.strip() else ("failed", "stopped before any text arrived")
-
-
-def _message_id(handle: object) -> int | None:
-    value = getattr(handle, "message_id", None) or getattr(handle, "id", None)
-    return int(value) if value is not None else None
+            with contextlib.suppress(Exception):
+                await renderer.close()
+        await self.conversations.link_discord(reply.id, conv.channel_id, ids)

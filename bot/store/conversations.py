@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chat.tokens import estimate
@@ -241,6 +242,77 @@ class Conversations:
             await s.flush()
             return TurnRow.of(user), TurnRow.of(reply)
 
+    async def begin(
+        self, conversation_id: int, *, author_id: int | None, author_name: str, content: str, model: str,
+        origin: int | None = None, title: str | None = None,
+    ) -> tuple[TurnRow, TurnRow]:
+        """Store the user's words (pending) and the reply's placeholder (streaming): one transaction,
+        two INSERTs (a third sets the conversation's title when it has none yet).
+
+        `origin` is the Discord message showing the words, when already known; its link is written
+        with the reply's first message (`link`), which is the next write of the turn anyway.
+        """
+        origin_ids = [origin] if origin else []
+        async with self.sessions.begin() as s:
+            user_id = await s.scalar(insert(Message).values(
+                conversation_id=conversation_id, role="user", author_id=author_id, author_name=author_name,
+                content=content, swipes=[], swipe_index=0, status="pending", tokens=estimate(content),
+                discord_ids=origin_ids,
+            ).returning(Message.id))
+            reply_id = await s.scalar(insert(Message).values(
+                conversation_id=conversation_id, role="assistant", author_name="", content="", swipes=[""],
+                swipe_index=0, status="streaming", reply_to=user_id, discord_ids=[], model=model, tokens=0,
+            ).returning(Message.id))
+            if title is not None:
+                await s.execute(update(Conversation).where(Conversation.id == conversation_id,
+                                                           Conversation.title == "").values(title=title[:200]))
+        assert user_id is not None and reply_id is not None
+        user = TurnRow(user_id, "user", author_id, author_name, content, [], 0, "pending", origin_ids, None,
+                       conversation_id, estimate(content))
+        reply = TurnRow(reply_id, "assistant", None, "", "", [""], 0, "streaming", [], user_id, conversation_id)
+        return user, reply
+
+    async def link(self, channel_id: int, links: Sequence[tuple[int, int]]) -> None:
+        """Remember which stored turn each Discord message shows: one upsert of (discord id, turn id)."""
+        if not links:
+            return
+        rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in links]
+        async with self.sessions.begin() as s:
+            await s.execute(_upsert_links(s.get_bind().dialect.name, rows))
+
+    async def finish_turn(
+        self, reply: TurnRow, *, content: str, swipes: list[str], swipe_index: int, status: str,
+        character_name: str, finish_reason: str | None, tokens: int, discord_ids: list[int], channel_id: int,
+        new_links: Sequence[tuple[int, int]] = (), origin: int | None = None, settle_user: bool = False,
+    ) -> TurnRow:
+        """End a reply (settled by the chat service) and, for a new turn (`settle_user`), the user turn
+        it answers: one transaction, one or two UPDATEs, and one upsert for messages not linked yet.
+        A reply deleted while it streamed stays deleted."""
+        async with self.sessions.begin() as s:
+            done = await s.execute(update(Message).where(Message.id == reply.id).values(
+                content=content, swipes=swipes, swipe_index=swipe_index, status=status,
+                author_name=character_name, finish_reason=finish_reason, tokens=tokens, discord_ids=discord_ids,
+            ))
+            if done.rowcount == 0:  # /privacy delete or /conversation delete while it streamed
+                return TurnRow(reply.id, "assistant", None, character_name, content, [content], 0, "deleted",
+                               list(discord_ids), None, reply.conversation_id)
+            if settle_user and reply.reply_to is not None:
+                values: dict[str, Any] = {"status": "complete"}
+                if origin is not None:
+                    values["discord_ids"] = [origin]
+                await s.execute(update(Message).where(Message.id == reply.reply_to, Message.status == "pending")
+                                .values(**values))
+            if new_links:
+                rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in new_links]
+                await s.execute(_upsert_links(s.get_bind().dialect.name, rows))
+        return TurnRow(reply.id, "assistant", reply.author_id, character_name, content, list(swipes), swipe_index,
+                       status, list(discord_ids), reply.reply_to, reply.conversation_id, tokens)
+
+    async def discard(self, *turn_ids: int) -> None:
+        """Remove turns that must not become history (words refused while their reply started)."""
+        async with self.sessions.begin() as s:
+            await s.execute(delete(Message).where(Message.id.in_(turn_ids)))
+
     async def begin_swipe(self, reply_id: int) -> TurnRow:
         """Start a new swipe on an existing reply (regenerate): old swipes are kept."""
         async with self.sessions.begin() as s:
@@ -402,6 +474,15 @@ class Conversations:
     async def touch(self, conversation_id: int) -> None:
         async with self.sessions.begin() as s:
             await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow()))
+
+
+def _upsert_links(dialect: str, rows: list[dict[str, int]]) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE for message links (a message shown again keeps one row)."""
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MessageLink).values(rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[MessageLink.discord_message_id],
+        set_={"message_id": stmt.excluded.message_id, "channel_id": stmt.excluded.channel_id},
+    )
 
 
 def export_rows(conv: Conversation, turns: list[TurnRow]) -> dict[str, Any]:

@@ -8,12 +8,12 @@ Callbacks hand over to the chat cog, which re-checks the gate and who may press.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-if TYPE_CHECKING:
-    from bot.store.conversations import TurnRow
+from bot.chat.render import Controls
+from bot.chat.rules import EDIT_MAX
 
 ACTIONS = {
     "prev": ("◀", "Previous swipe"),
@@ -25,7 +25,6 @@ ACTIONS = {
     "del": ("🗑️", "Delete"),
     "stop": ("⏹️", "Stop"),
 }
-EDIT_MAX = 4000  # a modal text input holds at most 4,000 characters
 
 
 class ChatButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"chat:(?P<action>[a-z]+):(?P<id>[0-9]+)"):
@@ -68,27 +67,26 @@ class ChatButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"chat
         await cog.on_button(interaction, self.action, self.reply_id)
 
 
-def reply_view(reply: TurnRow, *, latest: bool, pictures: bool) -> discord.ui.View:
-    """The controls under a finished reply. Swipes, regenerate and continue only on the latest."""
+def controls_view(controls: Controls) -> discord.ui.View:
+    """The buttons for `controls`: Stop while streaming; then swipes, regenerate and continue on
+    the latest reply, edit, picture (when allowed) and delete."""
     view = discord.ui.View(timeout=None)
-    count = max(1, len(reply.swipes))
-    if latest and count > 1:
-        view.add_item(ChatButton("prev", reply.id, disabled=reply.swipe_index <= 0, row=0))
-        view.add_item(ChatButton("count", reply.id, label=f"{reply.swipe_index + 1}/{count}", disabled=True, row=0))
-        view.add_item(ChatButton("next", reply.id, disabled=reply.swipe_index >= count - 1, row=0))
-    if latest:
-        view.add_item(ChatButton("regen", reply.id, row=0))
-        view.add_item(ChatButton("cont", reply.id, row=0))
-    view.add_item(ChatButton("edit", reply.id, row=1))
-    if pictures:
-        view.add_item(ChatButton("pic", reply.id, row=1))
-    view.add_item(ChatButton("del", reply.id, row=1))
-    return view
-
-
-def stop_view(reply_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(ChatButton("stop", reply_id, label="Stop", style=discord.ButtonStyle.danger))
+    reply_id = controls.reply_id
+    if controls.streaming:
+        view.add_item(ChatButton("stop", reply_id, label="Stop", style=discord.ButtonStyle.danger))
+        return view
+    count = max(1, controls.swipes)
+    if controls.latest and count > 1:
+        view.add_item(ChatButton("prev", reply_id, disabled=controls.swipe_index <= 0, row=0))
+        view.add_item(ChatButton("count", reply_id, label=f"{controls.swipe_index + 1}/{count}", disabled=True, row=0))
+        view.add_item(ChatButton("next", reply_id, disabled=controls.swipe_index >= count - 1, row=0))
+    if controls.latest:
+        view.add_item(ChatButton("regen", reply_id, row=0))
+        view.add_item(ChatButton("cont", reply_id, row=0))
+    view.add_item(ChatButton("edit", reply_id, row=1))
+    if controls.pictures:
+        view.add_item(ChatButton("pic", reply_id, row=1))
+    view.add_item(ChatButton("del", reply_id, row=1))
     return view
 
 

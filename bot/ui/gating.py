@@ -11,9 +11,10 @@ import discord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import gate
+from bot.chat.rules import NOT_YOURS
 from bot.store import users
 
-NOT_YOURS = "Only the person who asked for this (or a moderator) can use that button."
+__all__ = ["NOT_YOURS", "admit", "component_allowed", "form_allowed", "is_moderator", "over_limit"]
 
 
 def is_moderator(interaction: discord.Interaction) -> bool:

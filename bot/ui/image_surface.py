@@ -20,6 +20,7 @@ import discord
 from bot.characters.model import Character
 from bot.errors import UserError
 from bot.images.jobs import Delivery, ImageCancelled, ImageFailed, ImageJob, ImageOutcome, Progress
+from bot.images.service import ImageService
 from bot.ui.image_views import cancel_view, image_embed, image_view
 from bot.venice.errors import VeniceError
 
@@ -101,18 +102,10 @@ def _file(delivery: Delivery) -> discord.File:
     return discord.File(io.BytesIO(delivery.data), filename=delivery.filename, description="Generated image")
 
 
-def services_of(interaction: discord.Interaction) -> object:
-    services = getattr(interaction.client, "services", None)
-    if services is None:
-        raise UserError("The bot is still starting up; try again in a moment.")
-    return services
-
-
-async def run_job(interaction: discord.Interaction, job: ImageJob) -> ImageOutcome | None:
+async def run_job(interaction: discord.Interaction, service: ImageService, job: ImageJob) -> ImageOutcome | None:
     """Plan and run `job` on an interaction that has been deferred; never raises to the caller."""
     surface = InteractionSurface(interaction)
     try:
-        service = services_of(interaction).images  # type: ignore[attr-defined]
         plan = await service.plan(job)
         return await service.run(
             plan, deliver=surface.deliver, progress=surface, filesize_limit=interaction.filesize_limit
@@ -136,7 +129,8 @@ async def settle(surface: InteractionSurface, exc: Exception) -> None:
 
 
 async def post_scene_image(
-    interaction: discord.Interaction, *, scene_prompt: str, character: Character, character_ref: str,
+    interaction: discord.Interaction, service: ImageService, *, scene_prompt: str, character: Character,
+    character_ref: str,
 ) -> ImageOutcome | None:
     """The chat "picture this" button: a scene image of `character`, posted with image buttons.
 
@@ -149,7 +143,6 @@ async def post_scene_image(
     channel = interaction.channel
     parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
     try:
-        service = services_of(interaction).images  # type: ignore[attr-defined]
         return await service.scene_image(
             scene_prompt=scene_prompt, character=character, character_ref=character_ref,
             user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id or 0,

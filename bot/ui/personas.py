@@ -99,6 +99,9 @@ class PersonaPoster:
         self._hooks: dict[int, discord.Webhook] = {}  # host channel id -> our webhook
         self._hook_ids: set[int] = set()  # every webhook id we have known as ours
         self._locks: dict[int, asyncio.Lock] = {}
+        # Creating webhooks is rate limited per server: a cold start with many channels creates
+        # them one after another instead of drawing 429s.
+        self._creating: dict[int, asyncio.Lock] = {}
         self._refused: dict[int, float] = {}  # host channel id -> when to try webhooks again
         # Embed author of recent plain messages, so edits by id need no fetch to keep it.
         self._authors: OrderedDict[int, tuple[str, str | None]] = OrderedDict()
@@ -142,7 +145,8 @@ class PersonaPoster:
             if hook is None:
                 hook = await self._find(host)
                 if hook is None:
-                    hook = await host.create_webhook(name=WEBHOOK_NAME, reason="replies posted as characters")
+                    async with self._creating.setdefault(host.guild.id, asyncio.Lock()):
+                        hook = await host.create_webhook(name=WEBHOOK_NAME, reason="replies posted as characters")
                     log.info("personas: created webhook %s in channel %s", hook.id, host.id)
                 self._hooks[host.id] = hook
                 self._hook_ids.add(hook.id)
@@ -159,6 +163,23 @@ class PersonaPoster:
             del self._refused[host_id]
             return False
         return True
+
+    async def warm(self, channel: Any) -> None:
+        """Find or create the channel's webhook ahead of the first send (while Venice thinks), so a
+        channel's first reply shows as fast as its later ones. Never raises: a failure here is met
+        again, and handled, by the send itself."""
+        host, _thread = await self._host(channel)
+        if host is None or self._webhooks_refused(host.id):
+            return
+        try:
+            await self._hook_for(host)
+        except discord.HTTPException as exc:
+            if isinstance(exc, discord.Forbidden) or exc.code in WEBHOOK_LIMITS:
+                self._give_up_webhooks(host.id, exc)  # the send would fail the same way: use embeds
+            else:
+                log.info("personas: webhook for channel %s not ready yet (%s %s)", host.id, exc.status, exc.code)
+        except Exception:
+            log.warning("personas: preparing the webhook for channel %s failed", host.id, exc_info=True)
 
     # -- sending ----------------------------------------------------------------------------------
 
@@ -179,15 +200,16 @@ class PersonaPoster:
                 try:
                     return await self._send_webhook(host, thread, channel, name, avatar_url, content, view)
                 except discord.HTTPException as exc:
-                    # No Manage Webhooks here, the channel/server is full of webhooks, or webhooks
-                    # fail for any other reason: the reply matters more than the costume, so post
-                    # normally and leave webhooks alone in this channel for a while.
-                    level = logging.INFO if isinstance(exc, discord.Forbidden) or exc.code in WEBHOOK_LIMITS else (
-                        logging.WARNING)
-                    log.log(level, "personas: webhooks failed in channel %s (%s %s); using embeds",
-                            host.id, exc.status, exc.code)
-                    self._refused[host.id] = self._clock() + RETRY_PERMISSION_AFTER
+                    self._give_up_webhooks(host.id, exc)
         return await self._send_plain(channel, name, avatar_url, content, view)
+
+    def _give_up_webhooks(self, host_id: int, exc: discord.HTTPException) -> None:
+        """No Manage Webhooks here, the channel/server is full of webhooks, or webhooks fail for any
+        other reason: the reply matters more than the costume, so post normally and leave webhooks
+        alone in this channel for a while."""
+        level = logging.INFO if isinstance(exc, discord.Forbidden) or exc.code in WEBHOOK_LIMITS else logging.WARNING
+        log.log(level, "personas: webhooks failed in channel %s (%s %s); using embeds", host_id, exc.status, exc.code)
+        self._refused[host_id] = self._clock() + RETRY_PERMISSION_AFTER
 
     async def _execute(
         self, hook: discord.Webhook, thread: discord.Thread | None, name: str, avatar_url: str | None,

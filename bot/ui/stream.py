@@ -3,8 +3,12 @@
 The first text shows as soon as it arrives; after that each flush is at least `min_interval` apart,
 so Discord's edit rate limit is never the bottleneck. While the reply is being written it carries a
 visible marker; past the message limit the current message is finalised at a natural boundary and
-the reply continues in a new one. Discord itself is not imported: the cog injects `send` and `edit`
-callables (and the clock), which keeps this testable with recorded calls and a fake clock.
+the reply continues in a new one. Discord itself is not imported: the caller injects `send` and
+`edit` callables (and the clock), which keeps this testable with recorded calls and a fake clock.
+
+Before every write the injected `check` is awaited with all the text that will then be visible
+(the model's text, without the marker): nothing is written until it answers, and once it says no,
+nothing more is written and `feed`, `finish` and `fail` raise `Withheld`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.chat.render import OutputCheck, Withheld
 from bot.ui.split import DISCORD_LIMIT, FENCE, StreamSplitter, open_fence, split_message
 
 log = logging.getLogger(__name__)
@@ -28,6 +33,10 @@ _CLOSE = "\n" + FENCE
 # A subtext line (Discord's "-# ") reads as status rather than as part of the reply.
 DEFAULT_MARKER = "\n-# ✍️ writing…"
 EMPTY_REPLY = "*(The reply came back empty. Try again or regenerate.)*"
+
+
+async def _anything_goes(_text: str) -> bool:
+    return True
 
 
 class StreamRenderer:
@@ -49,6 +58,7 @@ class StreamRenderer:
         limit: int = DISCORD_LIMIT,
         marker: str = DEFAULT_MARKER,
         initial: Handle | None = None,
+        check: OutputCheck = _anything_goes,
     ) -> None:
         self._send = send
         self._edit = edit
@@ -73,6 +83,8 @@ class StreamRenderer:
         self._timer_sleeping = False
         self._timer_error: BaseException | None = None
         self._done = False
+        self._check = check
+        self.withheld = False  # the check refused: nothing more is written
         self.calls = 0
 
     @property
@@ -92,16 +104,22 @@ class StreamRenderer:
         if self._done:
             raise RuntimeError("feed() after finish()")
         self._raise_timer_error()
+        if self.withheld:
+            raise Withheld
         if not delta:
             return
         self._parts.append(delta)
         if self._last_flush is None:
             if self.text.strip():  # the first visible text shows at once
                 await self._flush()
+                if self.withheld:
+                    raise Withheld
             return
         wait = self._last_flush + self.min_interval - self._clock()
         if wait <= 0:
             await self._flush()
+            if self.withheld:
+                raise Withheld
         elif self._timer is None:
             self._timer_sleeping = True
             self._timer = asyncio.create_task(self._flush_later(self._clock() + wait))
@@ -141,6 +159,8 @@ class StreamRenderer:
         self._done = True
         await self._stop_timer()
         async with self._lock:
+            if self.withheld or not await self._allowed():
+                raise Withheld
             chunks, tail = self._splitter.update(self.text)
             await self._roll_over(chunks)
             # Only the rest is re-split: finalised messages are already on screen as they are.
@@ -163,11 +183,19 @@ class StreamRenderer:
                     self._timer_sleeping = True
                     self._timer = asyncio.create_task(self._flush_later(self._last_flush + self.min_interval))
                 return
+            if self.withheld or not await self._allowed():
+                return
             chunks, tail = self._splitter.update(self.text)
             await self._roll_over(chunks)
             if tail.strip():
                 await self._show(self._with_marker(tail))
             self._last_flush = self._clock()
+
+    async def _allowed(self) -> bool:
+        """Ask the check about everything that will be visible after this write."""
+        if not await self._check(self.text):
+            self.withheld = True
+        return not self.withheld
 
     def _with_marker(self, tail: str) -> str:
         """The tail as shown while streaming: code block closed, marker appended.

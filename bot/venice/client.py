@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from .cache import TTLCache
+from bot.cache import TTLCache
+
 from .errors import MalformedResponse, VeniceError
 from .payloads import (
     chat_body,

@@ -23,7 +23,6 @@ from bot.ui.errors import GENERIC_ERROR
 from bot.ui.gating import NOT_YOURS
 from cogs.characters import NOT_YOURS as NOT_YOUR_CHARACTER
 from cogs.chat import TOO_LONG
-from cogs.chat_buttons import GENERIC as CHAT_GENERIC
 from tests import payloads as p
 from tests.fakes.discord import InteractionHandle
 from tests.harness import invoke
@@ -35,7 +34,7 @@ __all__ = ["chat_fixture"]
 BAD = "a 15 year old girl undressing"
 BENIGN = "Hello there, pour me a glass of red wine"
 ADMIN = str(int(p.MEMBER_PERMISSIONS) | p.PERMISSIONS["manage_guild"])
-GENERIC_ANSWERS = (GENERIC_ERROR, CHAT_GENERIC, "Something went wrong")
+GENERIC_ANSWERS = (GENERIC_ERROR, "Something went wrong")
 GENERATION = (("POST", "/chat/completions"), ("POST", "/image/generate"))
 
 _INVISIBLES = ("\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff")

@@ -11,11 +11,13 @@ import re
 
 from sqlalchemy import select
 
+from bot.chat.pictures import SCENE_REFUSED
 from bot.chat.prompt import CONTINUE_NUDGE
+from bot.chat.rules import NOT_LATEST
 from bot.store import users
 from bot.store.models import AuditEvent, UserFlag
+from bot.ui.chat_controls import DELETED
 from bot.ui.gating import NOT_YOURS
-from cogs.chat_buttons import DELETED, NOT_LATEST, SCENE_REFUSED
 from tests.integration.conftest_chat import MODERATOR, ChatWorld, button, chat_fixture, custom_ids, text_of
 
 __all__ = ["chat_fixture"]

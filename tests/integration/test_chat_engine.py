@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.chat.render import Controls, Look, OutputCheck
 from bot.services import Services, build_services
 from bot.ui.stream import StreamRenderer
 from bot.where import Where
@@ -39,13 +40,54 @@ class Recorder:
         self.messages[handle.message_id] = text
         self.calls.append(("edit", handle.message_id, text))
 
-    def renderer(self) -> StreamRenderer:
-        return StreamRenderer(self.send, self.edit, min_interval=0.0)
-
 
 class _Handle:
     def __init__(self, message_id: int) -> None:
         self.message_id = message_id
+
+
+class RecordingReply:
+    """A `Renderer` that streams through the real StreamRenderer into a `Recorder`."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.stream: StreamRenderer | None = None
+
+    async def prepare(self, look: Look, existing: list[int]) -> None:
+        return
+
+    async def cleared(self) -> int | None:
+        return None
+
+    async def begin(self, controls: Controls, check: OutputCheck, existing: str = "") -> None:
+        self.stream = StreamRenderer(self.recorder.send, self.recorder.edit, min_interval=0.0, check=check)
+        if existing:
+            await self.stream.feed(existing)
+
+    async def feed(self, delta: str) -> None:
+        assert self.stream is not None
+        await self.stream.feed(delta)
+
+    def message_ids(self) -> list[int]:
+        return [h.message_id for h in self.stream.handles] if self.stream is not None else []
+
+    async def finish(self, footer: str | None, controls: Controls) -> list[int]:
+        assert self.stream is not None
+        return [h.message_id for h in await self.stream.finish(footer)]
+
+    async def fail(self, note: str, controls: Controls) -> list[int]:
+        assert self.stream is not None
+        return [h.message_id for h in await self.stream.fail(note)]
+
+    async def show(self, content: str, controls: Controls | None) -> list[int]:
+        handle = await self.recorder.send(content)
+        return [handle.message_id]
+
+    async def remove(self) -> None:
+        return
+
+    async def close(self) -> None:
+        return
 
 
 @pytest.fixture
@@ -59,20 +101,8 @@ WHERE = Where(7, 1, 500, "chat", user_name="Kim")
 
 
 async def say(services: Services, text: str, where: Where = WHERE) -> tuple[Any, Recorder]:
-    engine = services.chat
     recorder = Recorder()
-    async with engine.queue.turn(where.channel_id):
-        scene = await engine.scene(where)
-        user, reply = await engine.conversations.begin_turn(
-            scene.conversation.id, author_id=where.user_id, author_name=where.user_name, content=text,
-            discord_message_id=None, channel_id=where.channel_id, model=scene.model,
-        )
-        turns = await engine.conversations.window(scene.conversation, before_id=user.id)
-        turns.append(user)
-        prompt = await engine.prompt_for(scene, where, turns)
-        outcome = await engine.stream(scene=scene, where=where, reply=reply, prompt=prompt,
-                                      renderer=recorder.renderer())
-        await engine.fold_summary(scene, turns, prompt.dropped_turns, where)
+    outcome = await services.chat.take_turn(where, text, RecordingReply(recorder))
     return outcome, recorder
 
 
@@ -142,11 +172,11 @@ async def test_stop_keeps_what_arrived(services: Services, fake_venice: Any) -> 
     task = asyncio.create_task(say(services, "Go on"))
     for _ in range(200):
         await asyncio.sleep(0.02)
-        if services.chat._running:
+        if services.chat.generator._running:
             break
     await asyncio.sleep(0.6)  # the fake's first piece takes ~0.1 s; its whole reply ~12 s
-    reply_id = next(iter(services.chat._running))
-    assert services.chat.stop(reply_id)
+    reply_id = next(iter(services.chat.generator._running))
+    assert services.chat.generator.stop(reply_id)
     outcome, _ = await task
     assert outcome.status == "cut" and outcome.note == "stopped", (outcome.status, outcome.note, outcome.text[:50])
     assert 0 < len(outcome.text) < len(fake_venice.reply_text)
@@ -191,7 +221,7 @@ async def test_a_backlog_older_than_the_window_is_folded_from_its_oldest_turn(
 
     from bot.store.models import Message
 
-    scene = await services.chat.scene(WHERE)
+    scene = await services.chat.scenes.of(WHERE)
     rows = [{"conversation_id": scene.conversation.id, "role": "user" if i % 2 == 0 else "assistant",
              "author_name": "Kim", "content": f"old line {i}", "swipes": [], "swipe_index": 0,
              "status": "complete", "tokens": 5, "discord_ids": []} for i in range(500)]

@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("bot.chat", "bot.characters", "bot.images", "bot.privacy")),
     ("rules", ("bot.policy", "bot.settings", "bot.limits", "bot.gate", "bot.audit_log")),
     ("base", ("bot.store", "bot.venice", "bot.safety")),
-    ("plain", ("bot", "bot.errors", "bot.config", "bot.logsetup", "bot.where", "bot.characters.model",
+    ("plain", ("bot", "bot.errors", "bot.config", "bot.logsetup", "bot.where", "bot.cache", "bot.characters.model",
                "bot.characters.cards", "bot.characters.cards_json", "bot.characters.cards_png",
                "bot.characters.charx", "bot.chat.tokens")),
 ]
@@ -48,15 +48,12 @@ RANK = {name: len(LAYERS) - i for i, (name, _) in enumerate(LAYERS)}
 # content-screen rewrite moves those terms into `bot.safety` (lead merges the "safety" branch).
 KNOWN_UPWARD: set[tuple[str, str]] = {
     ("bot.safety", "bot.images.compose"),
-    # Removed by the next commits on this branch (the chat turn moves into the chat service, and
-    # one component router replaces the buttons that call into cogs).
-    ("bot.chat.service", "bot.ui.stream"),
-    ("bot.chat.writer", "bot.ui.split"),
-    ("bot.chat.writer", "bot.ui.stream"),
+    # Removed by the next commit on this branch (one component router replaces the buttons that
+    # call into cogs).
     ("bot.ui.character_views", "bot.services"),
     ("bot.ui.character_views", "cogs.characters"),
 }
-KNOWN_CIRCLES: list[list[str]] = [["bot.ui.character_views", "cogs.characters"], ["cogs.chat", "cogs.chat_buttons"]]
+KNOWN_CIRCLES: list[list[str]] = [["bot.ui.character_views", "cogs.characters"]]
 
 
 def modules() -> dict[str, Path]:

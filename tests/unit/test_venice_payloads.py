@@ -9,7 +9,7 @@ import json
 import pytest
 from PIL import Image
 
-from bot.venice.cache import TTLCache
+from bot.cache import TTLCache
 from bot.venice.errors import ContentPolicyError, MalformedResponse, StreamError
 from bot.venice.payloads import (
     chat_body,

@@ -10,15 +10,13 @@ buttons, so that:
   sending or deleting messages only when the new text needs more or fewer of them;
 - a message deleted in Discord while it streams stays deleted, and one deleted before a rewrite
   is posted again (with the messages after it, so the reply still reads top to bottom);
-- nothing the content screen refuses is ever written (§5), not even for a second while streaming:
-  every write of the model's text is screened first, and `ReplyRenderer` shows whole words only,
-  so a word cut in half can neither slip past the screen nor be read half-written.
+- `ReplyRenderer` shows whole words only, so a word cut in half can neither slip past the output
+  check (which `StreamRenderer` awaits before every write, §5) nor be read half-written.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +29,6 @@ from bot.ui.stream import StreamRenderer
 log = logging.getLogger(__name__)
 
 EMPTY = "*(empty)*"
-HELD = "-# ✍️ writing…"  # shown instead of text the screen refused, until the reply is replaced
 LONGEST_WORD = 40  # text without spaces (some scripts have none) is shown anyway past this
 
 
@@ -61,8 +58,6 @@ class ReplyWriter:
     reuse: list[Posted] = field(default_factory=list)  # the reply's old messages, rewritten first
     posted: list[Posted] = field(default_factory=list)
     closing: bool = False
-    screen: Callable[[str], bool] | None = None  # True when the model's text may be shown
-    flagged: bool = False  # the screen refused something: only HELD is written from then on
 
     @property
     def message_ids(self) -> list[int]:
@@ -75,7 +70,6 @@ class ReplyWriter:
         # While closing, a new message is likely the last: it gets the final buttons now, saving
         # an edit in `finalize`. While streaming, only the first message carries the stop button.
         view = self.final_view if self.closing else (None if self.posted else self.first_view)
-        text = self._screened(text)
         if self.reuse:
             posted = self.reuse.pop(0)
             await self._write(posted, text, view, repost=True)
@@ -89,7 +83,6 @@ class ReplyWriter:
         if self.closing:
             posted.pending = text  # written with the buttons in `finalize`, as one edit
             return
-        text = self._screened(text)
         if posted.text != text:
             await self._write(posted, text, MISSING)
 
@@ -100,7 +93,7 @@ class ReplyWriter:
         await self._drop_unused()
         for i, posted in enumerate(self.posted):
             last = i == len(self.posted) - 1
-            text = self._screened(posted.pending) if posted.pending is not None else posted.text
+            text = posted.pending if posted.pending is not None else posted.text
             if last and not (posted.final and posted.pending is None):
                 await self._write(posted, text or EMPTY, self.final_view)
             elif not last and (posted.pending is not None or posted.buttons):
@@ -138,12 +131,6 @@ class ReplyWriter:
             log.info("could not delete message %s: %s", posted.message_id, exc)
 
     # -- plumbing ---------------------------------------------------------------------------------
-
-    def _screened(self, text: str) -> str:
-        if not self.flagged and (self.screen is None or self.screen(text)):
-            return text
-        self.flagged = True
-        return HELD
 
     async def _post(self, text: str, view: discord.ui.View | None) -> Posted:
         sent = await self.poster.send(
@@ -192,7 +179,7 @@ class ReplyRenderer(StreamRenderer):
     """The stream renderer over a `ReplyWriter`: whole words only, and it tells the writer when the
     last writes begin."""
 
-    def __init__(self, writer: ReplyWriter, **kwargs: Any) -> None:
+    def __init__(self, writer: ReplyWriter, **kwargs: Any) -> None:  # StreamRenderer's options, `check` too
         super().__init__(writer.send, writer.edit, **kwargs)
         self.writer = writer
         self._held = ""  # the end of the text so far, which may be a word still arriving

@@ -1,7 +1,10 @@
-"""A small time-limited cache for Venice catalogue calls (models, styles, characters).
+"""A small time-limited cache: Venice's catalogue (models, styles, characters), and the lookups
+every chat turn makes (settings, a channel's conversation and character, personas).
 
 Concurrent misses for the same key share one load (a per-key lock), so the start-up burst of
-`list_models` calls from several cogs costs one request.
+`list_models` calls from several cogs costs one request. Values expire `ttl` seconds after they
+were loaded; an owner that changes a value in this process `forget`s it at once, and other
+processes (shards sharing one database) see the change when their copy expires.
 """
 
 from __future__ import annotations
@@ -52,6 +55,21 @@ class TTLCache:
             # Drop idle locks so one-off keys (character searches) do not pile up.
             if not lock.locked() and self._locks.get(key) is lock:
                 del self._locks[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Remember a value this process just wrote (it expires like a loaded one)."""
+        if self.ttl > 0:
+            self._items[key] = (self._clock() + self.ttl, value)
+            self._prune()
+
+    def forget(self, key: Hashable) -> None:
+        """Drop one key: the next read loads it again."""
+        self._items.pop(key, None)
+
+    def forget_if(self, predicate: Callable[[Hashable], bool]) -> None:
+        """Drop every key `predicate` accepts (e.g. every scope chain that contains a channel)."""
+        for key in [k for k in self._items if predicate(k)]:
+            del self._items[key]
 
     def clear(self) -> None:
         """Forget everything (e.g. after an admin changes models)."""

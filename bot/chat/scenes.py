@@ -1,0 +1,126 @@
+"""What a turn runs against: the channel's conversation, its character and the channel's settings.
+
+Looked up on every turn, so kept in memory for a short while (`TTL` seconds). This process
+forgets a channel's entry whenever it changes the conversation (a new one, resume, delete), so it
+always sees its own changes at once. Another process (a shard sharing the database) only touches
+a channel that Discord routes to it, so a channel's conversation is in practice changed by one
+process; the TTL bounds how long a change made elsewhere (the terminal chat, a privacy deletion)
+can go unseen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.cache import TTLCache
+from bot.characters.model import DEFAULT_CHARACTER, Character
+from bot.characters.service import CharacterService
+from bot.chat.macros import expand
+from bot.chat.render import Look
+from bot.settings import SettingsStore
+from bot.store.conversations import Conversations, TurnRow
+from bot.store.models import Conversation
+from bot.where import Where
+
+TTL = 30.0
+SCENE_KEYS = ["text_model", "reply_tokens", "personas", "images"]
+
+
+@dataclass(slots=True)
+class Scene:
+    """A conversation, its character and the channel's settings for it."""
+
+    conversation: Conversation
+    character: Character
+    model: str
+    reply_tokens: int
+    personas: bool  # post as the character through a webhook
+    images: bool = True  # the channel allows pictures (the "picture this" button)
+
+    @property
+    def look(self) -> Look:
+        return Look(self.character.name, self.character.avatar_url, self.personas)
+
+
+class Scenes:
+    """Finds (and starts) a channel's conversation and resolves what it needs."""
+
+    def __init__(self, *, conversations: Conversations, characters: CharacterService, settings: SettingsStore,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.conversations = conversations
+        self.characters = characters
+        self.settings = settings
+        self._active: TTLCache = TTLCache(TTL, clock, max_entries=10_000)
+        self._pinned: dict[str, Character] = {}
+
+    def pin(self, ref: str, character: Character) -> None:
+        """Play `character` wherever `ref` is used in this process (a card file the terminal chat
+        loaded is not a stored character, so nothing else could resolve its reference)."""
+        self._pinned[ref] = character
+
+    async def active(self, channel_id: int) -> Conversation | None:
+        """The channel's active conversation (cached)."""
+        return await self._active.get_or_load(channel_id, lambda: self.conversations.active(channel_id))
+
+    def forget(self, channel_id: int | None = None) -> None:
+        """The channel's conversation changed (None: any channel's may have, e.g. a privacy deletion)."""
+        if channel_id is None:
+            self._active.clear()
+        else:
+            self._active.forget(channel_id)
+
+    async def of(self, where: Where, *, create: bool = True) -> Scene | None:
+        """The channel's active conversation (started silently if there is none) and its settings."""
+        assert where.channel_id is not None
+        conv = await self.active(where.channel_id)
+        if conv is None:
+            if not create:
+                return None
+            character, ref, _ = await self.for_channel(where)
+            conv, _ = await self.conversations.start(
+                channel_id=where.channel_id, guild_id=where.guild_id, character_ref=ref,
+                character_name=character.name, created_by=where.user_id,
+            )
+            self._active.put(where.channel_id, conv)
+            return await self.of_conversation(conv, where, character=character)
+        return await self.of_conversation(conv, where)
+
+    async def of_conversation(self, conv: Conversation, where: Where, *, character: Character | None = None) -> Scene:
+        """A scene for a given conversation (maybe not the channel's active one), with the channel's settings."""
+        if character is None:
+            character = await self.character(conv.character_ref, where)
+        cfg = await self.settings.resolve_all(guild_id=where.guild_id, channel_id=where.channel_id,
+                                              parent_id=where.parent_id, keys=SCENE_KEYS)
+        return Scene(conv, character, str(cfg["text_model"].value), int(cfg["reply_tokens"].value),
+                     bool(cfg["personas"].value), bool(cfg["images"].value))
+
+    async def character(self, ref: str, where: Where) -> Character:
+        """The character a conversation plays; one that no longer exists falls back to the default."""
+        if ref in self._pinned:
+            return self._pinned[ref]
+        found = await self.characters.resolve(ref, user_id=where.user_id, guild_id=where.guild_id)
+        return found if found is not None else DEFAULT_CHARACTER
+
+    async def for_channel(self, where: Where) -> tuple[Character, str, str]:
+        """(character, its reference, where the choice comes from) for the channel."""
+        assert where.channel_id is not None
+        return await self.characters.for_channel(channel_id=where.channel_id, guild_id=where.guild_id,
+                                                 parent_id=where.parent_id)
+
+    async def start(self, where: Where, character_ref: str | None = None) -> tuple[Scene, TurnRow | None]:
+        """Archive the channel's conversation and start afresh with its character (or the one
+        `character_ref` names) and its greeting."""
+        assert where.channel_id is not None
+        if character_ref is None:
+            character, ref, _ = await self.for_channel(where)
+        else:
+            character, ref = await self.character(character_ref, where), character_ref
+        greetings = [expand(g, char=character.name, user=where.user_name) for g in character.greetings]
+        conv, greeting = await self.conversations.start(
+            channel_id=where.channel_id, guild_id=where.guild_id, character_ref=ref,
+            character_name=character.name, created_by=where.user_id, greetings=greetings,
+        )
+        self._active.put(where.channel_id, conv)
+        return await self.of_conversation(conv, where, character=character), greeting
