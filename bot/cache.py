@@ -62,6 +62,12 @@ class TTLCache:
             self._items[key] = (self._clock() + self.ttl, value)
             self._prune()
 
+    def pop(self, key: Hashable) -> Any:
+        """Take a value out (None when missing or expired)."""
+        value = self._fresh(key)
+        self._items.pop(key, None)
+        return None if value is _MISS else value
+
     def forget(self, key: Hashable) -> None:
         """Drop one key: the next read loads it again."""
         self._items.pop(key, None)

@@ -1,8 +1,8 @@
 """The bot: an AutoShardedBot that owns one store engine, one Venice client and the services.
 
 `setup_hook` opens everything and loads the cogs; `close` shuts it down in reverse. The command
-tree's global check is the age gate, so every slash command and autocomplete passes through it;
-buttons and modals call the same gate from `bot/ui/views.py`.
+tree's global check is the component router's `allowed` (the age gate, then admission), the same
+check every button and form passes through (`bot/ui/router.py`); both report errors the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from bot import gate
 from bot.config import Env
 from bot.services import Services, build_services
 from bot.ui.errors import report
-from bot.ui.gating import admit
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +55,9 @@ class BotTree(app_commands.CommandTree["LustifyBot"]):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         bot = interaction.client
-        if not await gate.enforce(interaction):
-            return False
         if not isinstance(bot, LustifyBot) or bot.services is None:
-            return True
-        return await admit(interaction, bot.services.sessions)
+            return await gate.enforce(interaction)  # shutting down: the gate still holds
+        return await bot.services.router.allowed(interaction)
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await report(interaction, error)
@@ -98,6 +95,7 @@ class LustifyBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         self.services = await build_services(self.env, self)
+        self.add_listener(self.services.router.on_interaction, "on_interaction")
         for name in self.extension_names:
             await self.load_extension(name)
         log.info("setup done: %d extensions, %d commands", len(self.extension_names), len(self.tree.get_commands()))

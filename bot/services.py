@@ -22,6 +22,7 @@ from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.ui.personas import PersonaPoster
+from bot.ui.router import ComponentRouter
 from bot.venice.client import VeniceClient
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Services:
     chat: ChatService
     images: ImageService
     personas: PersonaPoster | None  # None without a Discord client (the terminal chat)
+    router: ComponentRouter  # every button and form; the features register theirs in their cogs' setup
 
     async def close(self) -> None:
         await self.characters.close()
@@ -65,7 +67,7 @@ async def build_services(env: Env, client: discord.Client | None = None) -> Serv
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,
         characters=characters, chat=chat, images=images,
-        personas=PersonaPoster(client) if client is not None else None,
+        personas=PersonaPoster(client) if client is not None else None, router=ComponentRouter(sessions=sessions),
     )
 
 

@@ -1,7 +1,7 @@
 """/character browse | set | info | clear | create | edit | delete | import | export, and /persona.
 
 Thin: options in, `CharacterService` calls, embeds out. The tree's check runs the age gate for
-every command and autocomplete; buttons and modals re-run it through `component_allowed`. Replies
+every command and autocomplete; the component router runs it for buttons and forms. Replies
 that only concern the user are ephemeral; choosing a character for a channel is announced there.
 """
 
@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
+import secrets
+import time
 from typing import Any
 
 import aiohttp
@@ -17,29 +20,45 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cache import TTLCache
 from bot.characters import avatars
 from bot.characters.cards import MAX_CARD_BYTES
-from bot.characters.model import Character
-from bot.characters.service import BUILTINS, parse_ref
+from bot.characters.names import check_name
+from bot.characters.service import BUILTINS, check_cap, parse_ref
 from bot.errors import UserError
 from bot.policy import Where, check_texts
 from bot.services import Services, services_of
 from bot.store import characters as repo
 from bot.store import personas
 from bot.ui.character_views import (
-    DYNAMIC_ITEMS,
+    BROWSE_PATTERN,
+    BROWSE_PREFIX,
+    DELETE_PATTERN,
+    DELETE_PREFIX,
+    FORM_LIMITS,
+    FORM_PATTERN,
+    FORM_PREFIX,
     SEARCH_LIMIT,
     TAG_LIMIT,
+    USE_PATTERN,
+    USE_PREFIX,
     CharacterModal,
-    DeleteButton,
+    apply_form,
     browse_message,
+    browse_query,
     character_embed,
+    delete_view,
+    form_id,
+    kept_fields,
     trim,
 )
+from bot.ui.names import shown
+from bot.ui.router import ComponentRouter
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+AVATAR_KEPT = 15 * 60.0  # seconds: as long as Discord keeps a form open
 AUTOCOMPLETE_WAIT = 1.5  # seconds Venice gets inside an autocomplete (Discord allows 3 in all)
 NOT_YOURS = "Only its creator (or, for this server's characters, someone with Manage Server) can do that."
 
@@ -64,9 +83,8 @@ async def announce(interaction: discord.Interaction, private: str, embed: discor
     await interaction.followup.send(public, embed=embed, allowed_mentions=NO_MENTIONS)
 
 
-async def apply_choice(interaction: discord.Interaction, text: str) -> None:
+async def apply_choice(services: Services, interaction: discord.Interaction, text: str) -> None:
     """Make `text` (a reference or a typed name) this channel's character, and say so."""
-    services = services_of(interaction.client)
     await interaction.response.defer(ephemeral=True, thinking=True)
     where = where_of(interaction, "character set")
     character, ref = await services.characters.choose(
@@ -76,15 +94,14 @@ async def apply_choice(interaction: discord.Interaction, text: str) -> None:
                                               ref=ref)
     place = "thread" if isinstance(interaction.channel, discord.Thread) else "channel"
     embed = character_embed(character, source=f"set for this {place}")
-    await announce(interaction, f"✅ **{character.name}** now plays in this {place}.", embed,
-                   f"🎭 {interaction.user.mention} chose **{character.name}** for this {place}.")
+    await announce(interaction, f"✅ **{shown(character.name)}** now plays in this {place}.", embed,
+                   f"🎭 {interaction.user.mention} chose **{shown(character.name)}** for this {place}.")
     # The chat cog starts a fresh conversation with the new character's greeting.
     interaction.client.dispatch("character_changed", interaction.channel, interaction.user)
 
 
-async def delete_character(interaction: discord.Interaction, character_id: int) -> None:
+async def delete_character(services: Services, interaction: discord.Interaction, character_id: int) -> None:
     """The confirm button's work: check rights again (they may have changed), then delete."""
-    services = services_of(interaction.client)
     row = await repo.get(services.sessions, character_id)
     if row is None:
         await interaction.response.edit_message(content="That character was already deleted.", view=None)
@@ -94,7 +111,7 @@ async def delete_character(interaction: discord.Interaction, character_id: int) 
         raise UserError(NOT_YOURS)
     await repo.delete(services.sessions, character_id)
     await interaction.response.edit_message(
-        content=f"🗑️ Deleted **{row.name}**. Conversations with it stay readable; channels that used it "
+        content=f"🗑️ Deleted **{shown(row.name)}**. Conversations with it stay readable; channels that used it "
                 "go back to their default character.", view=None)
 
 
@@ -136,9 +153,29 @@ class Characters(commands.Cog):
     character = app_commands.Group(name="character", description="Choose, create and share characters", nsfw=True)
     persona = app_commands.Group(name="persona", description="Who you are in the story ({{user}})", nsfw=True)
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, services: Services) -> None:
         self.bot = bot
-        self.services: Services = services_of(bot)
+        self.services = services
+        self._avatars = TTLCache(AVATAR_KEPT, time.monotonic)  # form token -> the command's avatar
+
+    def register(self, router: ComponentRouter) -> None:
+        """Catalogue paging, "use this character", the delete confirmation and the form."""
+        router.button(BROWSE_PREFIX, BROWSE_PATTERN, self.on_browse)
+        router.button(USE_PREFIX, USE_PATTERN, self.on_use)
+        router.button(DELETE_PREFIX, DELETE_PATTERN, self.on_delete)
+        router.form(FORM_PREFIX, FORM_PATTERN, self.on_form, fields=FORM_LIMITS)
+
+    async def on_browse(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        index, search, tag = browse_query(match)
+        page = await self.services.characters.catalogue.page(search=search, tag=tag, index=index)
+        embed, view = browse_message(page, search, tag)
+        await interaction.response.edit_message(embed=embed, view=view)
+
+    async def on_use(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        await apply_choice(self.services, interaction, f"venice:{match['slug']}")
+
+    async def on_delete(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        await delete_character(self.services, interaction, int(match["id"]))
 
     # -- autocomplete -----------------------------------------------------------------------------
 
@@ -200,7 +237,7 @@ class Characters(commands.Cog):
     @app_commands.autocomplete(character=any_character)
     async def set_character(self, interaction: discord.Interaction,
                             character: app_commands.Range[str, 1, 100]) -> None:
-        await apply_choice(interaction, character)
+        await apply_choice(self.services, interaction, character)
 
     @character.command(name="info", description="Who plays here, and where that choice comes from")
     async def info(self, interaction: discord.Interaction) -> None:
@@ -225,9 +262,9 @@ class Characters(commands.Cog):
             channel_id=interaction.channel_id, guild_id=interaction.guild_id, ref=None)
         character, _ref, source = await self.services.characters.for_channel(
             channel_id=interaction.channel_id, guild_id=interaction.guild_id, parent_id=parent_of(interaction))
-        await announce(interaction, f"✅ Back to **{character.name}** ({source}).",
+        await announce(interaction, f"✅ Back to **{shown(character.name)}** ({source}).",
                        character_embed(character, source=source),
-                       f"🎭 {interaction.user.mention} went back to **{character.name}** here ({source}).")
+                       f"🎭 {interaction.user.mention} went back to **{shown(character.name)}** here ({source}).")
         interaction.client.dispatch("character_changed", interaction.channel, interaction.user)
 
     # -- custom characters ------------------------------------------------------------------------
@@ -238,24 +275,9 @@ class Characters(commands.Cog):
     async def create(self, interaction: discord.Interaction, avatar: discord.Attachment | None = None,
                      avatar_url: str | None = None, shared: bool = False) -> None:
         precheck_avatar(avatar, avatar_url)
-        count = await repo.count_owned(self.services.sessions, interaction.user.id)
-        if count >= 200:
-            raise UserError("You have 200 characters already; delete one before creating another.")
-
-        async def save(it: discord.Interaction, character: Character, kept: list[str]) -> None:
-            if not character.name.strip():
-                raise UserError("Your character needs a name.")
-            await it.response.defer(ephemeral=True, thinking=True)
-            picture = await load_avatar(self.bot, self.services, avatar, avatar_url)
-            url, png = picture if picture is not None else (None, None)
-            created = await self.services.characters.create(
-                character, where=where_of(it, "character create"), shared=shared, avatar_url=url, avatar_png=png)
-            await it.followup.send(
-                f"✨ Created **{created.name}**. Use `/character set` to play it here.",
-                embed=character_embed(created, owner_id=it.user.id, shared=shared and it.guild_id is not None),
-                ephemeral=True)
-
-        await interaction.response.send_modal(CharacterModal(title="New character", base=None, save=save))
+        check_cap(await repo.count_owned(self.services.sessions, interaction.user.id))
+        custom_id = form_id(character_id=None, shared=shared, token=self._stash(avatar, avatar_url))
+        await interaction.response.send_modal(CharacterModal(title="New character", base=None, custom_id=custom_id))
 
     @character.command(name="edit", description="Change one of your characters (a form opens)")
     @app_commands.describe(character="Which one", avatar="A new picture", avatar_url="Or a link to one",
@@ -266,19 +288,54 @@ class Characters(commands.Cog):
         row = await self._manageable_row(interaction, character, editing=True)
         precheck_avatar(avatar, avatar_url)
         base = repo.character_of(row)
+        custom_id = form_id(character_id=row.id, shared=shared, token=self._stash(avatar, avatar_url))
+        await interaction.response.send_modal(CharacterModal(title=f"Edit {base.name}", base=base, custom_id=custom_id))
 
-        async def save(it: discord.Interaction, changed: Character, kept: list[str]) -> None:
-            if not changed.name.strip():
+    def _stash(self, attachment: discord.Attachment | None, url: str | None) -> str:
+        """Keep the command's avatar for its form's submission (in this process only: after a
+        restart the form still saves, without the new picture, and says so)."""
+        if attachment is None and not url:
+            return ""
+        token = secrets.token_hex(8)
+        self._avatars.put(token, (attachment, url))
+        return token
+
+    async def on_form(self, interaction: discord.Interaction, match: re.Match[str], values: dict[str, str]) -> None:
+        """A create or edit form, on any bot process: rights and caps are checked again here."""
+        stashed = self._avatars.pop(match["token"]) if match["token"] else None
+        lost = " Your new picture wasn't kept over a restart: add it with `/character edit`." if (
+            match["token"] and stashed is None) else ""
+        attachment, url = stashed or (None, None)
+        shared = None if match["shared"] == "n" else match["shared"] == "1"
+        if match["mode"] == "new":
+            check_cap(await repo.count_owned(self.services.sessions, interaction.user.id))
+            character = apply_form(None, values)
+            if not character.name.strip():
                 raise UserError("Your character needs a name.")
-            await it.response.defer(ephemeral=True, thinking=True)
-            picture = await load_avatar(self.bot, self.services, avatar, avatar_url)
-            await self.services.characters.update(
-                row.id, changed, where=where_of(it, "character edit"),
-                shared=None if shared is None or it.guild_id is None else shared, avatar=picture)
-            note = f" ({', '.join(kept)} kept as it was: too long for a Discord form)" if kept else ""
-            await it.followup.send(f"✅ Saved **{changed.name}**{note}.", ephemeral=True)
-
-        await interaction.response.send_modal(CharacterModal(title=f"Edit {base.name}", base=base, save=save))
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            picture = await load_avatar(self.bot, self.services, attachment, url)
+            avatar_url, png = picture if picture is not None else (None, None)
+            created = await self.services.characters.create(
+                character, where=where_of(interaction, "character create"), shared=bool(shared),
+                avatar_url=avatar_url, avatar_png=png)
+            await interaction.followup.send(
+                f"✨ Created **{shown(created.name)}**. Use `/character set` to play it here.{lost}",
+                embed=character_embed(created, owner_id=interaction.user.id,
+                                      shared=bool(shared) and interaction.guild_id is not None),
+                ephemeral=True)
+            return
+        row = await self._manageable_row(interaction, f"custom:{match['id']}", editing=True)
+        base = repo.character_of(row)
+        changed, kept = apply_form(base, values), kept_fields(base)
+        if not changed.name.strip():
+            raise UserError("Your character needs a name.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        picture = await load_avatar(self.bot, self.services, attachment, url)
+        await self.services.characters.update(
+            row.id, changed, where=where_of(interaction, "character edit"),
+            shared=None if shared is None or interaction.guild_id is None else shared, avatar=picture)
+        note = f" ({', '.join(kept)} kept as it was: too long for a Discord form)" if kept else ""
+        await interaction.followup.send(f"✅ Saved **{shown(changed.name)}**{note}.{lost}", ephemeral=True)
 
     async def _manageable_row(self, interaction: discord.Interaction, ref: str, *, editing: bool = False) -> Any:
         """The character row, if this user may change it: the owner, or a server admin (for edits,
@@ -299,10 +356,9 @@ class Characters(commands.Cog):
     @app_commands.autocomplete(character=own_character)
     async def delete(self, interaction: discord.Interaction, character: str) -> None:
         row = await self._manageable_row(interaction, character)
-        view = discord.ui.View(timeout=None)
-        view.add_item(DeleteButton(row.id))
         await interaction.response.send_message(
-            f"Delete **{row.name}** for good? Conversations with it stay readable.", view=view, ephemeral=True)
+            f"Delete **{shown(row.name)}** for good? Conversations with it stay readable.",
+            view=delete_view(row.id), ephemeral=True)
 
     # -- cards ------------------------------------------------------------------------------------
 
@@ -320,7 +376,7 @@ class Characters(commands.Cog):
             data, file.filename, where=where_of(interaction, "character import"), shared=shared, file_url=file.url)
         lore = len(created.lorebook.entries) if created.lorebook else 0
         await interaction.followup.send(
-            f"📥 Imported **{created.name}** ({len(created.greetings)} greetings, {lore} lore entries). "
+            f"📥 Imported **{shown(created.name)}** ({len(created.greetings)} greetings, {lore} lore entries). "
             "Use `/character set` to play it here.",
             embed=character_embed(created, owner_id=interaction.user.id,
                                   shared=shared and interaction.guild_id is not None),
@@ -357,8 +413,8 @@ class Characters(commands.Cog):
                           description: app_commands.Range[str, 1, personas.DESCRIPTION_LIMIT] | None = None) -> None:
         text = description or ""
         await check_texts(self.services.sessions, [name, text, f"{name}\n{text}"], where_of(interaction, "persona"))
-        await self.services.chat.set_persona(interaction.user.id, name.strip(), text.strip())
-        await interaction.response.send_message(f"🪪 In stories you're now **{name.strip()}**.", ephemeral=True)
+        await self.services.chat.set_persona(interaction.user.id, check_name(name.strip()), text.strip())
+        await interaction.response.send_message(f"🪪 In stories you're now **{shown(name)}**.", ephemeral=True)
 
     @persona.command(name="show", description="Show your persona")
     async def persona_show(self, interaction: discord.Interaction) -> None:
@@ -368,7 +424,7 @@ class Characters(commands.Cog):
                 "You have no persona: characters call you by your display name. `/persona set` changes that.",
                 ephemeral=True)
             return
-        embed = discord.Embed(title=row.name, description=row.description or "*No description.*")
+        embed = discord.Embed(title=shown(row.name), description=row.description or "*No description.*")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @persona.command(name="clear", description="Forget your persona (back to your display name)")
@@ -379,5 +435,7 @@ class Characters(commands.Cog):
 
 
 async def setup(bot: commands.Bot) -> None:
-    bot.add_dynamic_items(*DYNAMIC_ITEMS)
-    await bot.add_cog(Characters(bot))
+    services = services_of(bot)
+    cog = Characters(bot, services)
+    cog.register(services.router)
+    await bot.add_cog(cog)

@@ -3,7 +3,7 @@
 Thin on purpose: it turns Discord events into `Where` values and renderers for `ChatService`,
 which owns every turn (screening, limits, streaming, storing). The gate runs on every path: the
 tree check for commands, `place_of_message` for plain messages and their edits and deletions,
-the component router for buttons and the edit form (`bot/ui/chat_controls.py`).
+the component router for the buttons and the edit form (`bot/ui/chat_controls.py`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from bot.settings import SettingsStore
 from bot.store import users
 from bot.ui.chat_controls import ChatControls
 from bot.ui.chat_reply import DiscordReply, Echo
-from bot.ui.chat_views import ChatButton, edit_submission
-from bot.ui.errors import report, user_message_for
-from bot.ui.gating import component_allowed
+from bot.ui.errors import user_message_for
+from bot.ui.names import shown
 from bot.ui.personas import PersonaPoster
 from bot.ui.places import where_of_channel, where_of_interaction, where_of_message
 from cogs.chat_admin import ConversationCog
@@ -111,7 +110,7 @@ class Chat(commands.Cog):
         await interaction.response.defer(thinking=True)
         scene = await self.chat.new_conversation(where, self.reply(interaction.channel))
         await interaction.edit_original_response(
-            content=f"New conversation with **{discord.utils.escape_markdown(scene.character.name)}**. "
+            content=f"New conversation with **{shown(scene.character.name)}**. "
                     "The previous one is archived (`/conversation list`)."
         )
 
@@ -140,27 +139,6 @@ class Chat(commands.Cog):
                 log.exception("chat message in channel %s failed", message.channel.id)
                 text = GENERIC
             await self._say(message, text)
-
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
-        submitted = edit_submission(interaction.data)
-        if submitted is None or not await component_allowed(interaction):
-            return
-        try:
-            await self.controls.submit_edit(interaction, *submitted)
-        except Exception as exc:
-            await report(interaction, exc, f"editing reply {submitted[0]}")
-
-    async def on_button(self, interaction: discord.Interaction, action: str, reply_id: int) -> None:
-        """Called by `ChatButton` (a DynamicItem, so it works on messages from before a restart)."""
-        if not await component_allowed(interaction):
-            return
-        try:
-            await self.controls.press(interaction, action, reply_id)
-        except Exception as exc:
-            await report(interaction, exc, f"chat button {action} on reply {reply_id}")
 
     # -- plain messages -------------------------------------------------------------------------
 
@@ -272,7 +250,8 @@ class Chat(commands.Cog):
 async def setup(bot: commands.Bot) -> None:
     services = services_of(bot)
     assert services.personas is not None
-    bot.add_dynamic_items(ChatButton)
-    await bot.add_cog(Chat(bot, chat=services.chat, settings=services.settings, sessions=services.sessions,
-                           poster=services.personas, images=services.images))
+    cog = Chat(bot, chat=services.chat, settings=services.settings, sessions=services.sessions,
+               poster=services.personas, images=services.images)
+    cog.controls.register(services.router)
+    await bot.add_cog(cog)
     await bot.add_cog(ConversationCog(bot, services.chat))

@@ -14,6 +14,7 @@ from bot.chat.service import ChatService
 from bot.errors import UserError
 from bot.store.conversations import TurnRow
 from bot.store.models import Conversation
+from bot.ui.names import shown
 from bot.ui.places import where_of_interaction
 
 
@@ -87,7 +88,7 @@ class ConversationCog(commands.Cog, name="Conversations"):
         for conv, count in rows:
             marker = "▶️" if not conv.archived else "▫️"
             lines.append(f"{marker} `#{conv.id}` **{discord.utils.escape_markdown(conv.title or 'untitled')}** "
-                         f"with {discord.utils.escape_markdown(conv.character_name)} — {count} messages, "
+                         f"with {shown(conv.character_name)} — {count} messages, "
                          f"{discord.utils.format_dt(conv.created_at, 'R')}")
         embed = discord.Embed(title="Conversations in this channel", description="\n".join(lines)[:4000])
         embed.set_footer(text="▶️ is the current one. /conversation resume switches.")
@@ -104,7 +105,7 @@ class ConversationCog(commands.Cog, name="Conversations"):
             await interaction.edit_original_response(content="That conversation was deleted meanwhile.")
             return
         await interaction.edit_original_response(
-            content=f"Resumed `#{conv.id}` with **{discord.utils.escape_markdown(conv.character_name)}**. "
+            content=f"Resumed `#{conv.id}` with **{shown(conv.character_name)}**. "
                     "Talk with `/chat` or mention me."
         )
 

@@ -2,7 +2,7 @@
 
 A thin adapter: it turns interactions into `ImageJob`s for `bot.images.service` and results back
 into messages (`bot.ui.image_surface`). The command tree's global check has run the age gate for
-commands and autocomplete; every button and the edit modal re-run it (`component_allowed`).
+commands and autocomplete; the component router runs it for every button and the edit form.
 Checks that need no I/O run before the interaction is deferred, so a refusal is a private answer.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -26,9 +27,18 @@ from bot.images.sizes import aspect_choices
 from bot.services import Services, services_of
 from bot.store import channels
 from bot.store import images as store
-from bot.ui.gating import NOT_YOURS, component_allowed, is_moderator
+from bot.ui.gating import NOT_YOURS, is_moderator
 from bot.ui.image_surface import InteractionSurface, run_job, settle
-from bot.ui.image_views import EditPromptModal, ImageButton
+from bot.ui.image_views import (
+    BUTTON_PATTERN,
+    BUTTON_PREFIX,
+    FORM_PATTERN,
+    FORM_PREFIX,
+    PROMPT_FIELD,
+    PROMPT_INPUT_MAX,
+    EditPromptModal,
+)
+from bot.ui.router import ComponentRouter
 from bot.venice.errors import VeniceError
 
 log = logging.getLogger(__name__)
@@ -215,10 +225,19 @@ class Images(commands.Cog):
 
     # -- buttons -----------------------------------------------------------------------------
 
+    def register(self, router: ComponentRouter) -> None:
+        """The image buttons and the edit form, as the router dispatches them (after the gate)."""
+        router.button(BUTTON_PREFIX, BUTTON_PATTERN, self._on_button)
+        router.form(FORM_PREFIX, FORM_PATTERN, self._on_form, fields={PROMPT_FIELD: PROMPT_INPUT_MAX})
+
+    async def _on_button(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        await self.on_button(interaction, match["action"], int(match["id"]))
+
+    async def _on_form(self, interaction: discord.Interaction, match: re.Match[str], values: dict[str, str]) -> None:
+        await self.on_edit_submit(interaction, int(match["id"]), values.get(PROMPT_FIELD, ""))
+
     async def on_button(self, interaction: discord.Interaction, action: str, record_id: int) -> None:
         """Every image button lands here, on any bot process: the record is read fresh each time."""
-        if not await component_allowed(interaction):
-            return
         if action == "cancel":
             await self._cancel(interaction, record_id)
             return
@@ -246,9 +265,7 @@ class Images(commands.Cog):
             await self._upscale(interaction, record)
 
     async def on_edit_submit(self, interaction: discord.Interaction, record_id: int, text: str) -> None:
-        """The edit modal: same seed and settings, the new prompt (screened like any other)."""
-        if not await component_allowed(interaction):
-            return
+        """The edit form: same seed and settings, the new prompt (screened like any other)."""
         record = await store.get(self.services.sessions, record_id)
         if record is None:
             await interaction.response.send_message(GONE, ephemeral=True)
@@ -341,5 +358,7 @@ async def _download(attachment: discord.Attachment) -> bytes:
 
 
 async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Images(bot, services_of(bot)))
-    bot.add_dynamic_items(ImageButton)
+    services = services_of(bot)
+    cog = Images(bot, services)
+    cog.register(services.router)
+    await bot.add_cog(cog)

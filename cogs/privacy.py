@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any
+import re
+from datetime import datetime
 
 import discord
 from discord import app_commands
@@ -19,12 +20,13 @@ from bot import privacy
 from bot.chat.service import ChatService
 from bot.services import services_of
 from bot.ui.errors import GENERIC_ERROR, reply_ephemeral
-from bot.ui.gating import component_allowed
+from bot.ui.router import ComponentRouter, view
 
 log = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 120.0
 ONLY_YOURS = "Only the person who asked for this deletion can confirm it."
+EXPIRED = "The confirmation expired; nothing was deleted. Run `/privacy delete` again if you meant it."
 CONFIRM_TEXT = (
     "⚠️ **Delete everything I store about you?**\n"
     "This erases your conversations (in conversations shared with others, your messages are blanked and "
@@ -58,61 +60,26 @@ def deletion_report(counts: dict[str, int]) -> str:
     return text
 
 
-class ConfirmDelete(discord.ui.View):
-    """Confirm / Cancel under the ephemeral question; only the asker may press, and only for a while."""
+def confirm_view() -> discord.ui.View:
+    """Confirm / Cancel under the private question. Only the asker sees (and so can press) them;
+    the router checks the gate and who pressed, and a confirmation expires after a while."""
+    return view(
+        discord.ui.Button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="privacy:confirm"),
+        discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="privacy:cancel"),
+    )
 
-    def __init__(self, cog: Privacy, origin: discord.Interaction) -> None:
-        super().__init__(timeout=CONFIRM_TIMEOUT)
-        self.cog = cog
-        self.origin = origin
-        self.owner_id = origin.user.id
-        self.done = False
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # The gate and blocks first (a channel may have lost its age restriction since), then the
-        # owner: unlike other buttons, a moderator may not press this one for someone else.
-        if not await component_allowed(interaction, owner_id=self.owner_id):
-            return False
-        if interaction.user.id != self.owner_id:
-            await reply_ephemeral(interaction, ONLY_YOURS)
-            return False
+def asked_by(message: discord.Message | None) -> int | None:
+    """Who ran the `/privacy delete` a confirmation message answers."""
+    metadata = message.interaction_metadata if message is not None else None
+    return metadata.user.id if metadata is not None else None
+
+
+def expired(message: discord.Message | None, now: datetime) -> bool:
+    """A confirmation older than CONFIRM_TIMEOUT no longer deletes anything."""
+    if message is None:
         return True
-
-    @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="privacy:confirm")
-    async def confirm(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
-        if self.done:
-            return
-        self.done = True
-        self.stop()
-        await interaction.response.defer()
-        counts = await privacy.delete_user(
-            self.cog.sessions, self.owner_id, guild_id=interaction.guild_id, channel_id=interaction.channel_id
-        )
-        self.cog.chat.forget_user(self.owner_id)  # no cached copy of their persona or conversations
-        log.info("privacy: deleted the data of user %s on request", self.owner_id)
-        await interaction.edit_original_response(content=deletion_report(counts), view=None)
-
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="privacy:cancel")
-    async def cancel(self, interaction: discord.Interaction, _button: discord.ui.Button[Any]) -> None:
-        self.done = True
-        self.stop()
-        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
-        # The deletion is one transaction: when it fails, nothing was deleted, and the user is told.
-        log.error("privacy: deletion for user %s failed", self.owner_id, exc_info=error)
-        await reply_ephemeral(interaction, GENERIC_ERROR + " Nothing was deleted.")
-
-    async def on_timeout(self) -> None:
-        if self.done:
-            return
-        try:
-            await self.origin.edit_original_response(
-                content="The confirmation expired; nothing was deleted. Run `/privacy delete` again if you meant it.",
-                view=None,
-            )
-        except discord.HTTPException as exc:
-            log.debug("privacy: could not mark an expired confirmation: %s", exc)
+    return (now - discord.utils.snowflake_time(message.id)).total_seconds() > CONFIRM_TIMEOUT
 
 
 class Privacy(commands.Cog):
@@ -124,6 +91,33 @@ class Privacy(commands.Cog):
         self.bot = bot
         self.sessions = sessions
         self.chat = chat
+
+    def register(self, router: ComponentRouter) -> None:
+        router.button("privacy", r"(?P<action>confirm|cancel)", self.on_button)
+
+    async def on_button(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        """The confirmation's buttons: a moderator may not press them for someone else."""
+        if asked_by(interaction.message) != interaction.user.id:
+            await interaction.response.send_message(ONLY_YOURS, ephemeral=True)
+            return
+        if match["action"] == "cancel":
+            await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+            return
+        if expired(interaction.message, discord.utils.utcnow()):
+            await interaction.response.edit_message(content=EXPIRED, view=None)
+            return
+        await interaction.response.defer()
+        try:
+            counts = await privacy.delete_user(
+                self.sessions, interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id)
+        except Exception:
+            # The deletion is one transaction: when it fails, nothing was deleted, and the user is told.
+            log.exception("privacy: deletion for user %s failed", interaction.user.id)
+            await reply_ephemeral(interaction, GENERIC_ERROR + " Nothing was deleted.")
+            return
+        self.chat.forget_user(interaction.user.id)  # no cached copy of their persona or conversations
+        log.info("privacy: deleted the data of user %s on request", interaction.user.id)
+        await interaction.edit_original_response(content=deletion_report(counts), view=None)
 
     async def cog_load(self) -> None:
         self.usage_purge.start()
@@ -161,9 +155,11 @@ class Privacy(commands.Cog):
 
     @privacy.command(name="delete", description="Delete everything I store about you (asks first)")
     async def delete(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(CONFIRM_TEXT, view=ConfirmDelete(self, interaction), ephemeral=True)
+        await interaction.response.send_message(CONFIRM_TEXT, view=confirm_view(), ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:
     services = services_of(bot)
-    await bot.add_cog(Privacy(bot, services.sessions, services.chat))
+    cog = Privacy(bot, services.sessions, services.chat)
+    cog.register(services.router)
+    await bot.add_cog(cog)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bot.characters import cards
 from bot.characters.catalogue import Catalogue
 from bot.characters.model import DEFAULT_CHARACTER, Character
+from bot.characters.names import check_name
 from bot.errors import Refused, UserError
 from bot.policy import Where, check_texts
 from bot.store import channels
@@ -46,6 +47,8 @@ _SETTING_SOURCES = {
     "bot owner": "bot default",
 }
 _SLUG = re.compile(r"[^a-z0-9]+")
+CHARACTER_CAP = 200  # custom characters one person may own
+CAP_REACHED = f"You have {CHARACTER_CAP} characters already; delete one before creating another."
 SCREEN_WINDOW = 16_000  # below the screen's 20,000-character limit
 SCREEN_OVERLAP = 1_000
 
@@ -58,6 +61,12 @@ def parse_ref(ref: str) -> tuple[str, str] | None:
             return None
         return kind, key
     return None
+
+
+def check_cap(owned: int) -> None:
+    """Raise UserError when someone who owns `owned` characters may not make another."""
+    if owned >= CHARACTER_CAP:
+        raise UserError(CAP_REACHED)
 
 
 def ref_of(character: Character) -> str:
@@ -313,6 +322,7 @@ class CharacterService:
         """Screen, then store a new custom character; returns it with its id."""
         if where.user_id is None:
             raise UserError("I can't tell who is creating this character.")
+        check_name(character.name)
         await screen_definition(self.sessions, character, where)
         character.id = await repo.create(
             self.sessions, character, owner_id=where.user_id, guild_id=where.guild_id,
@@ -332,6 +342,7 @@ class CharacterService:
         avatar: tuple[str | None, bytes | None] | None = None,
     ) -> None:
         """Screen, then replace a custom character's definition."""
+        check_name(character.name)
         await screen_definition(self.sessions, character, where)
         if not await repo.update(self.sessions, character_id, character, shared=shared, avatar=avatar):
             raise UserError("That character was deleted in the meantime.")

@@ -1,9 +1,9 @@
 """Discord rendering for characters: catalogue pages, info cards, the create/edit form, buttons.
 
-Buttons are `DynamicItem`s whose custom id carries everything they need (listing position and
-query, Venice slug, character id), so they keep working after a restart and in every process.
-Each one re-asks the age gate first (`component_allowed`), as Discord's own gate does not cover
-components on old messages.
+Buttons carry everything they need in their custom id (listing position and query, Venice slug,
+character id), and the form carries what it edits, so they keep working after a restart and in
+every process. `cogs/characters.py` registers what they do with the component router, which asks
+the age gate first (Discord's own gate does not cover components on old messages).
 """
 
 from __future__ import annotations
@@ -11,18 +11,16 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.characters.catalogue import MAX_INDEX, Page
 from bot.characters.model import Character
-from bot.ui.errors import GENERIC_ERROR, reply_ephemeral, user_message_for
-from bot.ui.gating import component_allowed, form_allowed
+from bot.ui.names import shown
+from bot.ui.router import RoutedModal, view
 
 if TYPE_CHECKING:
-    from bot.services import Services
     from bot.venice.types import VeniceCharacter
 
 log = logging.getLogger(__name__)
@@ -39,28 +37,12 @@ def trim(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def services_of(interaction: discord.Interaction) -> Services:
-    services = getattr(interaction.client, "services", None)
-    if services is None:
-        raise RuntimeError("the bot has no services yet")
-    return services
-
-
-async def answer_error(interaction: discord.Interaction, error: BaseException) -> None:
-    """Components and modals have no tree error handler: answer with the same kind wording."""
-    text = user_message_for(error)
-    if text is None:
-        log.error("character component failed", exc_info=error)
-        text = GENERIC_ERROR
-    await reply_ephemeral(interaction, text)
-
-
 # -- embeds -----------------------------------------------------------------------------------------
 
 
 def venice_embed(character: VeniceCharacter, page: Page | None = None) -> discord.Embed:
     """One catalogue character: photo, trimmed description, tags and rating."""
-    embed = discord.Embed(title=trim(character.name, 256), url=character.share_url or None,
+    embed = discord.Embed(title=shown(character.name, 256), url=character.share_url or None,
                           description=trim(character.description or "*No description.*", 700),
                           colour=VENICE_COLOUR)
     if character.photo_url:
@@ -81,7 +63,7 @@ def venice_embed(character: VeniceCharacter, page: Page | None = None) -> discor
 def character_embed(character: Character, *, source: str = "", owner_id: int | None = None,
                     shared: bool | None = None) -> discord.Embed:
     """What `/character info` and confirmations show about a playable character."""
-    embed = discord.Embed(title=trim(character.name, 256),
+    embed = discord.Embed(title=shown(character.name, 256),
                           description=trim(character.description or "*No description.*", 1000))
     if character.avatar_url and character.avatar_url.startswith(("http://", "https://")):
         embed.set_thumbnail(url=character.avatar_url)
@@ -118,104 +100,60 @@ def _query_id(action: str, index: int, search: str, tag: str) -> str:
     return f"lcb:{action}:{index}:{len(tag)}:{tag}{search}"
 
 
-class BrowseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                   template=r"lcb:(?P<action>[pn]):(?P<index>\d{1,4}):(?P<taglen>\d{1,2}):(?P<rest>.*)"):
+BROWSE_PREFIX = "lcb"
+BROWSE_PATTERN = r"(?P<action>[pn]):(?P<index>\d{1,4}):(?P<taglen>\d{1,2}):(?P<rest>.*)"  # after "lcb:"
+USE_PREFIX = "lcu"
+USE_PATTERN = r"(?P<slug>[^\s]{1,95})"  # after "lcu:"
+DELETE_PREFIX = "lcdel"
+DELETE_PATTERN = r"(?P<id>\d{1,20})"  # after "lcdel:"
+
+
+def browse_query(match: re.Match[str]) -> tuple[int, str, str]:
+    """(index, search, tag) from a paging button's custom id."""
+    taglen = int(match["taglen"])
+    rest = match["rest"]
+    return int(match["index"]), rest[taglen:], rest[:taglen]
+
+
+def browse_button(action: str, index: int, search: str, tag: str, *, disabled: bool = False) -> discord.ui.Button[Any]:
     """◀ / ▶ through a catalogue listing; the target index and query live in the custom id."""
-
-    def __init__(self, action: str, index: int, search: str, tag: str, *, disabled: bool = False) -> None:
-        self.action, self.index, self.search, self.tag = action, index, search, tag
-        super().__init__(discord.ui.Button(
-            emoji="◀️" if action == "p" else "▶️", style=discord.ButtonStyle.secondary,
-            custom_id=_query_id(action, index, search, tag), disabled=disabled,
-        ))
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
-                             match: re.Match[str]) -> BrowseButton:
-        taglen = int(match["taglen"])
-        rest = match["rest"]
-        return cls(match["action"], int(match["index"]), rest[taglen:], rest[:taglen])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        if not await component_allowed(interaction):
-            return
-        try:
-            page = await services_of(interaction).characters.catalogue.page(
-                search=self.search, tag=self.tag, index=self.index)
-            embed, view = browse_message(page, self.search, self.tag)
-            await interaction.response.edit_message(embed=embed, view=view)
-        except Exception as exc:  # components have no tree handler; answer kindly instead
-            await answer_error(interaction, exc)
+    return discord.ui.Button(emoji="◀️" if action == "p" else "▶️", style=discord.ButtonStyle.secondary,
+                             custom_id=_query_id(action, index, search, tag), disabled=disabled)
 
 
-class UseButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"lcu:(?P<slug>[^\s]{1,95})"):
+def use_button(slug: str) -> discord.ui.Button[Any]:
     """"Use this character": make the shown Venice character this channel's character."""
-
-    def __init__(self, slug: str) -> None:
-        self.slug = slug
-        super().__init__(discord.ui.Button(label="Use this character", style=discord.ButtonStyle.success,
-                                           custom_id=f"lcu:{slug}"))
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
-                             match: re.Match[str]) -> UseButton:
-        return cls(match["slug"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        if not await component_allowed(interaction):
-            return
-        try:
-            from cogs.characters import apply_choice
-
-            await apply_choice(interaction, f"venice:{self.slug}")
-        except Exception as exc:
-            await answer_error(interaction, exc)
+    return discord.ui.Button(label="Use this character", style=discord.ButtonStyle.success,
+                             custom_id=f"{USE_PREFIX}:{slug}")
 
 
 def browse_message(page: Page, search: str, tag: str) -> tuple[discord.Embed, discord.ui.View]:
     """The embed and buttons for one catalogue page."""
-    view = discord.ui.View(timeout=None)
     if page.character is None:
         what = " matching that" if search or tag else ""
         embed = discord.Embed(description=f"I found no adult characters{what} on Venice. "
                                           "Try another search or tag.", colour=VENICE_COLOUR)
-        return embed, view
-    view.add_item(BrowseButton("p", max(page.index - 1, 0), search, tag, disabled=not page.has_prev))
-    view.add_item(BrowseButton("n", min(page.index + 1, MAX_INDEX), search, tag, disabled=not page.has_next))
+        return embed, view()
+    items: list[discord.ui.Item[Any]] = [
+        browse_button("p", max(page.index - 1, 0), search, tag, disabled=not page.has_prev),
+        browse_button("n", min(page.index + 1, MAX_INDEX), search, tag, disabled=not page.has_next),
+    ]
     slug = page.character.slug
     if len(slug) <= 95:
-        view.add_item(UseButton(slug))
+        items.append(use_button(slug))
     if page.character.share_url and page.character.share_url.startswith("https://"):
-        view.add_item(discord.ui.Button(label="On Venice", style=discord.ButtonStyle.link,
-                                        url=page.character.share_url))
-    return venice_embed(page.character, page), view
+        items.append(discord.ui.Button(label="On Venice", style=discord.ButtonStyle.link,
+                                       url=page.character.share_url))
+    return venice_embed(page.character, page), view(*items)
 
 
 # -- deleting ---------------------------------------------------------------------------------------
 
 
-class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"lcdel:(?P<id>\d{1,20})"):
+def delete_view(character_id: int) -> discord.ui.View:
     """The confirm button under `/character delete`; permissions are checked again on click."""
-
-    def __init__(self, character_id: int) -> None:
-        self.character_id = character_id
-        super().__init__(discord.ui.Button(label="Delete for good", style=discord.ButtonStyle.danger,
-                                           custom_id=f"lcdel:{character_id}"))
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
-                             match: re.Match[str]) -> DeleteButton:
-        return cls(int(match["id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        if not await component_allowed(interaction):
-            return
-        try:
-            from cogs.characters import delete_character
-
-            await delete_character(interaction, self.character_id)
-        except Exception as exc:
-            await answer_error(interaction, exc)
+    return view(discord.ui.Button(label="Delete for good", style=discord.ButtonStyle.danger,
+                                  custom_id=f"{DELETE_PREFIX}:{character_id}"))
 
 
 # -- the create / edit form ------------------------------------------------------------------------
@@ -236,72 +174,70 @@ def split_description(text: str) -> tuple[str, str]:
     return text.strip(), ""
 
 
-Save = Callable[[discord.Interaction, Character, list[str]], Awaitable[None]]
+FORM_PREFIX = "lcform"
+# after "lcform:": new|edit, the character's id (0 when new), shared (n: unchanged, 0, 1), and a token
+# naming the avatar the command was given (kept in this process only).
+FORM_PATTERN = r"(?P<mode>new|edit):(?P<id>\d{1,20}):(?P<shared>[n01]):(?P<token>[0-9a-f]{0,16})"
+FORM_LIMITS = {"name": 100, "description": 4000, "scenario": 4000, "greeting": 4000, "appearance": 1000}
+_FORM_SPECS = {
+    "name": ("Name", discord.TextStyle.short, True, "Who is this?"),
+    "description": ("Description and personality", discord.TextStyle.long, True,
+                    "Who they are, what they're like. Add 'Personality: …' for a separate personality."),
+    "scenario": ("Scenario", discord.TextStyle.long, False, "Where and how the story starts"),
+    "greeting": ("Greeting (first message)", discord.TextStyle.long, False, "{{char}} and {{user}} work"),
+    "appearance": ("Appearance (for pictures)", discord.TextStyle.long, False,
+                   "adult woman, long red hair, green eyes, …"),
+}
 
 
-class CharacterModal(discord.ui.Modal):
+def form_id(*, character_id: int | None, shared: bool | None, token: str) -> str:
+    mode = "edit" if character_id is not None else "new"
+    flag = "n" if shared is None else str(int(shared))
+    return f"{FORM_PREFIX}:{mode}:{character_id or 0}:{flag}:{token}"
+
+
+def _form_values(character: Character) -> dict[str, str]:
+    return {"name": character.name, "description": join_description(character), "scenario": character.scenario,
+            "greeting": character.first_mes, "appearance": character.appearance}
+
+
+def kept_fields(base: Character) -> list[str]:
+    """The fields too long for a Discord form: left out of it, and kept as they are."""
+    return [_FORM_SPECS[key][0].lower() for key, value in _form_values(base).items() if len(value) > FORM_LIMITS[key]]
+
+
+class CharacterModal(RoutedModal):
     """Name, description + personality, scenario, greeting and appearance of a custom character.
 
     Editing starts from the stored character, so fields the form doesn't show (lorebook, example
-    messages, alternate greetings, card extras) are kept. A field too long for a Discord form is
-    left out and kept as it is; `save` is told which ones.
+    messages, alternate greetings, card extras) are kept; so is a field too long for a form
+    (`kept_fields`). The custom id (`form_id`) says what is edited; `apply_form` reads the answer.
     """
 
-    LIMITS = {"name": 100, "description": 4000, "scenario": 4000, "greeting": 4000, "appearance": 1000}
-
-    def __init__(self, *, title: str, base: Character | None, save: Save) -> None:
-        super().__init__(title=title[:45], timeout=900)
-        self.base = copy.deepcopy(base) if base is not None else Character(name="")
-        self.save = save
-        self.kept: list[str] = []
-        values = {"name": self.base.name, "description": join_description(self.base),
-                  "scenario": self.base.scenario, "greeting": self.base.first_mes,
-                  "appearance": self.base.appearance}
-        specs = {
-            "name": ("Name", discord.TextStyle.short, True, "Who is this?"),
-            "description": ("Description and personality", discord.TextStyle.long, True,
-                            "Who they are, what they're like. Add 'Personality: …' for a separate personality."),
-            "scenario": ("Scenario", discord.TextStyle.long, False, "Where and how the story starts"),
-            "greeting": ("Greeting (first message)", discord.TextStyle.long, False, "{{char}} and {{user}} work"),
-            "appearance": ("Appearance (for pictures)", discord.TextStyle.long, False,
-                           "adult woman, long red hair, green eyes, …"),
-        }
-        self.inputs: dict[str, discord.ui.TextInput[CharacterModal]] = {}
-        for key, (label, style, required, placeholder) in specs.items():
-            value = values[key]
-            if len(value) > self.LIMITS[key]:
-                self.kept.append(label.lower())
+    def __init__(self, *, title: str, base: Character | None, custom_id: str) -> None:
+        super().__init__(title=title[:45], timeout=900, custom_id=custom_id)
+        base = base if base is not None else Character(name="")
+        for key, value in _form_values(base).items():
+            if len(value) > FORM_LIMITS[key]:
                 continue
-            box: discord.ui.TextInput[CharacterModal] = discord.ui.TextInput(
-                label=label, style=style, required=required, max_length=self.LIMITS[key],
+            label, style, required, placeholder = _FORM_SPECS[key]
+            self.add_item(discord.ui.TextInput(
+                label=label, style=style, required=required, max_length=FORM_LIMITS[key], custom_id=key,
                 default=value or None, placeholder=placeholder[:100],
-            )
-            self.inputs[key] = box
-            self.add_item(box)
-
-    def character(self) -> Character:
-        """The base character with the form's values applied."""
-        result = copy.deepcopy(self.base)
-        if "name" in self.inputs:
-            result.name = self.inputs["name"].value.strip()
-        if "description" in self.inputs:
-            result.description, result.personality = split_description(self.inputs["description"].value)
-        if "scenario" in self.inputs:
-            result.scenario = self.inputs["scenario"].value.strip()
-        if "greeting" in self.inputs:
-            result.first_mes = self.inputs["greeting"].value.strip()
-        if "appearance" in self.inputs:
-            result.appearance = self.inputs["appearance"].value.strip()
-        return result
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await form_allowed(interaction, self)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.save(interaction, self.character(), self.kept)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await answer_error(interaction, error)
+            ))
 
 
-DYNAMIC_ITEMS = (BrowseButton, UseButton, DeleteButton)
+def apply_form(base: Character | None, values: dict[str, str]) -> Character:
+    """The base character (a new one when None) with a submitted form's values applied."""
+    result = copy.deepcopy(base) if base is not None else Character(name="")
+    if "name" in values:
+        result.name = values["name"].strip()
+    if "description" in values:
+        result.description, result.personality = split_description(values["description"])
+    if "scenario" in values:
+        result.scenario = values["scenario"].strip()
+    if "greeting" in values:
+        result.first_mes = values["greeting"].strip()
+    if "appearance" in values:
+        result.appearance = values["appearance"].strip()
+    return result

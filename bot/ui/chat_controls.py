@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 import discord
 
+from bot.chat.rules import EDIT_MAX
 from bot.chat.service import ChatService
 from bot.images.service import ImageService
 from bot.ui.chat_reply import DiscordReply
-from bot.ui.chat_views import EditReplyModal
+from bot.ui.chat_views import BUTTON_PATTERN, BUTTON_PREFIX, EDIT_FIELD, FORM_PATTERN, FORM_PREFIX, EditReplyModal
 from bot.ui.image_surface import post_scene_image
 from bot.ui.personas import PersonaPoster
 from bot.ui.places import where_of_interaction
+from bot.ui.router import NOT_IN_USE, ComponentRouter
 from bot.where import Where
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,17 @@ class ChatControls:
             "cont": self.continue_reply, "edit": self.edit, "del": self.delete, "pic": self.picture,
         }
 
+    def register(self, router: ComponentRouter) -> None:
+        """The reply buttons and the edit form, as the router dispatches them."""
+        router.button(BUTTON_PREFIX, BUTTON_PATTERN, self._on_button)
+        router.form(FORM_PREFIX, FORM_PATTERN, self._on_form, fields={EDIT_FIELD: EDIT_MAX})
+
+    async def _on_button(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        await self.press(interaction, match["action"], int(match["id"]))
+
+    async def _on_form(self, interaction: discord.Interaction, match: re.Match[str], values: dict[str, str]) -> None:
+        await self.submit_edit(interaction, int(match["id"]), values.get(EDIT_FIELD, ""))
+
     def reply(self, interaction: discord.Interaction, *, typing: bool = False, ephemeral: bool = False,
               thinking: bool = False) -> DiscordReply:
         """A renderer over the reply whose button was pressed; it acknowledges with a deferral."""
@@ -57,7 +71,7 @@ class ChatControls:
     async def press(self, interaction: discord.Interaction, action: str, reply_id: int) -> None:
         handler = self.handlers.get(action)
         if handler is None:
-            await interaction.response.send_message("That button is not in use any more.", ephemeral=True)
+            await interaction.response.send_message(NOT_IN_USE, ephemeral=True)
             return
         await handler(interaction, where_of_interaction(interaction, "chat"), reply_id)
 

@@ -1,23 +1,26 @@
 """Buttons under generated images, the "edit prompt" modal, and the image embed.
 
-Each button is a `DynamicItem` whose custom_id carries the action and the image record's id
-(`img:reroll:42`), so the buttons work on any bot process, including one started after the image
-was posted: nothing about the image is kept in memory, everything comes from the record. The
-callbacks hand over to the images cog, which re-checks the gate and who may press.
+Each button's custom id carries the action and the image record's id (`img:reroll:42`), the edit
+form's the record's id (`imgedit:42`), so both work on any bot process, including one started
+after the image was posted: nothing about the image is kept in memory, everything comes from the
+record. The images cog registers what they do with the component router.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import discord
 
 from bot.images.jobs import Delivery
 from bot.images.seeds import SOURCE_RANDOM
-from bot.ui.gating import form_allowed
+from bot.ui.router import RoutedModal, view
 
-TEMPLATE = r"img:(?P<action>reroll|edit|upscale|lock|delete|cancel):(?P<id>[0-9]+)"
+BUTTON_PREFIX = "img"
+BUTTON_PATTERN = r"(?P<action>reroll|edit|upscale|lock|delete|cancel):(?P<id>[0-9]+)"  # after "img:"
+FORM_PREFIX = "imgedit"
+FORM_PATTERN = r"(?P<id>[0-9]+)"  # after "imgedit:"
+PROMPT_FIELD = "prompt"
 ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "reroll": ("🎲", "Reroll", discord.ButtonStyle.secondary),
     "edit": ("✏️", "Same seed, new prompt", discord.ButtonStyle.secondary),
@@ -37,69 +40,39 @@ _TRIM_NAMES = {"quality": "quality tags", "style": "style hint", "scene": "scene
                "user": "your words"}
 
 
-class ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
-    """One control under an image (or under a queued request, for ❌ cancel)."""
+class ImageButton(discord.ui.Button[Any]):
+    """One control under an image (or under a queued request, for ❌ cancel): `img:<action>:<record id>`."""
 
     def __init__(self, action: str, record_id: int, *, row: int | None = None) -> None:
         emoji, label, style = ACTIONS[action]
-        super().__init__(discord.ui.Button(
-            custom_id=f"img:{action}:{record_id}", emoji=emoji, label=label, style=style, row=row,
-        ))
+        super().__init__(custom_id=f"{BUTTON_PREFIX}:{action}:{record_id}", emoji=emoji, label=label, style=style,
+                         row=row)
         self.action = action
         self.record_id = record_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ImageButton:
-        return cls(match["action"], int(match["id"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Images")  # type: ignore[attr-defined]
-        if cog is None:
-            await interaction.response.send_message("Images are not available right now.", ephemeral=True)
-            return
-        await cog.on_button(interaction, self.action, self.record_id)
 
 
 def image_view(record_id: int, *, kind: str) -> discord.ui.View:
     """The controls under a finished image. An upscale can't be upscaled again."""
-    view = discord.ui.View(timeout=None)
-    for action in ("reroll", "edit", "upscale", "lock", "delete"):
-        if action == "upscale" and kind == "upscale":
-            continue
-        view.add_item(ImageButton(action, record_id))
-    return view
+    actions = [a for a in ("reroll", "edit", "upscale", "lock", "delete") if not (a == "upscale" and kind == "upscale")]
+    return view(*(ImageButton(action, record_id) for action in actions))
 
 
 def cancel_view(record_id: int) -> discord.ui.View:
     """❌ under a request that is waiting in the queue."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(ImageButton("cancel", record_id))
-    return view
+    return view(ImageButton("cancel", record_id))
 
 
-class EditPromptModal(discord.ui.Modal):
-    """"Same seed, new prompt": prefilled with the image's description; the custom_id carries the id."""
+class EditPromptModal(RoutedModal):
+    """"Same seed, new prompt": prefilled with the image's description; the custom id carries the id."""
 
     def __init__(self, record_id: int, current: str) -> None:
-        super().__init__(title="Same seed, new prompt", custom_id=f"imgedit:{record_id}", timeout=900)
+        super().__init__(title="Same seed, new prompt", custom_id=f"{FORM_PREFIX}:{record_id}", timeout=900)
         self.record_id = record_id
         self.prompt: discord.ui.TextInput[EditPromptModal] = discord.ui.TextInput(
-            label="Prompt", custom_id="prompt", style=discord.TextStyle.long,
+            label="Prompt", custom_id=PROMPT_FIELD, style=discord.TextStyle.long,
             default=current[:PROMPT_INPUT_MAX] or None, max_length=PROMPT_INPUT_MAX, required=True,
         )
         self.add_item(self.prompt)
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await form_allowed(interaction, self)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Images")  # type: ignore[attr-defined]
-        if cog is None:
-            await interaction.response.send_message("Images are not available right now.", ephemeral=True)
-            return
-        await cog.on_edit_submit(interaction, self.record_id, self.prompt.value)
 
 
 def clip(text: str, limit: int) -> str:
