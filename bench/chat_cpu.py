@@ -1,27 +1,27 @@
-"""Bot CPU per chat turn, compared with a bare discord.py bot that makes the same Discord calls (DESIGN §10).
+"""Bot CPU and SQL per chat turn, compared with a bare discord.py bot making the same Discord calls.
 
-    .venv/bin/python bench/chat_cpu.py [--turns 20] [--channels 10] [--piece-chars 0]
+    .venv/bin/python bench/chat_cpu.py [--turns 10] [--channels 20] [--rounds 3] [--piece-chars 0]
 
-Both fakes (FakeDiscord with OpenAPI validation, FakeVenice streaming token-sized pieces) run in a
-child process (bench/_fakes.py), so the CPU of this process (user + system, all threads: the event
-loop and aiosqlite's worker threads) is the bot's own.
+Both fakes (FakeDiscord with OpenAPI validation and its rate limits on, FakeVenice streaming
+token-sized pieces after 0.3 s) run in a child process (bench/_fakes.py), so the CPU of this
+process (user + system, all threads: the event loop and aiosqlite's worker thread) is the bot's.
 
-1. The production bot (`make_bot`, every cog, a migrated SQLite file) answers `--turns` /chat
-   commands per reply size, `--channels` channels at a time, after a warm-up turn in every channel
-   (which creates the persona webhooks and fills the caches). Venice streams 300 / 1,500 / 6,000
-   characters over 3 / 5 / 8 s.
+1. The production bot (`make_bot`, every cog, a migrated SQLite file) answers /chat in three phases:
+   - cold start: the first turn in each of `--channels` new channels, all dispatched at once
+     (conversations started, persona webhooks listed and created, caches empty);
+   - one at a time: `--turns` turns one after another in one channel;
+   - all at once: `--rounds` rounds of a turn in every channel at the same instant.
+   Venice streams 1,500 characters over 5 s (300 over 1 s in the cold start). Every SQL statement
+   the bot's engine sends is counted (SQLAlchemy `before_cursor_execute`).
 2. A bare `commands.AutoShardedBot` with the same intents, whose /chat handler replays exactly the
    Discord calls the production bot made for the same turn, as FakeDiscord recorded them: the
-   interaction response with the echo embed (and the original-response fetch, if the bot made one),
-   typing, every webhook execute and edit with the same text and buttons, in the same order. No
-   database, no Venice, no prompt, no stream parsing, no throttle timers.
+   interaction response with the echo embed, typing, every webhook execute and edit with the same
+   text and buttons, in the same order. No database, no Venice, no prompt, no stream parsing, no
+   throttle timers.
 
-The difference is what the bot's own logic costs per turn: the database (gate, admission, limits,
-history, storing the turn), prompt assembly, Venice's SSE stream and the content screen, the
-stream renderer. Both bots receive the same gateway echoes of their messages. FakeDiscord's rate
-limits are off (they would only add waiting). `--piece-chars 60` streams 60-character slices
-instead of token-sized pieces, to see what each streamed piece costs. Runs in about 50 s; needs
-../shared.
+The difference is what the bot's own logic costs per turn: the database, prompt assembly, Venice's
+SSE stream and the content screen, the stream renderer. Goal: ≤ 1.3× the bare bot in both the
+one-at-a-time and all-at-once phases, and no 429s. Runs in about two minutes; needs ../shared.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import discord
 from discord import app_commands
 from discord.ext import commands
+from sqlalchemy import event
 
 from bench._fakes import (
     TAG,
@@ -55,7 +57,8 @@ from bench._fakes import (
 from bot.client import intents
 from bot.store.migrate import migrate
 
-SIZES = ((300, 3.0), (1_500, 5.0), (6_000, 8.0))
+COLD = (300, 1.0)  # reply characters, seconds of streaming
+SIZE = (1_500, 5.0)
 SAY = "I sit down at the bar and order a drink."
 NO_MENTIONS = discord.AllowedMentions.none()
 SETTLE = 0.5  # seconds for the gateway echoes of the last messages to arrive before CPU is read
@@ -198,12 +201,49 @@ def bare_bot() -> tuple[commands.AutoShardedBot, Replayer]:
 # ====================================================================== the benchmark
 
 
-async def measure(driver: Driver, count: int, chars: int, seconds: float) -> tuple[float, list[int], float]:
-    """(CPU seconds, run ids, wall seconds) for `count` turns."""
-    wall, cpu = time.monotonic(), cpu_seconds()
-    ids = await driver.turns(count, chars, seconds)
+class SqlCounter:
+    """Counts the SQL statements a bot's engine sends."""
+
+    def __init__(self, bot: Any) -> None:
+        self.count = 0
+        event.listen(bot.services.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args: Any) -> None:
+        self.count += 1
+
+
+@dataclass
+class Phase:
+    """What one phase cost: CPU, statements and 429s, for its run ids."""
+
+    name: str
+    chars: int
+    seconds: float
+    ids: list[int] = field(default_factory=list)
+    cpu: float = 0.0
+    statements: int = 0
+    served_429: int = 0
+    bare_cpu: float = 0.0
+
+    @property
+    def turns(self) -> int:
+        return max(1, len(self.ids))
+
+
+async def run_phase(phase: Phase, fakes: FakesProcess, driver: Driver, work: Any, sql: SqlCounter | None) -> None:
+    """Run `work()` (which returns run ids) and record what it cost."""
+    before_429 = (await fakes.call("served"))["served_429"]
+    before_sql = sql.count if sql is not None else 0
+    cpu = cpu_seconds()
+    ids = await work()
     await asyncio.sleep(SETTLE)
-    return cpu_seconds() - cpu, ids, time.monotonic() - wall
+    if sql is None:
+        phase.bare_cpu = cpu_seconds() - cpu
+        return
+    phase.cpu = cpu_seconds() - cpu
+    phase.ids = ids
+    phase.statements = sql.count - before_sql
+    phase.served_429 = (await fakes.call("served"))["served_429"] - before_429
 
 
 async def idle_cpu(seconds: float = 3.0) -> float:
@@ -213,14 +253,30 @@ async def idle_cpu(seconds: float = 3.0) -> float:
     return (cpu_seconds() - cpu) / seconds
 
 
-async def main(turns: int, channels: int, piece_chars: int) -> None:
+def phases_for(driver: Driver, channels: int, turns: int, rounds: int) -> list[tuple[Phase, Any]]:
+    """The three phases and the work of each (a function returning the run ids)."""
+    cold = Phase(f"cold start: first turn in {channels} channels at once", *COLD)
+    one = Phase("one at a time, one channel", *SIZE)
+    many = Phase(f"{channels} channels at once", *SIZE)
+
+    async def first_turns() -> list[int]:
+        return await driver.turns(channels, cold.chars, cold.seconds)
+
+    async def one_at_a_time() -> list[int]:
+        return [await driver.turn(0, one.chars, one.seconds) for _ in range(turns)]
+
+    async def all_at_once() -> list[int]:
+        return await driver.turns(channels * rounds, many.chars, many.seconds)
+
+    return [(cold, first_turns), (one, one_at_a_time), (many, all_at_once)]
+
+
+async def main(turns: int, channels: int, rounds: int, piece_chars: int) -> None:
     logging.basicConfig(level=logging.ERROR)
     for noisy in ("discord.client", "discord.gateway"):  # voice-library notices; heartbeat-ACK race with a local fake
         logging.getLogger(noisy).setLevel(logging.ERROR)
     began = time.monotonic()
     fakes = FakesProcess()
-    prod: dict[int, tuple[float, list[int], float]] = {}
-    bare: dict[int, tuple[float, list[int], float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         await migrate(url)
@@ -229,22 +285,25 @@ async def main(turns: int, channels: int, piece_chars: int) -> None:
             world = await fakes.call("world", guilds=1, channels_per_guild=channels, users=channels)
             await fakes.call("chat_delay", seconds=0.3)
             await fakes.call("pieces", chars=piece_chars)
+            await fakes.call("rate_limits", on=True)
 
             bot = production_bot(urls, url)
             task = await connect(bot)
             try:
                 await allow_long_replies(bot)
                 await bot.tree.sync()
+                sql = SqlCounter(bot)
                 driver = Driver(fakes, bot, world["channels"], world["users"], first_run=0)
-                await driver.turns(channels, 300, 1.0)  # warm-up: webhooks, caches, connection pools
+                phases = phases_for(driver, channels, turns, rounds)
+                for phase, work in phases:
+                    await run_phase(phase, fakes, driver, work, sql)
                 prod_idle = await idle_cpu()
-                for chars, seconds in SIZES:
-                    prod[chars] = await measure(driver, turns, chars, seconds)
                 last_run = driver.next_run
+                failed = driver.done.failed
             finally:
                 await disconnect(bot, task)
-            report = await fakes.call("report", run_ids=[r for v in prod.values() for r in v[1]],
-                                      include_requests=True)
+            all_ids = [r for phase, _ in phases for r in phase.ids]
+            report = await fakes.call("report", run_ids=all_ids, include_requests=True)
             scripts = {row["run_id"]: row["requests"] for row in report["runs"]}
             calls = {row["run_id"]: sum(row["kinds"].values()) for row in report["runs"]}
 
@@ -253,22 +312,24 @@ async def main(turns: int, channels: int, piece_chars: int) -> None:
             try:
                 await simple.tree.sync()
                 driver = Driver(fakes, simple, world["channels"], world["users"], first_run=last_run)
-                # Warm-up: one replayed turn per channel (finds the webhooks, warms discord.py).
-                for i, run_id in enumerate(prod[SIZES[0][0]][1][:channels]):
-                    replayer.scripts[driver.next_run + 1 + i] = scripts[run_id]
-                await driver.turns(channels, 300, 0.0)
-                bare_idle = await idle_cpu()
-                for chars, _ in SIZES:
-                    # Replay turn k of the production bot as turn k of the bare bot (same channel, same texts).
-                    for k, run_id in enumerate(prod[chars][1]):
-                        replayer.scripts[driver.next_run + 1 + k] = scripts[run_id]
+                for phase, _ in phases:
+                    replayed = list(phase.ids)
+
+                    async def replay(phase: Phase = phase, replayed: list[int] = replayed) -> list[int]:
+                        # Turn k of the production phase is replayed as turn k here (same channel, same texts).
+                        for k, run_id in enumerate(replayed):
+                            replayer.scripts[driver.next_run + 1 + k] = scripts[run_id]
+                        if phase.name.startswith("one at a time"):
+                            return [await driver.turn(0, phase.chars, 0.0) for _ in replayed]
+                        return await driver.turns(len(replayed), phase.chars, 0.0)
+
                     replayer.calls = 0
-                    bare[chars] = await measure(driver, turns, chars, 0.0)
-                    bare_calls = replayer.calls
-                    prod_calls = sum(calls[r] for r in prod[chars][1])
-                    if bare_calls != prod_calls:
-                        print(f"  note: {chars:,}-char turns: bare bot replayed {bare_calls} of {prod_calls} calls",
+                    await run_phase(phase, fakes, driver, replay, None)
+                    made = sum(calls[r] for r in phase.ids)
+                    if replayer.calls != made:
+                        print(f"  note: {phase.name}: the bare bot replayed {replayer.calls} of {made} calls",
                               file=sys.stderr)
+                bare_idle = await idle_cpu()
                 skipped = dict(replayer.skipped)
             finally:
                 await disconnect(simple, task)
@@ -277,31 +338,32 @@ async def main(turns: int, channels: int, piece_chars: int) -> None:
             await fakes.close()
 
     pieces = f"{piece_chars}-character pieces" if piece_chars else "token-sized pieces"
-    print(f"Bot CPU per /chat turn (user+system, this process only; fakes in a child process); "
-          f"{turns} turns per size, {channels} channels at a time, Venice streaming {pieces}")
-    header = (f"{'reply chars':>11} | {'stream s':>8} | {'Discord calls/turn':>18} | {'production ms/turn':>18} | "
-              f"{'bare ms/turn':>12} | {'ratio':>6} | {'extra ms/turn':>13}")
+    print(f"Bot CPU and SQL per /chat turn (CPU: user+system of this process; fakes in a child process; "
+          f"Discord rate limits on; Venice streaming {pieces})")
+    header = (f"{'phase':<46} | {'turns':>5} | {'reply':>11} | {'SQL/turn':>8} | {'calls/turn':>10} | "
+              f"{'bot ms/turn':>11} | {'bare ms/turn':>12} | {'ratio':>6} | {'429s':>4}")
     print(header)
     print("-" * len(header))
-    for chars, seconds in SIZES:
-        p_cpu, p_ids, _ = prod[chars]
-        b_cpu, _, _ = bare[chars]
-        per_turn_calls = sum(calls[r] for r in p_ids) / len(p_ids)
-        p_ms, b_ms = p_cpu / len(p_ids) * 1000, b_cpu / len(p_ids) * 1000
-        print(f"{chars:>11,} | {seconds:>8.0f} | {per_turn_calls:>18.1f} | {p_ms:>18.1f} | {b_ms:>12.1f} | "
-              f"{p_ms / b_ms:>5.1f}× | {p_ms - b_ms:>13.1f}")
+    for phase, _ in phases:
+        per_turn_calls = sum(calls[r] for r in phase.ids) / phase.turns
+        p_ms, b_ms = phase.cpu / phase.turns * 1000, phase.bare_cpu / phase.turns * 1000
+        reply = f"{phase.chars:,} / {phase.seconds:g} s"
+        print(f"{phase.name:<46} | {len(phase.ids):>5} | {reply:>11} | {phase.statements / phase.turns:>8.1f} | "
+              f"{per_turn_calls:>10.1f} | {p_ms:>11.1f} | {b_ms:>12.1f} | {p_ms / b_ms:>5.2f}× | "
+              f"{phase.served_429:>4}")
     print(f"idle CPU while connected: production {prod_idle * 1000:.1f} ms/s, bare {bare_idle * 1000:.1f} ms/s "
-          f"(production turns take the stream's wall time, so their figure includes ~stream s × idle)")
+          f"(a production turn lasts its stream; its figure includes ~stream s × idle)")
     if skipped:
         print("calls not replayed: " + ", ".join(f"{n}× {k}" for k, n in skipped.items()))
-    print(f"OpenAPI violations: Discord {len(final['violations'])}, Venice {final['venice_violations']}; "
-          f"wall time {time.monotonic() - began:.0f} s")
+    print(f"failed commands: {failed}; OpenAPI violations: Discord {len(final['violations'])}, "
+          f"Venice {final['venice_violations']}; wall time {time.monotonic() - began:.0f} s")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--turns", type=int, default=20, help="turns per reply size")
-    parser.add_argument("--channels", type=int, default=10, help="channels chatting at once")
+    parser.add_argument("--turns", type=int, default=10, help="turns one after another in one channel")
+    parser.add_argument("--channels", type=int, default=20, help="channels chatting at once")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of a turn in every channel at once")
     parser.add_argument("--piece-chars", type=int, default=0, help="stream slices of this many characters")
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.channels, args.piece_chars))
+    asyncio.run(main(args.turns, args.channels, args.rounds, args.piece_chars))

@@ -8,6 +8,8 @@ for a part: cogs take what they need from it in their `setup` and pass it on by 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import discord
@@ -50,19 +52,20 @@ class Services:
         await self.engine.dispose()
 
 
-async def build_services(env: Env, client: discord.Client | None = None) -> Services:
+async def build_services(env: Env, client: discord.Client | None = None, *,
+                         clock: Callable[[], float] = time.monotonic) -> Services:
     """Open the store and the Venice client and build the services on them.
 
-    Migrations are run by the command line, not here.
+    Migrations are run by the command line, not here. `clock` times the caches (tests move it).
     """
     engine = make_engine(env.database_url)
     sessions = make_sessionmaker(engine)
     venice = VeniceClient(env.venice_api_key.get() if env.venice_api_key else "", env.venice_base_url)
-    settings = SettingsStore(sessions, env)
+    settings = SettingsStore(sessions, env, clock=clock)
     limits = Limits(sessions, settings)
-    characters = CharacterService(sessions=sessions, venice=venice, settings=settings)
+    characters = CharacterService(sessions=sessions, venice=venice, settings=settings, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
-                       screen=ChatScreen(sessions=sessions))
+                       screen=ChatScreen(sessions=sessions), clock=clock)
     images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits)
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,

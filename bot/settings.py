@@ -1,12 +1,15 @@
 """Server settings with scopes: channel over parent channel over server over built-in defaults.
 
 Each setting is declared once in `REGISTRY` (type, range, default, who may change it). Values live
-in the `settings` table, so every bot process sees the same thing.
+in the `settings` table, so every bot process sees the same thing. Every chat turn and image reads
+them, so a scope chain's rows are kept for `CACHE_TTL` seconds: a change made in this process is
+seen at once (`set` forgets every chain it touches), one made in another process within the TTL.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +17,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cache import TTLCache
 from bot.config import Env
 from bot.errors import UserError
 from bot.store.models import Setting
 
 GLOBAL_SCOPE_ID = 0
+CACHE_TTL = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,23 +102,25 @@ def spec_for(key: str) -> Spec:
 class SettingsStore:
     """Reads and writes scoped settings."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], env: Env) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], env: Env, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sessions = sessions
         self.env = env
+        self._cache = TTLCache(CACHE_TTL, clock, max_entries=10_000)
 
-    async def _rows(
-        self, scopes: list[tuple[str, int]], keys: list[str] | None = None
-    ) -> dict[tuple[str, int, str], Any]:
+    async def _rows(self, scopes: list[tuple[str, int]]) -> dict[tuple[str, int, str], Any]:
+        """Every stored value of these scopes (cached per chain of scopes)."""
+        chain = tuple(scopes)
+        return await self._cache.get_or_load(chain, lambda: self._load(chain))
+
+    async def _load(self, scopes: tuple[tuple[str, int], ...]) -> dict[tuple[str, int, str], Any]:
         conditions = [(Setting.scope == scope) & (Setting.scope_id == scope_id) for scope, scope_id in scopes]
         if not conditions:
             return {}
-        query = select(Setting.scope, Setting.scope_id, Setting.key, Setting.value)
         clause = conditions[0]
         for extra in conditions[1:]:
             clause = clause | extra
-        query = query.where(clause)
-        if keys:
-            query = query.where(Setting.key.in_(keys))
+        query = select(Setting.scope, Setting.scope_id, Setting.key, Setting.value).where(clause)
         async with self.sessions() as session:
             return {(s, i, k): v for s, i, k, v in (await session.execute(query)).all()}
 
@@ -134,7 +141,7 @@ class SettingsStore:
         if guild_id is not None:
             chain.append(("guild", guild_id, "server"))
         chain.append(("global", GLOBAL_SCOPE_ID, "bot owner"))
-        rows = await self._rows([(s, i) for s, i, _ in chain], keys)
+        rows = await self._rows([(s, i) for s, i, _ in chain])
         result: dict[str, Resolved] = {}
         for key in keys or list(REGISTRY):
             spec = REGISTRY[key]
@@ -167,3 +174,4 @@ class SettingsStore:
                 session.add(
                     Setting(scope=scope, scope_id=scope_id, guild_id=guild_id, key=key, value=value, updated_by=by)
                 )
+        self._cache.forget_if(lambda chain: (scope, scope_id) in chain)  # type: ignore[operator]

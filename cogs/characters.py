@@ -109,7 +109,7 @@ async def delete_character(services: Services, interaction: discord.Interaction,
     if not repo.may_manage(row, user_id=interaction.user.id, guild_id=interaction.guild_id,
                            server_admin=server_admin(interaction)):
         raise UserError(NOT_YOURS)
-    await repo.delete(services.sessions, character_id)
+    await services.characters.delete(character_id)
     await interaction.response.edit_message(
         content=f"🗑️ Deleted **{shown(row.name)}**. Conversations with it stay readable; channels that used it "
                 "go back to their default character.", view=None)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from bot.cache import TTLCache
 from bot.characters import cards
 from bot.characters.catalogue import Catalogue
 from bot.characters.model import DEFAULT_CHARACTER, Character
@@ -49,6 +51,7 @@ _SETTING_SOURCES = {
 _SLUG = re.compile(r"[^a-z0-9]+")
 CHARACTER_CAP = 200  # custom characters one person may own
 CAP_REACHED = f"You have {CHARACTER_CAP} characters already; delete one before creating another."
+CUSTOM_TTL = 30.0  # seconds a custom character edited in another process may play as it was
 SCREEN_WINDOW = 16_000  # below the screen's 20,000-character limit
 SCREEN_OVERLAP = 1_000
 
@@ -161,10 +164,13 @@ class CharacterService:
         venice: VeniceClient,
         settings: SettingsStore,
         allow_private_urls: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.venice = venice
         self.settings = settings
+        # Custom characters are read on every turn: kept a short while, forgotten when changed here.
+        self._custom = TTLCache(CUSTOM_TTL, clock, max_entries=2_000)
         self.catalogue = Catalogue(venice)
         # Last good copy per Venice slug, so a Venice catalogue hiccup does not change who is
         # talking mid-scene (chat itself may still work: Venice applies the character by slug).
@@ -191,9 +197,25 @@ class CharacterService:
             builtin = BUILTINS.get(key)
             return copy.deepcopy(builtin) if builtin is not None else None
         if kind == "custom":
-            row = await repo.get(self.sessions, int(key))
-            return repo.character_of(row) if row is not None else None
+            found = await self._custom.get_or_load(int(key), lambda: self._load_custom(int(key)))
+            return copy.deepcopy(found) if found is not None else None
         return await self._venice(key)
+
+    async def _load_custom(self, character_id: int) -> Character | None:
+        row = await repo.get(self.sessions, character_id)
+        return repo.character_of(row) if row is not None else None
+
+    def forget(self, character_id: int | None = None) -> None:
+        """A custom character changed or was deleted (None: any may have): read afresh next time."""
+        if character_id is None:
+            self._custom.clear()
+        else:
+            self._custom.forget(character_id)
+
+    async def delete(self, character_id: int) -> bool:
+        """Delete a custom character (the caller checked the right to); False when it was gone."""
+        self.forget(character_id)
+        return await repo.delete(self.sessions, character_id)
 
     async def _venice(self, slug: str) -> Character | None:
         try:
@@ -344,6 +366,7 @@ class CharacterService:
         """Screen, then replace a custom character's definition."""
         check_name(character.name)
         await screen_definition(self.sessions, character, where)
+        self.forget(character_id)
         if not await repo.update(self.sessions, character_id, character, shared=shared, avatar=avatar):
             raise UserError("That character was deleted in the meantime.")
 

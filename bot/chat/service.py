@@ -98,6 +98,7 @@ class ChatService:
         """A user's data was deleted: drop what this process remembers of them."""
         self.speakers.forget(user_id)
         self.scenes.forget()
+        self.scenes.characters.forget()
 
     async def speaker(self, where: Where) -> Where:
         """`where` with the speaker's story name: their persona's, else the name they came with."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -286,22 +286,25 @@ class Conversations:
         new_links: Sequence[tuple[int, int]] = (), origin: int | None = None, settle_user: bool = False,
     ) -> TurnRow:
         """End a reply (settled by the chat service) and, for a new turn (`settle_user`), the user turn
-        it answers: one transaction, one or two UPDATEs, and one upsert for messages not linked yet.
-        A reply deleted while it streamed stays deleted."""
+        it answers, in one transaction: one UPDATE of both rows, and one upsert for messages not
+        linked yet. A reply deleted while it streamed stays deleted."""
+        asked = reply.reply_to if settle_user else None
+        values: dict[str, Any] = {
+            "content": content, "swipes": swipes, "swipe_index": swipe_index, "status": status,
+            "author_name": character_name, "finish_reason": finish_reason, "tokens": tokens,
+            "discord_ids": discord_ids,
+        }
         async with self.sessions.begin() as s:
-            done = await s.execute(update(Message).where(Message.id == reply.id).values(
-                content=content, swipes=swipes, swipe_index=swipe_index, status=status,
-                author_name=character_name, finish_reason=finish_reason, tokens=tokens, discord_ids=discord_ids,
-            ))
-            if done.rowcount == 0:  # /privacy delete or /conversation delete while it streamed
+            if asked is None:
+                stmt = update(Message).where(Message.id == reply.id).values(**values)
+            else:
+                stmt = update(Message).where(Message.id.in_((reply.id, asked))).values(
+                    **_reply_row_only(reply.id, values, asked_status="complete",
+                                      asked_ids=[origin] if origin is not None else None))
+            updated = set((await s.execute(stmt.returning(Message.id))).scalars())
+            if reply.id not in updated:  # /privacy delete or /conversation delete while it streamed
                 return TurnRow(reply.id, "assistant", None, character_name, content, [content], 0, "deleted",
                                list(discord_ids), None, reply.conversation_id)
-            if settle_user and reply.reply_to is not None:
-                values: dict[str, Any] = {"status": "complete"}
-                if origin is not None:
-                    values["discord_ids"] = [origin]
-                await s.execute(update(Message).where(Message.id == reply.reply_to, Message.status == "pending")
-                                .values(**values))
             if new_links:
                 rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in new_links]
                 await s.execute(_upsert_links(s.get_bind().dialect.name, rows))
@@ -474,6 +477,25 @@ class Conversations:
     async def touch(self, conversation_id: int) -> None:
         async with self.sessions.begin() as s:
             await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow()))
+
+
+def _reply_row_only(reply_id: int, values: dict[str, Any], *, asked_status: str,
+                    asked_ids: list[int] | None) -> dict[str, Any]:
+    """SET clauses for one UPDATE of a reply and the user turn it answers: the reply's new values on
+    its own row; on the user turn only its status (when still pending) and the message showing it."""
+    columns = Message.__table__.c
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        column = columns[key]
+        mine = literal(value, column.type)
+        if key == "status":
+            out[key] = case((Message.id == reply_id, mine), (column == "pending", literal(asked_status, column.type)),
+                            else_=column)
+        elif key == "discord_ids" and asked_ids is not None:
+            out[key] = case((Message.id == reply_id, mine), else_=literal(asked_ids, column.type))
+        else:
+            out[key] = case((Message.id == reply_id, mine), else_=column)
+    return out
 
 
 def _upsert_links(dialect: str, rows: list[dict[str, int]]) -> Any:

@@ -13,6 +13,7 @@ import pytest
 from bot.errors import LimitReached
 from bot.limits import Ticket
 from bot.services import Services, build_services
+from bot.settings import CACHE_TTL
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres  # the store itself: run on PostgreSQL too
@@ -50,15 +51,33 @@ async def test_daily_image_quota_used_in_one_process_is_enforced_in_the_other(tw
         await acquire(second)
 
 
-async def test_quota_setting_changed_in_one_process_applies_in_the_other(two) -> None:
-    first, second = two
+async def test_quota_setting_changed_in_one_process_applies_in_the_other_within_the_cache_time(
+    db_url: str,
+) -> None:
+    now = [1000.0]
+    first = await build_services(make_settings(db_url))
+    second = await build_services(make_settings(db_url), clock=lambda: now[0])
+    try:
+        await first.limits.record(user_id=USER, guild_id=GUILD, kind="image")
+        await release_now(second, await acquire(second))  # the second process has read the settings
+
+        await first.settings.set("daily_images", 1, scope="channel", scope_id=CHANNEL, guild_id=GUILD, by=1)
+        now[0] += CACHE_TTL + 0.1  # the other process's copy expires
+
+        with pytest.raises(LimitReached):
+            await acquire(second)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_setting_changed_in_this_process_applies_at_once(two) -> None:
+    first, _ = two
     await first.limits.record(user_id=USER, guild_id=GUILD, kind="image")
-    await release_now(second, await acquire(second))
-
+    await release_now(first, await acquire(first))
     await first.settings.set("daily_images", 1, scope="channel", scope_id=CHANNEL, guild_id=GUILD, by=1)
-
     with pytest.raises(LimitReached):
-        await acquire(second)
+        await acquire(first)
 
 
 async def test_concurrency_lease_held_in_one_process_blocks_the_other_until_released(two) -> None:

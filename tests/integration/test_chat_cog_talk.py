@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from bot.characters.model import Character
 from bot.policy import Where
-from bot.store import characters as character_rows
 from bot.store import users
 from cogs.chat import DM_LOCKED, EMPTY, TOO_LONG, UNREADABLE
 from tests.integration.conftest_chat import ChatWorld, button, chat_fixture, text_of
@@ -161,7 +160,7 @@ async def test_a_conversation_whose_character_was_deleted_falls_back_and_stays_r
     assert "Mara" in chat.last_prompt()[0]["content"]
     assert chat.replies_in(where)[-1]["author"]["username"] == "Mara"
 
-    assert mara.id is not None and await character_rows.delete(services.sessions, mara.id)
+    assert mara.id is not None and await services.characters.delete(mara.id)
     await chat.say(where, "Still there?")
     assert "Scarlett" in chat.last_prompt()[0]["content"]  # the default plays on
     assert chat.history()[:2] == ["alice: Who are you?", "Reply to: alice: Who are you?"]

@@ -21,7 +21,6 @@ from bot.errors import Refused, UserError
 from bot.policy import Where
 from bot.services import Services, build_services
 from bot.store import channels
-from bot.store import characters as repo
 from bot.store.models import AuditEvent, CharacterRow
 from bot.store.personas import persona_for, put
 from bot.ui.character_views import join_description, split_description
@@ -172,7 +171,7 @@ async def test_choice_order_channel_then_parent_then_server_then_builtin(service
     assert (character.name, source) == ("Scarlett", "set for this thread")
 
     # Deleting the custom character: the channel falls back, and says so.
-    await repo.delete(services.sessions, mine.id)
+    await chars.delete(mine.id)
     character, ref, source = await chars.for_channel(channel_id=CHANNEL, guild_id=GUILD)
     assert character.venice_slug == slug and ref == f"venice:{slug}"
     assert source.startswith("the character chosen here is no longer available") and source.endswith("server default")

@@ -1,0 +1,61 @@
+"""A chat turn is light on the database: few statements, in one transaction to begin and one to end.
+
+Counted with SQLAlchemy's `before_cursor_execute` on the real store, for a turn in a channel that
+has talked before (its conversation, settings and persona are cached). The limits' bookkeeping
+(a lease taken and given back, the usage recorded) is `bot.limits`' and counted apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.services import Services, build_services
+from bot.where import Where
+from tests.conftest import make_settings
+from tests.integration.test_chat_engine import Recorder, RecordingReply
+
+pytestmark = pytest.mark.postgres
+
+WHERE = Where(7, 1, 500, "chat", user_name="Kim")
+CHAT_BUDGET = 5  # begin: 2 INSERTs · the window: 1 SELECT · the first message linked: 1 · finish: 1 UPDATE
+LIMITS_TABLES = ("leases", "usage")
+
+
+@pytest.fixture
+async def services(db_url: str, fake_venice: Any) -> AsyncIterator[Services]:
+    s = await build_services(make_settings(db_url, venice_base_url=fake_venice.base_url))
+    yield s
+    await s.close()
+
+
+class Statements:
+    """Every SQL statement the engine sends while recording."""
+
+    def __init__(self, services: Services) -> None:
+        self.seen: list[str] = []
+        event.listen(services.engine.sync_engine, "before_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def split(self) -> tuple[list[str], list[str]]:
+        """(the chat turn's own statements, the limits' bookkeeping)."""
+        limits = [s for s in self.seen if any(f" {t} " in f" {s} " for t in LIMITS_TABLES)]
+        return [s for s in self.seen if s not in limits], limits
+
+
+async def test_a_turn_in_a_channel_that_talked_before_stays_within_its_statement_budget(
+    services: Services, fake_venice: Any
+) -> None:
+    await services.chat.take_turn(WHERE, "Hello there", RecordingReply(Recorder()))
+    statements = Statements(services)
+    outcome = await services.chat.take_turn(WHERE, "A gin, please", RecordingReply(Recorder()))
+    assert outcome.status == "complete"
+    chat, limits = statements.split()
+    assert len(chat) <= CHAT_BUDGET, "\n".join(chat)
+    assert [s.split()[0] for s in chat].count("INSERT") <= 3
+    assert len(chat) + len(limits) <= CHAT_BUDGET + 4, "\n".join(statements.seen)
