@@ -64,8 +64,9 @@ def confirm_view() -> discord.ui.View:
     """Confirm / Cancel under the private question. Only the asker sees (and so can press) them;
     the router checks the gate and who pressed, and a confirmation expires after a while."""
     return view(
-        discord.ui.Button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="privacy:confirm"),
-        discord.ui.Button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="privacy:cancel"),
+        discord.ui.Button(emoji="🗑️", label="Delete my data", style=discord.ButtonStyle.danger,
+                          custom_id="privacy:confirm"),
+        discord.ui.Button(emoji="✖️", label="Cancel", style=discord.ButtonStyle.secondary, custom_id="privacy:cancel"),
     )
 
 

@@ -117,13 +117,14 @@ def browse_query(match: re.Match[str]) -> tuple[int, str, str]:
 
 def browse_button(action: str, index: int, search: str, tag: str, *, disabled: bool = False) -> discord.ui.Button[Any]:
     """◀ / ▶ through a catalogue listing; the target index and query live in the custom id."""
-    return discord.ui.Button(emoji="◀️" if action == "p" else "▶️", style=discord.ButtonStyle.secondary,
-                             custom_id=_query_id(action, index, search, tag), disabled=disabled)
+    return discord.ui.Button(emoji="◀️" if action == "p" else "▶️", label="Previous" if action == "p" else "Next",
+                             style=discord.ButtonStyle.secondary, custom_id=_query_id(action, index, search, tag),
+                             disabled=disabled)
 
 
 def use_button(slug: str) -> discord.ui.Button[Any]:
     """"Use this character": make the shown Venice character this channel's character."""
-    return discord.ui.Button(label="Use this character", style=discord.ButtonStyle.success,
+    return discord.ui.Button(emoji="🎭", label="Use this character", style=discord.ButtonStyle.success,
                              custom_id=f"{USE_PREFIX}:{slug}")
 
 
@@ -142,7 +143,7 @@ def browse_message(page: Page, search: str, tag: str) -> tuple[discord.Embed, di
     if len(slug) <= 95:
         items.append(use_button(slug))
     if page.character.share_url and page.character.share_url.startswith("https://"):
-        items.append(discord.ui.Button(label="On Venice", style=discord.ButtonStyle.link,
+        items.append(discord.ui.Button(emoji="🔗", label="On Venice", style=discord.ButtonStyle.link,
                                        url=page.character.share_url))
     return venice_embed(page.character, page), view(*items)
 
@@ -152,7 +153,7 @@ def browse_message(page: Page, search: str, tag: str) -> tuple[discord.Embed, di
 
 def delete_view(character_id: int) -> discord.ui.View:
     """The confirm button under `/character delete`; permissions are checked again on click."""
-    return view(discord.ui.Button(label="Delete for good", style=discord.ButtonStyle.danger,
+    return view(discord.ui.Button(emoji="🗑️", label="Delete for good", style=discord.ButtonStyle.danger,
                                   custom_id=f"{DELETE_PREFIX}:{character_id}"))
 
 

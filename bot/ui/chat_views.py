@@ -22,26 +22,27 @@ FORM_PATTERN = r"(?P<id>[0-9]+)"  # after "chatedit:"
 EDIT_FIELD = "chatedit:text"
 EDIT_TIMEOUT = 15 * 60.0  # Discord keeps a form open this long at most (the token's lifetime)
 
+# Every control says what it does in words (screen readers, and ▶ next swipe vs ➡️ continue).
 ACTIONS = {
-    "prev": ("◀", "Previous swipe"),
-    "next": ("▶", "Next swipe"),
+    "prev": ("◀", "Previous"),
+    "next": ("▶", "Next"),
     "regen": ("🔄", "Regenerate"),
     "cont": ("➡️", "Continue"),
     "edit": ("✏️", "Edit"),
-    "pic": ("🖼️", "Picture this"),
+    "pic": ("🖼️", "Picture"),
     "del": ("🗑️", "Delete"),
     "stop": ("⏹️", "Stop"),
 }
 
 
 class ChatButton(discord.ui.Button[Any]):
-    """One control under a reply: `chat:<action>:<reply id>`."""
+    """One control under a reply: `chat:<action>:<reply id>`, with its emoji and its name."""
 
     def __init__(self, action: str, reply_id: int, *, label: str | None = None, disabled: bool = False,
                  row: int | None = None, style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
         emoji, title = ACTIONS.get(action, ("", action))
-        super().__init__(custom_id=f"{BUTTON_PREFIX}:{action}:{reply_id}", emoji=emoji or None, label=label,
-                         style=style, disabled=disabled, row=row)
+        super().__init__(custom_id=f"{BUTTON_PREFIX}:{action}:{reply_id}", emoji=emoji or None,
+                         label=label or title, style=style, disabled=disabled, row=row)
         self.action = action
         self.reply_id = reply_id
         self.title = title
@@ -52,11 +53,12 @@ def controls_view(controls: Controls) -> discord.ui.View:
     the latest reply, edit, picture (when allowed) and delete."""
     reply_id = controls.reply_id
     if controls.streaming:
-        return view(ChatButton("stop", reply_id, label="Stop", style=discord.ButtonStyle.danger))
+        return view(ChatButton("stop", reply_id, style=discord.ButtonStyle.danger))
     items: list[discord.ui.Item[Any]] = []
     count = max(1, controls.swipes)
     if controls.latest and count > 1:
         items.append(ChatButton("prev", reply_id, disabled=controls.swipe_index <= 0, row=0))
+        # The swipe counter between ◀ and ▶: a disabled button, so it sits in the row (never pressed).
         items.append(ChatButton("count", reply_id, label=f"{controls.swipe_index + 1}/{count}", disabled=True, row=0))
         items.append(ChatButton("next", reply_id, disabled=controls.swipe_index >= count - 1, row=0))
     if controls.latest:

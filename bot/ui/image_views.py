@@ -23,9 +23,9 @@ FORM_PATTERN = r"(?P<id>[0-9]+)"  # after "imgedit:"
 PROMPT_FIELD = "prompt"
 ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "reroll": ("🎲", "Reroll", discord.ButtonStyle.secondary),
-    "edit": ("✏️", "Same seed, new prompt", discord.ButtonStyle.secondary),
-    "upscale": ("⬆️", "Upscale ×2", discord.ButtonStyle.secondary),
-    "lock": ("🔒", "Lock seed here", discord.ButtonStyle.secondary),
+    "edit": ("✏️", "Same seed", discord.ButtonStyle.secondary),
+    "upscale": ("⬆️", "Upscale", discord.ButtonStyle.secondary),
+    "lock": ("🔒", "Lock seed", discord.ButtonStyle.secondary),
     "delete": ("🗑️", "Delete", discord.ButtonStyle.danger),
     "cancel": ("❌", "Cancel", discord.ButtonStyle.danger),
 }
