@@ -5,7 +5,8 @@ style). One webhook per channel is enough because name and avatar are set per me
 forum posts use their parent's webhook with `thread=`. The webhook is found by listing the
 channel's webhooks (ours: made by our bot user, with a token) and only created when there is none,
 so every bot process converges on the same one (the lowest id) and nothing needs to be shared in
-memory. A moderator deleting it costs one 404: it is recreated and the send is retried once.
+memory. A moderator deleting it costs one 404: it is recreated and the send is retried once. A cold
+start lists the whole server's webhooks once and creates the missing ones one at a time.
 
 Where webhooks are impossible (DMs, no Manage Webhooks permission, the `personas` setting off) the
 bot posts a normal message whose embed author carries the character's name and avatar and whose
@@ -38,6 +39,10 @@ PLACEHOLDER = "…"  # Discord refuses empty messages; a stream's first send may
 UNKNOWN_WEBHOOK = 10015
 WEBHOOK_LIMITS = (30007, 30058)  # too many webhooks in the channel / in the server
 RETRY_PERMISSION_AFTER = 600.0  # seconds before asking again for webhooks where we were refused
+# A server's webhook listing is trusted this long: within it, a channel without our webhook gets one
+# created at once (channels are served by one process, so nobody else is creating it meanwhile).
+SERVER_LISTING_FRESH = 30.0
+_UNKNOWN = object()
 
 # Channel types that own webhooks; threads and forum posts borrow their parent's.
 _HOSTS = (discord.TextChannel, discord.VoiceChannel, discord.StageChannel, discord.ForumChannel)
@@ -102,6 +107,8 @@ class PersonaPoster:
         # Creating webhooks is rate limited per server: a cold start with many channels creates
         # them one after another instead of drawing 429s.
         self._creating: dict[int, asyncio.Lock] = {}
+        self._server_hooks: dict[int, tuple[float, dict[int, discord.Webhook]]] = {}  # guild -> (when, ours)
+        self._server_refused: set[int] = set()  # guilds we may not list as a whole
         self._refused: dict[int, float] = {}  # host channel id -> when to try webhooks again
         # Embed author of recent plain messages, so edits by id need no fetch to keep it.
         self._authors: OrderedDict[int, tuple[str, str | None]] = OrderedDict()
@@ -138,19 +145,50 @@ class PersonaPoster:
         return min(mine, key=lambda h: h.id) if mine else None
 
     async def _hook_for(self, host: Host, *, fresh: bool = False) -> discord.Webhook:
-        """Our webhook on `host`: cached, else found by listing, else created (once per channel)."""
+        """Our webhook on `host`: cached, else found by listing, else created (once per channel).
+
+        Finding and creating take turns per server: a cold start in many channels makes one
+        listing of the server's webhooks and then one creation at a time, not a burst of both
+        per channel (Discord answers bursts with 429s).
+        """
         lock = self._locks.setdefault(host.id, asyncio.Lock())
         async with lock:
             hook = None if fresh else self._hooks.get(host.id)
             if hook is None:
-                hook = await self._find(host)
-                if hook is None:
-                    async with self._creating.setdefault(host.guild.id, asyncio.Lock()):
+                async with self._creating.setdefault(host.guild.id, asyncio.Lock()):
+                    listed = _UNKNOWN if fresh else await self._in_server_listing(host)
+                    hook = await self._find(host) if listed is _UNKNOWN else listed
+                    if hook is None:
                         hook = await host.create_webhook(name=WEBHOOK_NAME, reason="replies posted as characters")
-                    log.info("personas: created webhook %s in channel %s", hook.id, host.id)
+                        log.info("personas: created webhook %s in channel %s", hook.id, host.id)
                 self._hooks[host.id] = hook
                 self._hook_ids.add(hook.id)
             return hook
+
+    async def _in_server_listing(self, host: Host) -> Any:
+        """Our webhook on `host` per a recent listing of the whole server (one request for all its
+        channels); `_UNKNOWN` when the server can't be listed (no server-wide Manage Webhooks)."""
+        guild = host.guild
+        listing = self._server_hooks.get(guild.id)
+        if listing is None or listing[0] + SERVER_LISTING_FRESH <= self._clock():
+            if guild.id in self._server_refused:
+                return _UNKNOWN
+            try:
+                hooks = await guild.webhooks()
+            except discord.Forbidden:
+                self._server_refused.add(guild.id)
+                return _UNKNOWN
+            me = self.bot.user
+            mine: dict[int, discord.Webhook] = {}
+            for hook in hooks:
+                if hook.user is None or me is None or hook.user.id != me.id or not hook.token:
+                    continue
+                self._hook_ids.add(hook.id)
+                if hook.channel_id is not None and (hook.channel_id not in mine or hook.id < mine[hook.channel_id].id):
+                    mine[hook.channel_id] = hook  # lowest id, as `_find` picks
+            listing = (self._clock(), mine)
+            self._server_hooks[guild.id] = listing
+        return listing[1].get(host.id)
 
     def _forget(self, host_id: int) -> None:
         self._hooks.pop(host_id, None)

@@ -6,6 +6,7 @@ assertions read the requests the fake recorded (paths, `thread_id` queries, bodi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.conftest import DISCORD_TOKEN
 from tests.harness import invoke
 
 HOOKS = r"/channels/\d+/webhooks"
+LISTED = r"/(?:channels|guilds)/\d+/webhooks"  # a channel's webhooks, or the whole server's
 EXECUTE = r"/webhooks/\d+/whtoken-\d+"
 AVATAR = "https://example.com/mara.png"
 
@@ -61,7 +63,7 @@ async def test_one_webhook_is_created_and_reused(bot: Any, poster: PersonaPoster
     first = await poster.send(text, name="Mara", avatar_url=AVATAR, content="Ahoy.")
     second = await poster.send(text, name="Ivy", avatar_url=None, content="Hello!")
     assert first.via_webhook and second.via_webhook and first.webhook.id == second.webhook.id
-    assert len(fake_discord.find("POST", HOOKS)) == 1 and len(fake_discord.find("GET", HOOKS)) == 1
+    assert len(fake_discord.find("POST", HOOKS)) == 1 and len(fake_discord.find("GET", LISTED)) == 1
     executes = fake_discord.find("POST", EXECUTE)
     assert [e.json["username"] for e in executes] == ["Mara", "Ivy"]
     assert executes[0].json["avatar_url"] == AVATAR and "avatar_url" not in executes[1].json
@@ -72,6 +74,24 @@ async def test_one_webhook_is_created_and_reused(bot: Any, poster: PersonaPoster
     third = await other.send(text, name="Mara", avatar_url=AVATAR, content="Again.")
     assert third.webhook.id == first.webhook.id and len(fake_discord.find("POST", HOOKS)) == 1
     assert fake_discord.violations == []
+
+
+async def test_a_cold_start_in_many_channels_lists_the_server_once_and_creates_one_webhook_each(
+    bot: Any, poster: PersonaPoster, fake_discord: Any, world: dict[str, Any]
+) -> None:
+    data = [fake_discord.add_channel(world["guild"]["id"], "text", nsfw=True) for _ in range(12)]
+    channels = [await channel(bot, d) for d in data]
+    await asyncio.gather(*(poster.warm(c) for c in channels))  # every channel's first turn at once
+    assert len(fake_discord.find("GET", LISTED)) == 1  # one listing of the server, not one per channel
+    created = fake_discord.find("POST", HOOKS)
+    assert sorted(r.path for r in created) == sorted(f"/channels/{d['id']}/webhooks" for d in data)
+    sent = await asyncio.gather(*(poster.send(c, name="Mara", avatar_url=None, content="hi") for c in channels))
+    assert all(s.via_webhook for s in sent) and len(fake_discord.find("POST", HOOKS)) == len(data)
+
+    # After a restart (a fresh poster), one listing finds them all again: nothing is created.
+    other = PersonaPoster(bot)
+    await asyncio.gather(*(other.warm(c) for c in channels))
+    assert len(fake_discord.find("GET", LISTED)) == 2 and len(fake_discord.find("POST", HOOKS)) == len(data)
 
 
 async def test_mentions_never_ping_and_names_are_sanitised(bot: Any, poster: PersonaPoster, fake_discord: Any,
@@ -149,7 +169,7 @@ async def test_without_manage_webhooks_an_embed_carries_the_character(bot: Any, 
     (embed,) = post.json["embeds"]
     assert embed["author"] == {"name": "Mara", "icon_url": AVATAR} and embed["description"] == "@everyone Ahoy."
     await poster.send(text, name="Mara", avatar_url=AVATAR, content="again")
-    assert len(fake_discord.find("GET", HOOKS)) == 1  # the refusal is remembered, not asked again
+    assert len(fake_discord.find("GET", LISTED)) == 1  # the refusal is remembered, not asked again
     await poster.edit(sent, content="changed")
     assert fake_discord.world.messages[str(sent.message_id)]["embeds"][0]["description"] == "changed"
 
@@ -160,7 +180,7 @@ async def test_in_dms_and_with_personas_off_replies_are_plain_bot_messages(bot: 
     dm = await channel(bot, fake_discord.dm_channel(world["alice"]))
     assert isinstance(dm, discord.DMChannel)
     sent = await poster.send(dm, name="Mara", avatar_url=AVATAR, content="Hi there")
-    assert not sent.via_webhook and fake_discord.find("GET", HOOKS) == []
+    assert not sent.via_webhook and fake_discord.find("GET", LISTED) == []
     text = await channel(bot, world["nsfw"])
     off = await poster.send(text, name="Mara", avatar_url=AVATAR, content="plain", use_webhook=False)
     assert not off.via_webhook and fake_discord.find("POST", HOOKS) == []
@@ -260,6 +280,7 @@ async def test_a_server_without_webhook_support_still_gets_the_reply(
         raise discord.NotFound(_Response(404), {"message": "404: Not Found", "code": 0})
 
     monkeypatch.setattr(discord.TextChannel, "webhooks", no_webhooks)
+    monkeypatch.setattr(discord.Guild, "webhooks", no_webhooks)  # a server-wide listing fails the same way
     text = await channel(bot, world["nsfw"])
     sent = await poster.send(text, name="Mara", avatar_url=AVATAR, content="Still here.")
     assert not sent.via_webhook
