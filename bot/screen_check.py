@@ -30,7 +30,7 @@ from bot.check import safety_model_lines
 from bot.config import Settings
 from bot.policy import CONTEXTS, ContentPolicy, Decision
 from bot.store.engine import make_engine, make_sessionmaker
-from bot.store.migrate import migrate
+from bot.store.models import Base
 from bot.venice.client import VeniceClient
 from bot.venice.errors import AuthError, VeniceError
 
@@ -163,10 +163,11 @@ async def run_screen(
         return False
     limit = asyncio.Semaphore(concurrency)
     with tempfile.TemporaryDirectory(prefix="lustify-screen-") as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'judge-cache.db'}"
-        await migrate(url)
-        engine = make_engine(url)
+        engine = make_engine(f"sqlite+aiosqlite:///{Path(folder) / 'judge-cache.db'}")
         try:
+            # A throwaway database: the tables as the models define them, without migration noise.
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
             policy = ContentPolicy(make_sessionmaker(engine), venice, settings)
 
             async def one(case: Case) -> Outcome:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,6 +81,9 @@ class Judge:
         self.vision_model = vision_model or model
         self.timeout = timeout
         self._clock = clock
+        # Judgements under way in this process, by cache key: the same content checked twice at
+        # once (two channels choosing one card, a double-pressed reroll) costs one call.
+        self._pending: dict[str, asyncio.Task[Judgement]] = {}
 
     async def text(self, text: str, context: JudgeContext | None = None, *, kind: str = "chat") -> Judgement:
         """Judge `text` (a chat message, character definition, persona, image prompt or model
@@ -109,14 +113,32 @@ class Judge:
         return await self._ask(image_messages(url), self.vision_model, image_response_format(), IMAGE_FLAGS)
 
     async def _cached(self, key: str, kind: str, ask: Callable[[], Awaitable[Judgement]]) -> Judgement:
-        stored = await judgements.get(self.sessions, key)
-        if stored is not None:
-            return Judgement(stored.minor_sexual, stored.real_person_sexual, stored.confidence, stored.reason,
-                             stored.model, cached=True, calls=0)
+        if key not in self._pending:
+            stored = await judgements.get(self.sessions, key)
+            if stored is not None:
+                return Judgement(stored.minor_sexual, stored.real_person_sexual, stored.confidence, stored.reason,
+                                 stored.model, cached=True, calls=0)
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._ask_and_store(key, kind, ask))
+            self._pending[key] = task
+            task.add_done_callback(lambda done: self._settled(key, done))
+            # Shielded: a caller that gives up (its interaction cancelled) does not cancel the
+            # judgement others are waiting for, and the verdict is still stored.
+            return await asyncio.shield(task)
+        judgement = await asyncio.shield(task)
+        return replace(judgement, cached=True, calls=0, cost_usd=0.0)
+
+    async def _ask_and_store(self, key: str, kind: str, ask: Callable[[], Awaitable[Judgement]]) -> Judgement:
         judgement = await ask()
         await judgements.put(self.sessions, key, kind, judgements.CachedVerdict(
             judgement.minor, judgement.real_person, judgement.confidence, judgement.reason, judgement.model))
         return judgement
+
+    def _settled(self, key: str, task: asyncio.Task[Judgement]) -> None:
+        self._pending.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved, so a failure nobody awaited any more is not logged as lost
 
     async def _ask(
         self, messages: list[dict[str, object]], model: str, response_format: dict[str, object],

@@ -25,11 +25,13 @@ Faults, consumed in order by judge requests only (other chat requests are unaffe
 `fake.judge.inject(Fault.hang(30))` (slower than the judge's timeout), `Fault.http(500, times=4)`,
 `Fault.of("garbage")` (the answer is prose, not JSON), `Fault.of("ill_typed")` (JSON whose flags
 are strings), `Fault.of("content_filter")` (finish_reason content_filter), `Fault.of("broken")`
-(the response body itself is not JSON). `fake.judge.delay` slows every judge answer.
+(the response body itself is not JSON). `fake.judge.delay` slows every judge answer;
+`fake.judge.hold` (an `asyncio.Event`) keeps answers back until the test sets it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
@@ -121,6 +123,10 @@ class JudgeHandler:
         self.calls: list[JudgeCall] = []
         self.faults: deque[Fault] = deque()
         self.delay = 0.0
+        self.hold: asyncio.Event | None = None  # when set, answers wait until the test sets it
+        self.received = asyncio.Event()  # set once a judge request has arrived
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most judge requests answered at once (concurrency bounds)
 
     def inject(self, fault: Fault) -> None:
         """Queue a fault for the next judge request(s)."""
@@ -149,6 +155,14 @@ class JudgeHandler:
 
     async def handle(self, request: web.Request, body: dict[str, Any], model: dict[str, Any]) -> web.StreamResponse:
         """Answer one judge request (already validated against swagger by the middleware)."""
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(body, model)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, body: dict[str, Any], model: dict[str, Any]) -> web.StreamResponse:
         messages = body["messages"]
         system = next((m["content"] for m in messages if m.get("role") == "system"), "")
         user = next((m["content"] for m in messages if m.get("role") == "user"), "")
@@ -160,7 +174,10 @@ class JudgeHandler:
         except _Rejected as err:
             return web.json_response({"error": str(err), "details": {"_errors": [str(err)]}}, status=400)
         self.calls.append(call)
+        self.received.set()
         fault = self._fault()
+        if self.hold is not None:
+            await self.hold.wait()
         if self.delay:
             await self.fake.pause(self.delay)
         finish = "stop"

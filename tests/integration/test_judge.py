@@ -68,6 +68,8 @@ class World:
 
     @property
     def policy(self) -> ContentPolicy:
+        """A new policy with default settings, as another process would build it (the cache is
+        shared through the database)."""
         return self.make()
 
     async def audit_rows(self) -> list[AuditEvent]:
@@ -302,11 +304,25 @@ async def test_storing_a_verdict_twice_keeps_the_first_and_does_not_fail(world: 
     assert await judgements.get(world.sessions, "k" * 64) == first
 
 
-async def test_two_checks_of_new_content_at_once_both_succeed(world: World) -> None:
+async def test_two_processes_judging_new_content_at_once_both_succeed(world: World) -> None:
     world.fake.judge.delay = 0.2  # both miss the cache, both insert its verdict
-    await asyncio.gather(*(world.policy.check(ADULT_CARD, WHERE, context="character") for _ in range(2)))
+    await asyncio.gather(*(world.make().check(ADULT_CARD, WHERE, context="character") for _ in range(2)))
 
     assert await judgements.count(world.sessions) == 1
+
+
+async def test_content_checked_twice_at_once_in_one_process_is_judged_once(world: World) -> None:
+    policy = world.make()
+    world.fake.judge.hold = asyncio.Event()
+    first = asyncio.ensure_future(policy.check(ADULT_CARD, WHERE, context="character"))
+    await world.fake.judge.received.wait()  # the first is with the judge, its verdict not stored yet
+    second = asyncio.ensure_future(policy.check(ADULT_CARD, WHERE, context="character"))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the second reaches the judgement under way
+    world.fake.judge.hold.set()
+
+    assert (await first).allowed and (await second).allowed
+    assert len(world.fake.judge.calls) == 1
 
 
 # ---------------------------------------------------------------- fail closed
