@@ -266,7 +266,9 @@ class ContentPolicy:
             return Decision(False, TOO_LONG_RULE, _PREFIX[context] + _TOO_LONG)
         verdict, asked = self._stage1(fields, context)
         if verdict is not None:
-            return Decision(False, verdict.rule, verdict.reason, decisive=verdict.rule in MINOR_RULES)
+            # Stage 1 words its reasons for its own contexts; others (persona) get their prefix here.
+            reason = verdict.reason if context in safety.CONTEXTS else _PREFIX[context] + verdict.reason
+            return Decision(False, verdict.rule, reason, decisive=verdict.rule in MINOR_RULES)
         if not (asked or always_judge):
             return ALLOWED
         document = "\n\n".join(f"{label}: {text}" if label else text for label, text in fields)

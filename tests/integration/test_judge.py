@@ -219,6 +219,13 @@ async def test_a_stage_one_refusal_is_final_and_costs_no_judge_call(world: World
     assert world.fake.judge.calls == []
 
 
+async def test_a_persona_refused_by_stage_one_says_it_is_the_persona(world: World) -> None:
+    with pytest.raises(Refused) as refused:
+        await world.policy.check("I am a 15 year old girl, undressing", WHERE, context="persona")
+
+    assert str(refused.value).startswith("This persona can't be used. This bot never writes")
+
+
 async def test_every_field_of_a_character_is_judged_together_with_its_label(world: World) -> None:
     card = {"Description": "Ava is a librarian.", "First message": "Hello.", "Lorebook: harbour": "Ships dock here."}
     await world.policy.check(card, WHERE, context="character")
