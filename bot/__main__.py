@@ -114,6 +114,16 @@ async def cmd_sync(settings: Settings, args: argparse.Namespace) -> None:
 async def cmd_check(settings: Settings, args: argparse.Namespace) -> None:
     from bot.check import run_check
 
+    if args.screen is not None:
+        from bot.screen_check import ScreenFileError, run_screen
+
+        try:
+            ok = await run_screen(settings, args.screen, print, concurrency=args.concurrency)
+        except ScreenFileError as exc:
+            raise Fatal(f"check --screen: {exc}") from None
+        if not ok:
+            raise Fatal("check --screen: the content judge cannot run; see the line above")
+        return
     ok = await run_check(settings, print, request_timeout=args.timeout)
     if not ok:
         raise Fatal("check failed: see the lines above")
@@ -148,6 +158,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a whole number, e.g. 4") from None
+    if not 1 <= value <= 32:
+        raise argparse.ArgumentTypeError("between 1 and 32")
+    return value
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="lustify.bot: adult AI roleplay on Discord")
     sub = parser.add_subparsers(dest="command")
@@ -159,6 +179,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     check = sub.add_parser("check", help="check settings, database, Venice key and models without Discord")
     check.add_argument("--timeout", type=_positive_seconds, default=10.0, metavar="SECONDS",
                        help="how long to wait for each Venice answer (default 10)")
+    check.add_argument("--screen", type=Path, metavar="FILE.jsonl",
+                       help="instead, run a labelled set ({text, expect, context} per line) through both "
+                            "stages of the content screen and print recall, false refusals, judge rate and cost")
+    check.add_argument("--concurrency", type=_concurrency, default=4, metavar="N",
+                       help="texts screened at once with --screen (default 4)")
     chat = sub.add_parser("chat", help="talk to a character in the terminal")
     chat.add_argument("--character", help="a Venice character slug, or a character card file (.png/.json/.charx)")
     chat.add_argument("--channel", type=int, default=0, help="conversation id to use (default 0: the terminal)")

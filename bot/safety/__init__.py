@@ -69,6 +69,8 @@ class Verdict:
     allowed: bool
     rule: str
     reason: str
+    judge: bool = False
+    signals: tuple[str, ...] = ()
 
 
 ALLOW = Verdict(True, "", "")

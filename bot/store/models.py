@@ -244,3 +244,19 @@ class Lease(Base):
     guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
     kind: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[datetime] = mapped_column(When)
+
+
+class JudgeVerdict(Base):
+    """The judge's answer for one content hash (text or image, with its context, policy version
+    and model), so the same content is judged once. Holds no text and no user: only the hash."""
+
+    __tablename__ = "judge_verdicts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    kind: Mapped[str] = mapped_column(String(8))  # text | image
+    minor_sexual: Mapped[bool] = mapped_column(Boolean)
+    real_person_sexual: Mapped[bool] = mapped_column(Boolean)
+    confidence: Mapped[str] = mapped_column(String(8))  # low | medium | high
+    reason: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)

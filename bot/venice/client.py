@@ -206,9 +206,16 @@ class VeniceClient:
         character_slug: str | None = None,
         include_venice_system_prompt: bool = False,
         strip_thinking: bool = True,
+        disable_thinking: bool = False,
+        response_format: Mapping[str, Any] | None = None,
+        attempt_timeout: float | None = None,
         on_wait: OnWait | None = None,
     ) -> ChatResult:
-        """`POST /chat/completions` without streaming. `content_filter` → ContentPolicyError."""
+        """`POST /chat/completions` without streaming. `content_filter` → ContentPolicyError.
+
+        `attempt_timeout` (seconds) bounds each attempt instead of `timeouts.chat`; retries may
+        follow, so a caller that needs a bound on the whole call wraps it in `asyncio.timeout`.
+        """
         body = chat_body(
             messages,
             model=model,
@@ -219,13 +226,15 @@ class VeniceClient:
             character_slug=character_slug,
             include_venice_system_prompt=include_venice_system_prompt,
             strip_thinking=strip_thinking,
+            disable_thinking=disable_thinking,
+            response_format=response_format,
         )
         reply = await self._http.fetch(
             "POST",
             "/chat/completions",
             json=body,
             model=model,
-            client_timeout=self.timeouts.total(self.timeouts.chat),
+            client_timeout=self.timeouts.total(attempt_timeout or self.timeouts.chat),
             on_wait=on_wait,
         )
         return parse_chat_completion(parse_json(reply.body, "chat"), model=model)

@@ -153,6 +153,8 @@ class ModelInfo:
     width_height_divisor: int | None = None
     aspect_ratios: tuple[str, ...] = ()
     resolutions: tuple[str, ...] = ()
+    vision: bool = False
+    response_schema: bool = False
     pricing: Mapping[str, Any] = field(default_factory=dict, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -160,6 +162,7 @@ class ModelInfo:
     def from_api(cls, data: Mapping[str, Any]) -> ModelInfo:
         """Build from a `ModelResponse` dict."""
         spec = _map(data.get("model_spec"))
+        capabilities = _map(spec.get("capabilities"))
         constraints = _map(spec.get("constraints"))
         steps = _map(constraints.get("steps"))
         context = _int(spec.get("availableContextTokens"))
@@ -181,6 +184,8 @@ class ModelInfo:
             width_height_divisor=_int(constraints.get("widthHeightDivisor")),
             aspect_ratios=_strs(constraints.get("aspectRatios")),
             resolutions=_strs(constraints.get("resolutions")),
+            vision=capabilities.get("supportsVision") is True,
+            response_schema=capabilities.get("supportsResponseSchema") is True,
             pricing=dict(_map(spec.get("pricing"))),
             raw=dict(data),
         )
