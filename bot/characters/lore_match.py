@@ -1,0 +1,172 @@
+"""Matching lorebook keys against the scanned text, in time linear in the text.
+
+SillyTavern tests each key with `WorldInfoBuffer.matchKeys` (world-info.js) against one string:
+the scanned messages, newest first, each prefixed with `\\x01` and joined with `\\n`, then the
+recursion buffer. Its rules, reproduced here:
+
+- a key written `/pattern/flags` is a JavaScript regex tested on that string as it is (its own
+  flags decide case; `^` never matches a message start, which is preceded by `\\x01`);
+- any other key is literal text, lower-cased with the text unless the entry is case-sensitive;
+- with "match whole words" (the default), a key of one word must be preceded by the start or a
+  non-word character and followed by the end or a non-word character, where a word character is
+  `[A-Za-z0-9_]` (JavaScript's `\\w`), so keys in other scripts match inside words (`龍` in
+  `這是龍的巢穴`) while `cat` does not match `concatenate` and `C++` only matches `C++`;
+  a key of several words is matched as a plain substring.
+
+Instead of one search per key, literal keys are compiled into one Aho-Corasick automaton per
+case mode (`pyahocorasick`) and each message is walked once, recording where each key was first
+seen; regex keys run with RE2 (`bot.characters.jsregex`). `ScanWork` bounds the work of one
+selection: the automaton's matches handled and the bytes regexes read. When a bound is reached,
+the rest counts as "not found" and the result says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from bot.characters.jsregex import JsRegex, compile_js, parse_key_regex
+from bot.characters.lore_settings import EntrySettings, LoreSettings
+
+log = logging.getLogger(__name__)
+
+MATCHER = "\x01"  # world-info.js WorldInfoBuffer.get: MATCHER and JOINER
+JOINER = "\n" + MATCHER
+MAX_KEY_CHARS = 1_000
+"""Keys longer than this are skipped (with a warning), never a reason to refuse a card."""
+MAX_BOOK_KEYS = 50_000
+"""Keys indexed per book; a book with more (an 8 MB card can hold a great many) is cut here."""
+MAX_AUTOMATON_MATCHES = 400_000
+"""Automaton matches handled per selection: ordinary text makes a few per message."""
+MAX_REGEX_BYTES = 16 << 20
+"""Bytes RE2 may read per selection, summed over regex keys."""
+
+Mode = str  # "word" (whole-word boundary) or "sub" (substring)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """How one key of one entry is matched: a literal key id, a regex, or nothing (never matches)."""
+
+    literal: int | None = None
+    regex: JsRegex | None = None
+
+
+@dataclass(slots=True)
+class ScanWork:
+    """The work one selection may do; when a bound is reached, `exhausted` says which."""
+
+    matches_left: int = MAX_AUTOMATON_MATCHES
+    regex_bytes_left: int = MAX_REGEX_BYTES
+    exhausted: set[str] = field(default_factory=set)
+
+
+class KeyIndex:
+    """Every key of a book, compiled once: literal keys in automatons, regex keys with RE2."""
+
+    def __init__(self, entries: Sequence[EntrySettings], settings: LoreSettings,
+                 substitute: Callable[[str], str]) -> None:
+        self._ids: dict[tuple[str, bool, Mode], int] = {}
+        self._words: dict[tuple[str, bool], list[tuple[int, Mode]]] = {}
+        self.refs: list[tuple[tuple[KeyRef, ...], tuple[KeyRef, ...]]] = []
+        self.literal_entries: dict[int, list[int]] = {}  # key id -> entry positions using it
+        self.regex_entries: set[int] = set()
+        budget = MAX_BOOK_KEYS
+        for position, entry in enumerate(entries):
+            case = entry.case_sensitive if entry.case_sensitive is not None else settings.case_sensitive
+            whole = entry.match_whole_words if entry.match_whole_words is not None else settings.match_whole_words
+            primary = self._refs(entry.keys[: max(0, budget)], case, whole, substitute)
+            budget -= len(entry.keys)
+            secondary = self._refs(entry.secondary[: max(0, budget)], case, whole, substitute)
+            budget -= len(entry.secondary)
+            self.refs.append((primary, secondary))
+            for ref in (*primary, *secondary):
+                if ref.literal is not None:
+                    self.literal_entries.setdefault(ref.literal, []).append(position)
+                elif ref.regex is not None:
+                    self.regex_entries.add(position)
+        if budget < 0:
+            log.warning("lorebook has more than %d keys; the rest are ignored", MAX_BOOK_KEYS)
+        self._automata = {case: self._automaton(case) for case in (False, True)}
+
+    def _refs(self, keys: Iterable[str], case: bool, whole: bool, substitute: Callable[[str], str]) -> tuple[KeyRef, ...]:
+        refs = []
+        for raw in keys:
+            key = substitute(raw).strip() if "{{" in raw or "<" in raw else raw.strip()
+            if not key or MATCHER in key:
+                refs.append(KeyRef())
+                continue
+            if len(key) > MAX_KEY_CHARS:
+                log.warning("lorebook key of %d characters skipped (at most %d)", len(key), MAX_KEY_CHARS)
+                refs.append(KeyRef())
+                continue
+            as_regex = parse_key_regex(key)
+            if as_regex is not None:
+                refs.append(KeyRef(regex=compile_js(*as_regex)))
+                continue
+            text = key if case else key.lower()
+            mode: Mode = "word" if whole and len(text.split()) == 1 else "sub"
+            ident = self._ids.setdefault((text, case, mode), len(self._ids))
+            bucket = self._words.setdefault((text, case), [])
+            if (ident, mode) not in bucket:
+                bucket.append((ident, mode))
+            refs.append(KeyRef(literal=ident))
+        return tuple(refs)
+
+    def _automaton(self, case: bool) -> ahocorasick.Automaton | None:
+        words = [(text, ids) for (text, sensitive), ids in self._words.items() if sensitive is case]
+        if not words:
+            return None
+        automaton = ahocorasick.Automaton()
+        for text, ids in words:
+            automaton.add_word(text, (len(text), tuple(ids)))
+        automaton.make_automaton()
+        return automaton
+
+    @property
+    def needs_lower(self) -> bool:
+        return self._automata[False] is not None
+
+    def find(self, text: str, lowered: str | None, work: ScanWork) -> set[int]:
+        """The literal key ids found in one part of the scanned text (one message, one recursion step).
+
+        A part is always preceded and followed by a non-word character in the joined string
+        (`\\x01` before, `\\n` or the end after), so its own ends count as word boundaries.
+        """
+        found: set[int] = set()
+        for case, haystack in ((True, text), (False, lowered)):
+            automaton = self._automata[case]
+            if automaton is None or haystack is None:
+                continue
+            for end, (length, ids) in automaton.iter(haystack):
+                work.matches_left -= 1
+                if work.matches_left < 0:
+                    work.exhausted.add("keys")
+                    return found
+                for ident, mode in ids:
+                    if ident in found:
+                        continue
+                    if mode == "sub" or _bounded(haystack, end - length + 1, end + 1):
+                        found.add(ident)
+        return found
+
+
+def _bounded(haystack: str, start: int, stop: int) -> bool:
+    """`(?:^|\\W)key(?:$|\\W)` with JavaScript's ASCII `\\w`."""
+    return (start == 0 or not _is_word(haystack[start - 1])) and (stop >= len(haystack) or not _is_word(haystack[stop]))
+
+
+def _is_word(char: str) -> bool:
+    return char.isascii() and (char.isalnum() or char == "_")
+
+
+def regex_search(regex: JsRegex, haystack: bytes, work: ScanWork) -> bool:
+    """Run one regex key over the joined text, within the selection's byte budget."""
+    work.regex_bytes_left -= len(haystack)
+    if work.regex_bytes_left < 0:
+        work.exhausted.add("regex")
+        return False
+    return regex.search(haystack)
