@@ -92,7 +92,8 @@ class KeyIndex:
             log.warning("lorebook has more than %d keys; the rest are ignored", MAX_BOOK_KEYS)
         self._automata = {case: self._automaton(case) for case in (False, True)}
 
-    def _refs(self, keys: Iterable[str], case: bool, whole: bool, substitute: Callable[[str], str]) -> tuple[KeyRef, ...]:
+    def _refs(self, keys: Iterable[str], case: bool, whole: bool,
+              substitute: Callable[[str], str]) -> tuple[KeyRef, ...]:
         refs = []
         for raw in keys:
             key = substitute(raw).strip() if "{{" in raw or "<" in raw else raw.strip()

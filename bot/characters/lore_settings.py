@@ -210,7 +210,7 @@ def _hash(entry: LoreEntry) -> str:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and value.is_integer()
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
 
 
 def _int_or_none(value: Any) -> int | None:

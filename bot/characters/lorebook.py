@@ -108,7 +108,7 @@ def select_lore(
     *,
     state: LoreState,
     budget_tokens: int,
-    settings: LoreSettings = LoreSettings(),
+    settings: LoreSettings | None = None,
     rng: random.Random | None = None,
     estimate: Callable[[str], int] = estimate_tokens,
     substitute: Callable[[str], str] = str,
@@ -122,6 +122,7 @@ def select_lore(
     `substituteParams`); `transform(content, depth)` applies the card's world-info regex scripts;
     `names` (character, user) only keys the compiled index cache when keys hold macros.
     """
+    settings = settings or LoreSettings()
     new_state = state.copy()
     result = LoreResult(state=new_state)
     if book is None or not book.entries or budget_tokens <= 0:
@@ -362,9 +363,8 @@ class _Scan:
         sticky = entry.key in self.sticky
         if entry.key in self.delayed or (entry.key in self.cooldown and not sticky):
             return False
-        if entry.delay_until_recursion and not sticky:
-            if not recursion or entry.delay_until_recursion > level:
-                return False
+        if entry.delay_until_recursion and not sticky and (not recursion or entry.delay_until_recursion > level):
+            return False
         if recursion and self.settings.recursive and entry.exclude_recursion and not sticky:
             return False
         if "@@activate" in entry.decorators:
@@ -428,7 +428,9 @@ class _Scan:
                 continue
             if len(members) <= 1:
                 continue
-            overrides = sorted((p for p in members if self.entries[p].group_override), key=lambda p: -self.entries[p].order)
+            overrides = sorted(
+                (p for p in members if self.entries[p].group_override), key=lambda p: -self.entries[p].order
+            )
             if overrides:
                 winner: int | None = overrides[0]
             else:
@@ -507,10 +509,10 @@ class _Scan:
                     continue
                 self.left_out.extend(self.entries[q] for q in new[new.index(p) + 1 :] if q not in self.left_out)
                 break
-            if entry.use_probability and entry.probability != 100 and entry.key not in self.sticky:
-                if not self.rng.random() * 100 <= entry.probability:
-                    self.failed.add(entry.key)
-                    continue
+            rolls = entry.use_probability and entry.probability != 100 and entry.key not in self.sticky
+            if rolls and not self.rng.random() * 100 <= entry.probability:
+                self.failed.add(entry.key)
+                continue
             content = self.substitute(entry.content)
             self.contents[entry.key] = content
             cost = self.estimate(f"{content}\n")
