@@ -59,8 +59,8 @@ class KeyRef:
 class ScanWork:
     """The work one selection may do; when a bound is reached, `exhausted` says which."""
 
-    matches_left: int = MAX_AUTOMATON_MATCHES
-    regex_bytes_left: int = MAX_REGEX_BYTES
+    matches_left: int = field(default_factory=lambda: MAX_AUTOMATON_MATCHES)
+    regex_bytes_left: int = field(default_factory=lambda: MAX_REGEX_BYTES)
     exhausted: set[str] = field(default_factory=set)
 
 
