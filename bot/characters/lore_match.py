@@ -104,16 +104,17 @@ class KeyIndex:
                 log.warning("lorebook key of %d characters skipped (at most %d)", len(key), MAX_KEY_CHARS)
                 refs.append(KeyRef())
                 continue
-            as_regex = parse_key_regex(key)
+            as_regex = parse_key_regex(key) if key[0] == "/" else None
             if as_regex is not None:
                 refs.append(KeyRef(regex=compile_js(*as_regex)))
                 continue
             text = key if case else key.lower()
             mode: Mode = "word" if whole and len(text.split()) == 1 else "sub"
-            ident = self._ids.setdefault((text, case, mode), len(self._ids))
-            bucket = self._words.setdefault((text, case), [])
-            if (ident, mode) not in bucket:
-                bucket.append((ident, mode))
+            spec = (text, case, mode)
+            ident = self._ids.get(spec)
+            if ident is None:
+                ident = self._ids[spec] = len(self._ids)
+                self._words.setdefault((text, case), []).append((ident, mode))
             refs.append(KeyRef(literal=ident))
         return tuple(refs)
 

@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 from bot.characters.lore_match import JOINER, MATCHER, KeyIndex, KeyRef, ScanWork, regex_search
 from bot.characters.lore_settings import (
+    MAX_SCAN_DEPTH,
     EntrySettings,
     Logic,
     LoreSettings,
@@ -100,6 +101,9 @@ class LoreResult:
 class _Book(NamedTuple):
     entries: tuple[EntrySettings, ...]  # in SillyTavern's scan order
     index: KeyIndex
+    always: tuple[int, ...]  # positions that can fire without a key: constant, decorated, keyless-but-sticky
+    deepest: int  # the largest per-entry scan depth
+    positions: dict[str, int]  # entry key -> position in `entries`
 
 
 def select_lore(
@@ -145,10 +149,12 @@ def _compile(book: Lorebook, settings: LoreSettings, substitute: Callable[[str],
     The compiled form is kept on the `Lorebook` itself (`Lorebook.compiled`), keyed by what it
     depends on: the global case and whole-word settings, and the names when keys hold macros.
     """
-    raw = book.entries
-    has_macros = any("{{" in k or "<" in k for e in raw for k in (*e.keys, *e.secondary_keys))
-    key = (settings.case_sensitive, settings.match_whole_words, names if has_macros else None)
     cache = book.compiled if isinstance(book.compiled, dict) else {}
+    has_macros = cache.get("has_macros")
+    if not isinstance(has_macros, bool):
+        has_macros = any("{{" in k or "<" in k for e in book.entries for k in (*e.keys, *e.secondary_keys))
+        cache = {"has_macros": has_macros}
+    key = (settings.case_sensitive, settings.match_whole_words, names if has_macros else None)
     found = cache.get(key)
     if isinstance(found, _Book):
         return found
@@ -157,8 +163,11 @@ def _compile(book: Lorebook, settings: LoreSettings, substitute: Callable[[str],
     # (b.order - a.order), a stable sort.
     entries.sort(key=lambda e: (not e.uid.isdigit(), int(e.uid) if e.uid.isdigit() else 0, e.index))
     entries.sort(key=lambda e: -e.order)
-    compiled = _Book(tuple(entries), KeyIndex(entries, settings, substitute if has_macros else str))
-    book.compiled = {**cache, key: compiled} if len(cache) < 8 else {key: compiled}
+    always = tuple(p for p, e in enumerate(entries) if e.constant or e.decorators or e.sticky)
+    deepest = max((e.scan_depth or 0 for e in entries), default=0)
+    index = KeyIndex(entries, settings, substitute if has_macros else str)
+    compiled = _Book(tuple(entries), index, always, deepest, {e.key: p for p, e in enumerate(entries)})
+    book.compiled = {**cache, key: compiled} if len(cache) < 8 else {"has_macros": has_macros, key: compiled}
     return compiled
 
 
@@ -186,14 +195,14 @@ class _Scan:
         self.pending: set[int] = set()  # positions that matched but lost a group roll
         self.left_out: list[EntrySettings] = []
         self.recursion_tokens = 0
-        self.positions = {e.key: p for p, e in enumerate(self.entries)}
+        self.positions = book.positions
 
     # -- the buffer (WorldInfoBuffer) ----------------------------------------------------------
 
     def _read(self, text: ScanText) -> None:
         """Scan each message once (newest first) and remember where each literal key first appears."""
         messages = [m.strip()[-MAX_MESSAGE_CHARS:] for m in reversed(text.messages)]  # depth 0 = newest
-        depth_needed = max([self.settings.scan_depth, *(e.scan_depth or 0 for e in self.entries)])
+        depth_needed = max(self.settings.scan_depth, self.book.deepest)
         self.messages: list[str] = []
         total = 0
         for message in messages[:depth_needed]:
@@ -251,7 +260,9 @@ class _Scan:
             seen = self.first_seen.get(ref.literal)
             if seen is not None and seen < depth:
                 return True
-            if any(ref.literal in self.extra_found.get(name, ()) for name in self._extras_of(entry)):
+            if self.extra_found and any(
+                ref.literal in self.extra_found.get(name, ()) for name in self._extras_of(entry)
+            ):
                 return True
             return with_recursion and ref.literal in self.recursion_found
         if ref.regex is None:
@@ -321,7 +332,7 @@ class _Scan:
         steps = MAX_RECURSION_STEPS
         if self.settings.max_recursion_steps:
             steps = min(steps, self.settings.max_recursion_steps)
-        candidates: Sequence[int] = range(len(self.entries))
+        candidates: Sequence[int] = self._first_candidates()
         overflowed = False
         for _ in range(steps):
             now = [p for p in candidates if self._activates(self.entries[p], recursion, level)]
@@ -344,6 +355,18 @@ class _Scan:
                 self.recursion_tokens += self.estimate(joined)
             candidates = self._next_candidates(found)
         self._set_timed_effects()
+
+    def _first_candidates(self) -> list[int]:
+        """Entries that can fire in the first pass: a keyed entry none of whose keys was seen cannot."""
+        index = self.book.index
+        positions = set(self.book.always) | index.regex_entries
+        for ident in self.first_seen:
+            positions.update(index.literal_entries.get(ident, ()))
+        for found in self.extra_found.values():
+            for ident in found:
+                positions.update(index.literal_entries.get(ident, ()))
+        positions.update(self.positions[key] for key in self.sticky if key in self.positions)
+        return sorted(positions)
 
     def _next_candidates(self, found: set[int]) -> list[int]:
         """Entries whose outcome can change in the next pass: those touched by the new text, regex
@@ -376,7 +399,9 @@ class _Scan:
         if not entry.keys:
             return False
         primary, secondary = self.book.index.refs[self.positions[entry.key]]
-        if not any(self._matches(ref, entry, recursion) for ref in primary):
+        depth, seen = self._depth(entry), self.first_seen
+        quick = depth > 0 and any(r.literal is not None and seen.get(r.literal, MAX_SCAN_DEPTH) < depth for r in primary)
+        if not quick and not any(self._matches(ref, entry, recursion) for ref in primary):
             return False
         if not (entry.selective and entry.secondary):
             return True
@@ -500,14 +525,14 @@ class _Scan:
         tokens = 0
         overflowed = False
         ignoring = sum(1 for p in new if self.entries[p].ignore_budget)
-        for p in new:
+        for at, p in enumerate(new):
             entry = self.entries[p]
             ignoring -= entry.ignore_budget
             if overflowed and not entry.ignore_budget:
                 self.left_out.append(entry)
                 if ignoring > 0:
                     continue
-                self.left_out.extend(self.entries[q] for q in new[new.index(p) + 1 :] if q not in self.left_out)
+                self.left_out.extend(self.entries[q] for q in new[at + 1 :])
                 break
             rolls = entry.use_probability and entry.probability != 100 and entry.key not in self.sticky
             if rolls and not self.rng.random() * 100 <= entry.probability:
@@ -521,7 +546,7 @@ class _Scan:
                 self.left_out.append(entry)
                 if ignoring > 0:
                     continue
-                self.left_out.extend(self.entries[q] for q in new[new.index(p) + 1 :])
+                self.left_out.extend(self.entries[q] for q in new[at + 1 :])
                 break
             tokens += cost
             self.pending.discard(p)
@@ -534,7 +559,8 @@ class _Scan:
         """`checkWorldInfo`'s "BUILDING PROMPT": by position, each in ascending insertion order."""
         activated = list(self.activated.values())
         result.activated = activated
-        result.left_out = [e for e in dict.fromkeys(self.left_out) if e.key not in self.activated]
+        unique = {e.key: e for e in self.left_out}
+        result.left_out = [e for key, e in unique.items() if key not in self.activated]
         ordered = sorted(activated, key=lambda e: -e.order)  # sortFn, stable; then unshift = reversed
         depth_groups: dict[tuple[int, Role], list[str]] = {}
         for entry in ordered:
