@@ -400,7 +400,9 @@ class _Scan:
             return False
         primary, secondary = self.book.index.refs[self.positions[entry.key]]
         depth, seen = self._depth(entry), self.first_seen
-        quick = depth > 0 and any(r.literal is not None and seen.get(r.literal, MAX_SCAN_DEPTH) < depth for r in primary)
+        quick = depth > 0 and any(
+            r.literal is not None and seen.get(r.literal, MAX_SCAN_DEPTH) < depth for r in primary
+        )
         if not quick and not any(self._matches(ref, entry, recursion) for ref in primary):
             return False
         if not (entry.selective and entry.secondary):

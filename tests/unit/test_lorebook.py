@@ -14,7 +14,7 @@ import pytest
 
 from bot.characters import lore_match
 from bot.characters.lore_settings import LoreSettings, Position, Role
-from bot.characters.lore_state import Effect, LoreState
+from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import LoreResult, ScanText, select_lore
 from bot.characters.model import Lorebook, LoreEntry
 from bot.chat.tokens import estimate
@@ -249,7 +249,8 @@ def test_recursion_can_be_turned_off() -> None:
 
 
 def test_exclude_recursion_entries_fire_only_on_the_messages() -> None:
-    entries = [entry(["castle"], "The castle has a dragon."), entry(["dragon"], "D", ext={"exclude_recursion": True})]
+    entries = [entry(["castle"], "The castle has a dragon."),
+               entry(["dragon"], "D", ext={"exclude_recursion": True})]
     assert fired(entries, ["the castle"]) == ["The castle has a dragon."]
     assert fired(entries, ["a dragon"]) == ["D"]
 
@@ -370,10 +371,11 @@ def test_delay_keeps_an_entry_off_until_the_chat_is_long_enough() -> None:
 
 def test_a_regenerate_decides_afresh() -> None:
     e = entry(ext={"cooldown": 5})
-    state = LoreState(chat_length=2, cooldown={"book.0": Effect(scan([e], ["x"]).activated and "" or "", 2, 7)})
-    state.cooldown["book.0"].hash = scan([e], ["dragon"]).activated[0].hash
-    # Same chat length as when the effect started: the chat did not advance, the effect is dropped.
-    assert len(_turn([e], ["dragon", "dragon"], state).activated) == 1
+    first = _turn([e], ["x", "dragon"], LoreState())
+    assert first.state.cooldown["book.0"].start == 2
+    # Regenerating the same reply: the chat is still 2 messages long, so the cooldown set by the
+    # first attempt is dropped (WorldInfoTimedEffects: "chat not advanced") and the entry fires again.
+    assert len(_turn([e], ["x", "dragon"], first.state).activated) == 1
 
 
 def test_an_edited_entry_loses_its_timed_effect() -> None:
@@ -407,7 +409,8 @@ def test_the_first_entry_over_the_budget_ends_the_scan() -> None:
 
 
 def test_constant_entries_get_no_priority_over_keyed_ones() -> None:
-    entries = [entry(["k"], "keyed " * 20, insertion_order=9), entry(["z"], "const " * 20, constant=True, insertion_order=1)]
+    entries = [entry(["k"], "keyed " * 20, insertion_order=9),
+               entry(["z"], "const " * 20, constant=True, insertion_order=1)]
     result = scan(entries, ["k"], budget=estimate("keyed " * 20 + "\n") + 5)
     assert [e.constant for e in result.activated] == [False]
 
