@@ -25,11 +25,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import ahocorasick
 
 from bot.characters.jsregex import JsRegex, compile_js, parse_key_regex
-from bot.characters.lore_settings import EntrySettings, LoreSettings
+from bot.characters.lore_settings import EntrySettings, LoreSettings, book_entries
+from bot.characters.model import Lorebook
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +174,68 @@ def regex_search(regex: JsRegex, haystack: bytes, work: ScanWork) -> bool:
         work.exhausted.add("regex")
         return False
     return regex.search(haystack)
+
+
+class CompiledBook(NamedTuple):
+    """A book ready to scan: entries in scan order, their key index, and what the scan looks up."""
+
+    entries: tuple[EntrySettings, ...]  # in SillyTavern's scan order
+    index: KeyIndex
+    always: tuple[int, ...]  # positions that can fire without a key: constant, decorated, keyless-but-sticky
+    deepest: int  # the largest per-entry scan depth
+    positions: dict[str, int]  # entry key -> position in `entries`
+
+
+# --- compiling a book ----------------------------------------------------------------------------
+
+
+def compile_book(book: Lorebook, settings: LoreSettings, substitute: Callable[[str], str],
+             names: tuple[str, str]) -> CompiledBook:
+    """The book's entries in scan order with their key index, built once per book.
+
+    The compiled form is kept on the `Lorebook` itself (`Lorebook.compiled`), and in a small
+    cache keyed by the book's content, because the chat service may parse the card afresh every
+    turn: building the automaton of a 50,000-key book costs far more than a turn's scan. Both are
+    keyed by what compiling depends on: the global case and whole-word settings, and the names
+    when keys hold macros.
+    """
+    cache = book.compiled if isinstance(book.compiled, dict) else {}
+    fingerprint = cache.get("fingerprint")
+    if not isinstance(fingerprint, int):
+        has_macros = any("{{" in k or "<" in k for e in book.entries for k in (*e.keys, *e.secondary_keys))
+        cache = {"fingerprint": _fingerprint(book), "has_macros": has_macros}
+    has_macros = bool(cache["has_macros"])
+    key = (cache["fingerprint"], settings.case_sensitive, settings.match_whole_words, names if has_macros else None)
+    found = cache.get(key) or _COMPILED.get(key)
+    if not isinstance(found, CompiledBook):
+        entries = book_entries(book)
+        # getSortedEntries: entries in uid order (JavaScript orders integer keys first), then sortFn
+        # (b.order - a.order), a stable sort.
+        entries.sort(key=lambda e: (not e.uid.isdigit(), int(e.uid) if e.uid.isdigit() else 0, e.index))
+        entries.sort(key=lambda e: -e.order)
+        always = tuple(p for p, e in enumerate(entries) if e.constant or e.decorators or e.sticky)
+        deepest = max((e.scan_depth or 0 for e in entries), default=0)
+        index = KeyIndex(entries, settings, substitute if has_macros else str)
+        found = CompiledBook(tuple(entries), index, always, deepest, {e.key: p for p, e in enumerate(entries)})
+        _COMPILED[key] = found
+        while len(_COMPILED) > _COMPILED_BOOKS:
+            _COMPILED.pop(next(iter(_COMPILED)))
+    else:
+        _COMPILED[key] = _COMPILED.pop(key, found)  # most recently used last
+    book.compiled = {**cache, key: found}
+    return found
+
+
+def _fingerprint(book: Lorebook) -> int:
+    """A hash of everything in the book that compiling reads."""
+    return hash((book.name, tuple(
+        (tuple(e.keys), tuple(e.secondary_keys), e.content, e.insertion_order, repr(e.id), e.constant, e.enabled,
+         e.selective, e.position, e.case_sensitive, e.comment, e.name, repr(e.extensions))
+        for e in book.entries
+    )))
+
+
+# Compiled books by content, most recently used last: a memo shared by every conversation (the
+# compiled form is immutable), so that re-parsed copies of a card reuse it.
+_COMPILED_BOOKS = 16
+_COMPILED: dict[object, CompiledBook] = {}

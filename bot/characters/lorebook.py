@@ -29,20 +29,18 @@ passed in, so tests and replays are deterministic.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-from bot.characters.lore_match import JOINER, MATCHER, KeyIndex, KeyRef, ScanWork, regex_search
+from bot.characters.lore_groups import filter_by_inclusion_groups
+from bot.characters.lore_layout import DepthGroup, place
+from bot.characters.lore_match import JOINER, MATCHER, CompiledBook, KeyRef, ScanWork, compile_book, regex_search
 from bot.characters.lore_settings import (
     MAX_SCAN_DEPTH,
     EntrySettings,
     Logic,
     LoreSettings,
     Position,
-    Role,
-    book_entries,
 )
 from bot.characters.lore_state import Effect, LoreState
 from bot.characters.model import Lorebook
@@ -54,7 +52,6 @@ MAX_MESSAGE_CHARS = 20_000
 """Each scanned message is cut to its last this-many characters."""
 MAX_SCANNED_CHARS = 200_000
 """Messages, recursion and card text scanned per selection, in total."""
-_GROUP_SPLIT = re.compile(r",\s*")  # filterByInclusionGroups: item.group.split(/,\s*/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +65,6 @@ class ScanText:
     depth_prompt: str = ""
     scenario: str = ""
     creator_notes: str = ""
-
-
-class DepthGroup(NamedTuple):
-    """Entries inserted at one depth with one role, joined by newlines (`WIDepthEntries`)."""
-
-    depth: int
-    role: Role
-    contents: list[str]
 
 
 @dataclass(slots=True)
@@ -96,14 +85,6 @@ class LoreResult:
     @property
     def names(self) -> list[str]:
         return [entry.name for entry in self.activated]
-
-
-class _Book(NamedTuple):
-    entries: tuple[EntrySettings, ...]  # in SillyTavern's scan order
-    index: KeyIndex
-    always: tuple[int, ...]  # positions that can fire without a key: constant, decorated, keyless-but-sticky
-    deepest: int  # the largest per-entry scan depth
-    positions: dict[str, int]  # entry key -> position in `entries`
 
 
 def select_lore(
@@ -131,67 +112,12 @@ def select_lore(
     result = LoreResult(state=new_state)
     if book is None or not book.entries or budget_tokens <= 0:
         return result
-    compiled = _compile(book, settings, substitute, names)
+    compiled = compile_book(book, settings, substitute, names)
     scan = _Scan(compiled, text, settings, new_state, rng or random.Random(), estimate, substitute, budget_tokens)
     scan.run()
     scan.layout(result, transform)
     result.cut_short = set(scan.work.exhausted)
     return result
-
-
-# --- compiling a book ----------------------------------------------------------------------------
-
-
-def _compile(book: Lorebook, settings: LoreSettings, substitute: Callable[[str], str],
-             names: tuple[str, str]) -> _Book:
-    """The book's entries in scan order with their key index, built once per book.
-
-    The compiled form is kept on the `Lorebook` itself (`Lorebook.compiled`), and in a small
-    cache keyed by the book's content, because the chat service may parse the card afresh every
-    turn: building the automaton of a 50,000-key book costs far more than a turn's scan. Both are
-    keyed by what compiling depends on: the global case and whole-word settings, and the names
-    when keys hold macros.
-    """
-    cache = book.compiled if isinstance(book.compiled, dict) else {}
-    fingerprint = cache.get("fingerprint")
-    if not isinstance(fingerprint, int):
-        has_macros = any("{{" in k or "<" in k for e in book.entries for k in (*e.keys, *e.secondary_keys))
-        cache = {"fingerprint": _fingerprint(book), "has_macros": has_macros}
-    has_macros = bool(cache["has_macros"])
-    key = (cache["fingerprint"], settings.case_sensitive, settings.match_whole_words, names if has_macros else None)
-    found = cache.get(key) or _COMPILED.get(key)
-    if not isinstance(found, _Book):
-        entries = book_entries(book)
-        # getSortedEntries: entries in uid order (JavaScript orders integer keys first), then sortFn
-        # (b.order - a.order), a stable sort.
-        entries.sort(key=lambda e: (not e.uid.isdigit(), int(e.uid) if e.uid.isdigit() else 0, e.index))
-        entries.sort(key=lambda e: -e.order)
-        always = tuple(p for p, e in enumerate(entries) if e.constant or e.decorators or e.sticky)
-        deepest = max((e.scan_depth or 0 for e in entries), default=0)
-        index = KeyIndex(entries, settings, substitute if has_macros else str)
-        found = _Book(tuple(entries), index, always, deepest, {e.key: p for p, e in enumerate(entries)})
-        _COMPILED[key] = found
-        while len(_COMPILED) > _COMPILED_BOOKS:
-            _COMPILED.pop(next(iter(_COMPILED)))
-    else:
-        _COMPILED[key] = _COMPILED.pop(key, found)  # most recently used last
-    book.compiled = {**cache, key: found}
-    return found
-
-
-def _fingerprint(book: Lorebook) -> int:
-    """A hash of everything in the book that compiling reads."""
-    return hash((book.name, tuple(
-        (tuple(e.keys), tuple(e.secondary_keys), e.content, e.insertion_order, repr(e.id), e.constant, e.enabled,
-         e.selective, e.position, e.case_sensitive, e.comment, e.name, repr(e.extensions))
-        for e in book.entries
-    )))
-
-
-# Compiled books by content, most recently used last: a memo shared by every conversation (the
-# compiled form is immutable), so that re-parsed copies of a card reuse it.
-_COMPILED_BOOKS = 16
-_COMPILED: dict[object, _Book] = {}
 
 
 # --- the scan ------------------------------------------------------------------------------------
@@ -200,7 +126,7 @@ _COMPILED: dict[object, _Book] = {}
 class _Scan:
     """One run of `checkWorldInfo`; holds the buffer, the timed effects and what activated."""
 
-    def __init__(self, book: _Book, text: ScanText, settings: LoreSettings, state: LoreState,
+    def __init__(self, book: CompiledBook, text: ScanText, settings: LoreSettings, state: LoreState,
                  rng: random.Random, estimate: Callable[[str], int], substitute: Callable[[str], str],
                  budget: int) -> None:
         self.book, self.settings, self.state, self.rng = book, settings, state, rng
@@ -452,82 +378,12 @@ class _Scan:
     # -- inclusion groups (filterByInclusionGroups) -------------------------------------------------
 
     def _filter_groups(self, new: list[int]) -> None:
-        groups: dict[str, list[int]] = {}
-        for p in new:
-            for name in _GROUP_SPLIT.split(self.entries[p].group):
-                if name:
-                    groups.setdefault(name, []).append(p)
-        if not groups:
-            return
-
-        def remove(p: int) -> None:
-            if p in new:
-                new.remove(p)
-                if self.entries[p].key not in self.failed:
-                    self.pending.add(p)
-
-        sticky_groups = self._groups_by_timed_effects(groups, remove)
-        self._groups_by_scoring(groups, remove, sticky_groups)
-        activated_groups = {e.group for e in self.activated.values()}
-        for name, members in groups.items():
-            if name in sticky_groups:
-                continue
-            if name in activated_groups:
-                for p in members:
-                    remove(p)
-                continue
-            if len(members) <= 1:
-                continue
-            overrides = sorted(
-                (p for p in members if self.entries[p].group_override), key=lambda p: -self.entries[p].order
-            )
-            if overrides:
-                winner: int | None = overrides[0]
-            else:
-                total = sum(self.entries[p].group_weight for p in members)
-                roll = self.rng.random() * total
-                winner, running = None, 0.0
-                for p in members:
-                    running += self.entries[p].group_weight
-                    if roll <= running:
-                        winner = p
-                        break
-                if winner is None:
-                    continue
-            for p in members:
-                if p != winner:
-                    remove(p)
-
-    def _groups_by_timed_effects(self, groups: dict[str, list[int]], remove: Callable[[int], None]) -> set[str]:
-        sticky_groups = set()
-        for name, members in groups.items():
-            stuck = [p for p in members if self.entries[p].key in self.sticky]
-            if stuck:
-                for p in members:
-                    if p not in stuck:
-                        remove(p)
-                sticky_groups.add(name)
-            for p in members:
-                key = self.entries[p].key
-                if key in self.cooldown or key in self.delayed:
-                    remove(p)
-        return sticky_groups
-
-    def _groups_by_scoring(self, groups: dict[str, list[int]], remove: Callable[[int], None],
-                           sticky_groups: set[str]) -> None:
-        for name, members in groups.items():
-            scored = [self.entries[p].use_group_scoring for p in members]
-            if not self.settings.use_group_scoring and not any(scored):
-                continue
-            if name in sticky_groups:
-                continue
-            scores = {p: self._score(self.entries[p]) for p in members}
-            best = max(scores.values())
-            for p in list(members):
-                on = self.entries[p].use_group_scoring
-                if (on if on is not None else self.settings.use_group_scoring) and scores[p] < best:
-                    remove(p)
-                    members.remove(p)
+        removed = filter_by_inclusion_groups(
+            new, self.entries, sticky=self.sticky, off=self.cooldown | self.delayed,
+            activated_groups={e.group for e in self.activated.values()},
+            use_group_scoring=self.settings.use_group_scoring, rng=self.rng, score=self._score,
+        )
+        self.pending.update(p for p in removed if self.entries[p].key not in self.failed)
 
     def _score(self, entry: EntrySettings) -> int:
         """`WorldInfoBuffer.getScore`: how many keys matched, secondary ones per the logic."""
@@ -581,31 +437,11 @@ class _Scan:
     # -- building the prompt parts -----------------------------------------------------------------
 
     def layout(self, result: LoreResult, transform: Callable[[str, int | None], str] | None) -> None:
-        """`checkWorldInfo`'s "BUILDING PROMPT": by position, each in ascending insertion order."""
         activated = list(self.activated.values())
         result.activated = activated
         unique = {e.key: e for e in self.left_out}
         result.left_out = [e for key, e in unique.items() if key not in self.activated]
-        ordered = sorted(activated, key=lambda e: -e.order)  # sortFn, stable; then unshift = reversed
-        depth_groups: dict[tuple[int, Role], list[str]] = {}
-        for entry in ordered:
-            content = self.contents.get(entry.key, entry.content)
-            regex_depth = entry.depth if entry.position == Position.AT_DEPTH else None
-            if transform is not None:
-                content = transform(content, regex_depth)
-            if not content:
-                continue
-            position = entry.position
-            if position == Position.BEFORE:
-                result.before.insert(0, content)
-            elif position == Position.AFTER:
-                result.after.insert(0, content)
-            elif position == Position.AN_TOP:
-                result.an_top.insert(0, content)
-            elif position == Position.AN_BOTTOM:
-                result.an_bottom.insert(0, content)
-            elif position in (Position.EM_TOP, Position.EM_BOTTOM):
-                result.examples.insert(0, (Position(position), content))
-            elif position == Position.AT_DEPTH:
-                depth_groups.setdefault((entry.depth, entry.role), []).insert(0, content)
-        result.depth = [DepthGroup(depth, role, contents) for (depth, role), contents in depth_groups.items()]
+        placed = place(activated, self.contents, transform)
+        result.before, result.after = placed.before, placed.after
+        result.an_top, result.an_bottom = placed.an_top, placed.an_bottom
+        result.examples, result.depth = placed.examples, placed.depth
