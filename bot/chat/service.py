@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot import policy
+from bot.characters.lore_state import LoreState
 from bot.characters.model import DEFAULT_CHARACTER, Character
 from bot.chat.prompt import Prompt, PromptInput, Turn, build_prompt, build_summary_request
 from bot.chat.tokens import TokenCalibrator, estimate
@@ -197,6 +198,7 @@ class ChatService:
             multi_user=where.multi_user,
             continue_text=continue_text,
             calibrator=calibrator,
+            lore_state=LoreState.from_json(scene.conversation.lore_state, seed=scene.conversation.id),
         ))
 
     # -- turns ----------------------------------------------------------------------------------
@@ -307,7 +309,7 @@ class ChatService:
         stored = await self.conversations.finish(
             reply.id, content=text, status=status, character_name=scene.character.name,
             finish_reason=end.finish_reason if end else status, tokens=estimate(text), discord_ids=ids,
-            channel_id=where.channel_id,
+            channel_id=where.channel_id, lore_state=prompt.lore_state.to_json(), lore_fired=prompt.lore_names,
         )
         if end is not None and end.usage is not None:
             self.calibrators.setdefault(scene.model, TokenCalibrator()).observe(

@@ -168,6 +168,17 @@ class Conversations:
         async with self.sessions.begin() as s:
             await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(lore_fired=names))
 
+    async def lore_state(self, conversation_id: int) -> dict[str, Any] | None:
+        """The conversation's stored lorebook/macro state (a `LoreState.to_json()` dict), if any."""
+        async with self.sessions() as s:
+            value = await s.scalar(select(Conversation.lore_state).where(Conversation.id == conversation_id))
+        return value if isinstance(value, dict) else None
+
+    async def set_lore_state(self, conversation_id: int, state: dict[str, Any], fired: list[str] | None = None) -> None:
+        """Store the lorebook/macro state (and which entries fired) on its own, outside a turn."""
+        async with self.sessions.begin() as s:
+            await s.execute(_lore_update(conversation_id, state, fired))
+
     # -- turns ----------------------------------------------------------------------------------
 
     async def window(self, conversation: Conversation, *, before_id: int | None = None,
@@ -273,9 +284,13 @@ class Conversations:
     async def finish(
         self, reply_id: int, *, content: str, status: str, character_name: str,
         finish_reason: str | None = None, tokens: int = 0, discord_ids: list[int] | None = None,
-        channel_id: int | None = None,
+        channel_id: int | None = None, lore_state: dict[str, Any] | None = None, lore_fired: list[str] | None = None,
     ) -> TurnRow:
-        """End a reply and settle the user turn it answers, in one transaction."""
+        """End a reply and settle the user turn it answers, in one transaction.
+
+        `lore_state` (and `lore_fired`), when given, are saved on the conversation in the same
+        transaction, so a turn's timed lore effects and chat variables land with the turn.
+        """
         async with self.sessions.begin() as s:
             m = await s.get(Message, reply_id)
             if m is None:
@@ -310,6 +325,8 @@ class Conversations:
                     .where(Message.id == m.reply_to, Message.status == "pending")
                     .values(status="complete")
                 )
+            if lore_state is not None:
+                await s.execute(_lore_update(m.conversation_id, lore_state, lore_fired))
             return TurnRow.of(m)
 
     async def set_swipe(self, reply_id: int, index: int) -> TurnRow | None:
@@ -402,6 +419,13 @@ class Conversations:
     async def touch(self, conversation_id: int) -> None:
         async with self.sessions.begin() as s:
             await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow()))
+
+
+def _lore_update(conversation_id: int, state: dict[str, Any], fired: list[str] | None) -> Any:
+    values: dict[str, Any] = {"lore_state": state}
+    if fired is not None:
+        values["lore_fired"] = list(fired)
+    return update(Conversation).where(Conversation.id == conversation_id).values(**values)
 
 
 def export_rows(conv: Conversation, turns: list[TurnRow]) -> dict[str, Any]:

@@ -96,6 +96,8 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
     lore_fired: Mapped[Any] = mapped_column(JSON, default=list)
+    # Lorebook timed effects, chat variables and the like (bot.characters.lore_state.LoreState).
+    lore_state: Mapped[Any | None] = mapped_column(JSON, nullable=True)
 
 
 class Message(Base):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.characters.lore_state import LoreState
 from bot.chat.service import Where
 from bot.services import Services, build_services
 from bot.ui.stream import StreamRenderer
@@ -205,3 +206,28 @@ async def test_a_backlog_older_than_the_window_is_folded_from_its_oldest_turn(
     summary_request = [r for r in fake_venice.requests_to("/chat/completions") if not r.json.get("stream")][-1]
     text = summary_request.json["messages"][-1]["content"]
     assert "old line 0" in text and "old line 39" in text and "old line 40" not in text
+
+
+async def test_each_turn_stores_the_conversations_lore_state_with_the_reply(
+    services: Services, fake_venice: Any
+) -> None:
+    fake_venice.replies.extend(["Hi.", "Sure."])
+    await say(services, "Hello")
+    conversation = await services.chat.conversations.active(WHERE.channel_id)
+    assert conversation is not None
+    state = LoreState.from_json(conversation.lore_state)
+    assert (state.seed, state.chat_length) == (conversation.id, 1)  # `{{pick}}` is seeded by the conversation
+    await say(services, "Again")
+    stored = await services.chat.conversations.lore_state(conversation.id)
+    assert LoreState.from_json(stored).chat_length == 3  # the user's message, the reply, the next message
+
+
+async def test_lore_state_helpers_read_back_what_they_wrote(services: Services) -> None:
+    conversations = services.chat.conversations
+    conversation, _ = await conversations.start(channel_id=900, guild_id=1, character_ref="builtin:scarlett",
+                                                character_name="Scarlett", created_by=7)
+    assert await conversations.lore_state(conversation.id) is None
+    state = LoreState(seed=4, variables={"hp": "10"})
+    await conversations.set_lore_state(conversation.id, state.to_json(), ["Castle"])
+    assert LoreState.from_json(await conversations.lore_state(conversation.id)) == state
+    assert (await conversations.get(conversation.id)).lore_fired == ["Castle"]  # type: ignore[union-attr]
