@@ -31,6 +31,7 @@ from tests.fakes.venice_chat import ChatHandler
 from tests.fakes.venice_data import STATIC_MODELS, STYLES, build_characters, build_models
 from tests.fakes.venice_faults import DEFAULT_BODIES, FAULT_KEY, Fault
 from tests.fakes.venice_images import ImageHandler
+from tests.fakes.venice_media import MediaHandler, form_fields
 
 __all__ = ["API_PREFIX", "FAULT_KEY", "FakeVenice", "Fault", "RecordedRequest", "Violation"]
 
@@ -87,6 +88,7 @@ class FakeVenice:
         self._server: TestServer | None = None
         self.chat = ChatHandler(self)
         self.images = ImageHandler(self)
+        self.media = MediaHandler(self)  # speech, transcription, image edit (venice_media.py)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class FakeVenice:
             ("POST", "/image/upscale", self.images.upscale),
             ("GET", "/characters", self._characters),
             ("GET", "/characters/{slug}", self._character),
+            *self.media.routes,
         ]
         for method, path, handler in routes:
             app.router.add_route(method, API_PREFIX + path, handler)
@@ -174,7 +177,8 @@ class FakeVenice:
             try:
                 body = json.loads(raw)
             except ValueError:
-                body = None
+                # Multipart forms are validated as the JSON their schema describes (files as strings).
+                body = form_fields(raw, request.headers.get("Content-Type", ""))
         self.requests.append(
             RecordedRequest(request.method, path, list(request.query.items()), dict(request.headers), body, raw)
         )

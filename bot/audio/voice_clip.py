@@ -1,0 +1,161 @@
+"""Turn TTS output (any container Venice sends) into one Discord voice message: OGG/Opus, 48 kHz mono.
+
+PyAV carries its own FFmpeg build (libopus included), so nothing is needed on the host. Several
+parts (one per TTS request) are decoded in order, resampled to 48 kHz mono, joined with a short
+pause and encoded once, so the result is a single Opus stream with continuous timestamps.
+
+While encoding, the loudness of every 10 ms is kept; at the end it is folded into the waveform
+Discord shows on a voice message: at most 256 one-byte samples (0–255), base64 encoded, scaled so
+the loudest part of the clip reaches 255 (as Discord's clients draw it, quiet speech still shows
+its shape).
+
+Everything here is synchronous and CPU-bound: call it through `bot.offload.run_cpu`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import numpy as np
+from av.audio.frame import AudioFrame
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioDecodeError",
+    "VoiceClip",
+    "encode_voice_clip",
+    "waveform",
+]
+
+SAMPLE_RATE = 48_000
+FILENAME = "voice-message.ogg"
+CONTENT_TYPE = "audio/ogg"
+WAVEFORM_SAMPLES = 256
+_WINDOW = SAMPLE_RATE // 100  # 10 ms of loudness per envelope value
+_FRAME = 960  # 20 ms, Opus's usual frame
+# Raw PCM from Venice has no header; OpenAI-compatible TTS sends 16-bit little-endian mono at 24 kHz.
+_PCM_RATE = 24_000
+_TIME_BASE = Fraction(1, SAMPLE_RATE)
+
+
+class AudioDecodeError(ValueError):
+    """The bytes are not audio PyAV can decode (or hold no audio stream)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceClip:
+    """An OGG/Opus clip ready to send as a Discord voice message."""
+
+    data: bytes = field(repr=False)
+    duration_secs: float
+    waveform: str
+    filename: str = FILENAME
+    content_type: str = CONTENT_TYPE
+
+    @property
+    def size(self) -> int:
+        """Bytes of the OGG file."""
+        return len(self.data)
+
+
+def encode_voice_clip(
+    parts: Sequence[bytes],
+    *,
+    formats: Sequence[str | None] | None = None,
+    bitrate: int = 32_000,
+    gap_secs: float = 0.25,
+) -> VoiceClip:
+    """Decode each part, join them with `gap_secs` of silence, encode one OGG/Opus clip.
+
+    `formats` names each part's TTS `response_format` where known; only `pcm` needs it (raw
+    samples have no header), every other container is recognised from its bytes.
+    """
+    if not parts:
+        raise ValueError("no audio to encode")
+    formats = list(formats) if formats is not None else [None] * len(parts)
+    if len(formats) != len(parts):
+        raise ValueError("one format per part")
+    out = io.BytesIO()
+    envelope: list[np.ndarray] = []
+    written = 0
+    with av.open(out, mode="w", format="ogg") as container:
+        # "voip" tunes Opus for intelligible speech at low bitrates.
+        stream = container.add_stream("libopus", rate=SAMPLE_RATE, layout="mono", options={"application": "voip"})
+        stream.bit_rate = bitrate
+        gap = np.zeros(round(gap_secs * SAMPLE_RATE), dtype=np.int16)
+        for index, (data, fmt) in enumerate(zip(parts, formats, strict=True)):
+            if index and gap.size:
+                written = _encode(container, stream, gap, written, envelope)
+            for samples in _decode_mono(data, fmt):
+                written = _encode(container, stream, samples, written, envelope)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    if written == 0:
+        raise AudioDecodeError("the audio holds no samples")
+    loudness = np.concatenate(envelope) if envelope else np.zeros(1)
+    return VoiceClip(out.getvalue(), round(written / SAMPLE_RATE, 3), waveform(loudness))
+
+
+def _encode(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
+            samples: np.ndarray, written: int, envelope: list[np.ndarray]) -> int:
+    envelope.append(_rms_windows(samples))
+    for start in range(0, samples.size, _FRAME):
+        chunk = samples[start : start + _FRAME]
+        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = written
+        frame.time_base = _TIME_BASE
+        written += chunk.size
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    return written
+
+
+def _decode_mono(data: bytes, fmt: str | None) -> Iterator[np.ndarray]:
+    """The audio in `data` as 16-bit mono 48 kHz sample arrays."""
+    options: dict[str, str] = {}
+    container_format = None
+    if fmt == "pcm":
+        container_format = "s16le"
+        options = {"sample_rate": str(_PCM_RATE), "ch_layout": "mono"}
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    try:
+        with av.open(io.BytesIO(data), mode="r", format=container_format, options=options) as source:
+            if not source.streams.audio:
+                raise AudioDecodeError("no audio stream")
+            for frame in source.decode(source.streams.audio[0]):
+                for converted in resampler.resample(frame):
+                    yield converted.to_ndarray().reshape(-1)
+        for converted in resampler.resample(None):
+            yield converted.to_ndarray().reshape(-1)
+    except av.FFmpegError as exc:
+        raise AudioDecodeError(f"audio could not be decoded ({type(exc).__name__})") from None
+
+
+def _rms_windows(samples: np.ndarray) -> np.ndarray:
+    """Root-mean-square loudness of each 10 ms window (the last one may be shorter)."""
+    values = samples.astype(np.float32)
+    count = math.ceil(values.size / _WINDOW)
+    padded = np.zeros(count * _WINDOW, dtype=np.float32)
+    padded[: values.size] = values
+    windows = padded.reshape(count, _WINDOW)
+    return np.sqrt(np.mean(windows * windows, axis=1))
+
+
+def waveform(loudness: np.ndarray, samples: int = WAVEFORM_SAMPLES) -> str:
+    """Base64 of at most `samples` bytes: the loudness envelope averaged into buckets, 0–255."""
+    if loudness.size == 0:
+        return base64.b64encode(b"\x00").decode("ascii")
+    count = min(samples, loudness.size)
+    edges = np.linspace(0, loudness.size, count + 1).astype(int)
+    # count <= size, so the edges are strictly increasing and no bucket is empty.
+    buckets = np.add.reduceat(loudness, edges[:-1]) / np.diff(edges)
+    peak = float(buckets.max())
+    scaled = np.zeros(count) if peak <= 0 else np.round(buckets / peak * 255)
+    return base64.b64encode(scaled.astype(np.uint8).tobytes()).decode("ascii")
