@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -82,7 +81,7 @@ def encode_voice_clip(
     if len(formats) != len(parts):
         raise ValueError("one format per part")
     out = io.BytesIO()
-    envelope: list[np.ndarray] = []
+    envelope = _Envelope()
     written = 0
     with av.open(out, mode="w", format="ogg") as container:
         # "voip" tunes Opus for intelligible speech at low bitrates.
@@ -98,13 +97,12 @@ def encode_voice_clip(
             container.mux(packet)
     if written == 0:
         raise AudioDecodeError("the audio holds no samples")
-    loudness = np.concatenate(envelope) if envelope else np.zeros(1)
-    return VoiceClip(out.getvalue(), round(written / SAMPLE_RATE, 3), waveform(loudness))
+    return VoiceClip(out.getvalue(), round(written / SAMPLE_RATE, 3), waveform(envelope.loudness()))
 
 
 def _encode(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
-            samples: np.ndarray, written: int, envelope: list[np.ndarray]) -> int:
-    envelope.append(_rms_windows(samples))
+            samples: np.ndarray, written: int, envelope: _Envelope) -> int:
+    envelope.add(samples)
     for start in range(0, samples.size, _FRAME):
         chunk = samples[start : start + _FRAME]
         frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
@@ -138,14 +136,25 @@ def _decode_mono(data: bytes, fmt: str | None) -> Iterator[np.ndarray]:
         raise AudioDecodeError(f"audio could not be decoded ({type(exc).__name__})") from None
 
 
-def _rms_windows(samples: np.ndarray) -> np.ndarray:
-    """Root-mean-square loudness of each 10 ms window (the last one may be shorter)."""
-    values = samples.astype(np.float32)
-    count = math.ceil(values.size / _WINDOW)
-    padded = np.zeros(count * _WINDOW, dtype=np.float32)
-    padded[: values.size] = values
-    windows = padded.reshape(count, _WINDOW)
-    return np.sqrt(np.mean(windows * windows, axis=1))
+class _Envelope:
+    """Root-mean-square loudness of each 10 ms of the clip, fed in arrays of any length."""
+
+    def __init__(self) -> None:
+        self._values: list[np.ndarray] = []
+        self._rest = np.zeros(0, dtype=np.float32)
+
+    def add(self, samples: np.ndarray) -> None:
+        values = np.concatenate([self._rest, samples.astype(np.float32)])
+        whole = values.size - values.size % _WINDOW
+        if whole:
+            windows = values[:whole].reshape(-1, _WINDOW)
+            self._values.append(np.sqrt(np.mean(windows * windows, axis=1)))
+        self._rest = values[whole:]
+
+    def loudness(self) -> np.ndarray:
+        """Every window's loudness, the last (shorter) one included."""
+        tail = [np.sqrt(np.mean(self._rest * self._rest, keepdims=True))] if self._rest.size else []
+        return np.concatenate(self._values + tail) if self._values or tail else np.zeros(0)
 
 
 def waveform(loudness: np.ndarray, samples: int = WAVEFORM_SAMPLES) -> str:

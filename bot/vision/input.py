@@ -108,10 +108,11 @@ def prepare_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Vision
                 return _encode(frame, width, height, limits)
     except ImageRefused:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
-        raise unreadable from None
-    except Image.DecompressionBombWarning:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard fired first (it reads the header on open): same answer as ours.
         raise ImageRefused("too_many_pixels", "That picture has too many pixels to look at.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        raise unreadable from None
 
 
 def _check_size(width: int, height: int, limits: ImageLimits) -> None:

@@ -45,8 +45,9 @@ __all__ = ["FormPart", "MediaHandler", "form_fields", "parse_form", "synthesize"
 
 SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac",
                 "wav": "audio/wav", "pcm": "audio/pcm"}  # fmt: skip
-_ENCODERS = {"mp3": ("mp3", "libmp3lame", 24_000), "opus": ("ogg", "libopus", 48_000),
-             "aac": ("adts", "aac", 24_000), "flac": ("flac", "flac", 24_000), "wav": ("wav", "pcm_s16le", 24_000)}  # fmt: skip
+# format -> (container, encoder, sample rate)
+_ENCODERS = {"mp3": ("mp3", "libmp3lame", 24_000), "opus": ("ogg", "libopus", 48_000), "aac": ("adts", "aac", 24_000),
+             "flac": ("flac", "flac", 24_000), "wav": ("wav", "pcm_s16le", 24_000)}  # fmt: skip
 _ALL_FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
 CHARS_PER_SECOND = 15.0
 PCM_RATE = 24_000
