@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 
+import aiohttp
 import av
 import pytest
 from PIL import Image
@@ -269,3 +270,20 @@ async def test_vision_capability_is_read_from_the_catalogue(client: VeniceClient
     seeing = await client.vision_models()
     assert seeing and all(m.supports_vision for m in seeing)
     assert "llama-3.3-70b" not in {m.id for m in seeing}
+
+
+# -- the fake checks multipart forms against swagger too --------------------------------------------
+
+
+async def test_the_fake_refuses_a_form_venice_would_refuse(fake: FakeVenice) -> None:
+    form = aiohttp.FormData()
+    form.add_field("file", _voice_message(), filename="voice-message.ogg", content_type="audio/ogg")
+    form.add_field("model", "openai/whisper-large-v3")
+    form.add_field("prompt", "not a transcription field")
+    async with aiohttp.ClientSession() as session, session.post(
+        fake.base_url + "/audio/transcriptions", data=form, headers={"Authorization": f"Bearer {KEY}"}
+    ) as resp:
+        assert resp.status == 400
+    assert [v.path for v in fake.violations] == ["/audio/transcriptions"]
+    assert "prompt" in " ".join(fake.violations[0].errors)
+    fake.violations.clear()
