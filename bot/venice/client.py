@@ -1,5 +1,7 @@
 """The async Venice client used by the bot: chat (plain and streamed), images, models, characters.
 
+Speech, transcription, image edits and voices come from `MediaMixin` (media_client.py).
+
 One client (and one aiohttp session) per process, created in `setup_hook` and closed in `close()`.
 Errors are `bot.venice.errors` exceptions whose `user_message` can be shown in Discord as is.
 """
@@ -20,6 +22,7 @@ import aiohttp
 
 from .cache import TTLCache
 from .errors import MalformedResponse, VeniceError
+from .media_client import MediaMixin
 from .payloads import (
     chat_body,
     check_image_flags,
@@ -43,7 +46,7 @@ log = logging.getLogger("bot.venice")
 _SORTS = ("featured", "highestRating", "highlyRated", "highlyRatedAndRecent", "imports", "mostRecent", "ratingCount")
 
 
-class VeniceClient:
+class VeniceClient(MediaMixin):
     """Async client for the Venice endpoints the bot uses.
 
     `sleep`, `clock` and `rng` are injectable so tests can record back-off waits and expire

@@ -36,6 +36,7 @@ from tests.fakes.venice_data import STATIC_MODELS, STYLES, build_characters, bui
 from tests.fakes.venice_faults import DEFAULT_BODIES, FAULT_KEY, Fault
 from tests.fakes.venice_images import ImageHandler
 from tests.fakes.venice_judge import JudgeHandler
+from tests.fakes.venice_media import MediaHandler, form_fields
 
 __all__ = ["API_PREFIX", "FAULT_KEY", "FakeVenice", "Fault", "RecordedRequest", "Violation"]
 
@@ -93,6 +94,7 @@ class FakeVenice:
         self.chat = ChatHandler(self)
         self.images = ImageHandler(self)
         self.judge = JudgeHandler(self)
+        self.media = MediaHandler(self)  # speech, transcription, image edit (venice_media.py)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class FakeVenice:
             ("POST", "/image/upscale", self.images.upscale),
             ("GET", "/characters", self._characters),
             ("GET", "/characters/{slug}", self._character),
+            *self.media.routes,
         ]
         for method, path, handler in routes:
             app.router.add_route(method, API_PREFIX + path, handler)
@@ -180,7 +183,8 @@ class FakeVenice:
             try:
                 body = json.loads(raw)
             except ValueError:
-                body = None
+                # Multipart forms are validated as the JSON their schema describes (files as strings).
+                body = form_fields(raw, request.headers.get("Content-Type", ""))
         self.requests.append(
             RecordedRequest(request.method, path, list(request.query.items()), dict(request.headers), body, raw)
         )
