@@ -49,10 +49,15 @@ DEFAULT_TALKATIVENESS = 0.5  # SillyTavern's talkativeness_default
 DEFAULT_CHAIN_LIMIT = 3
 MAX_REF_CHARS = 100  # a select option's value carries the reference; Discord allows 100 characters
 
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 # English words that are also given names or nicknames: only a capitalised, non-initial use (or a
 # call, or @) counts as addressing such a name. Kept short on purpose: the rule is for the
 # common collisions, not a dictionary.
-ORDINARY_WORDS = frozenset("""
+ORDINARY_WORDS = _word_set("""
 a an and the of to in on at by for with from as or but not no yes so if is be are was am i you me my we us it
 will may can might must shall should would could did do does
 hope faith grace joy charity chastity patience prudence honor honour mercy trinity destiny harmony melody
@@ -63,13 +68,13 @@ summer autumn winter spring april june august dawn eve sky rain storm river broo
 angel baby babe bunny kitty kit pet doll dolly sweetie
 bill pat sue rob mark jack frank grant rich chase hunter drew dean miles art guy ray sandy rusty buck
 gray grey black white brown green red blue amber ruby crystal jade pearl
-""".split())
+""")
 # Words that never address anyone on their own.
-TITLES = frozenset("""
+TITLES = _word_set("""
 the a an of and von van der den de la le el del da di du dos des
 mr mrs ms miss mister dr sir dame lady lord captain capt professor prof doctor queen king prince princess
 saint st sister brother aunt uncle mistress master madam madame officer agent detective nurse jr sr ii iii
-""".split())
+""")
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NO_SPACE_SCRIPTS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
