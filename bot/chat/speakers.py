@@ -36,11 +36,12 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.characters.model import Character
+from bot.store.cast import CastView
 
 Mode = Literal["natural", "round_robin", "everyone"]
 MODES: tuple[Mode, ...] = ("natural", "round_robin", "everyone")
@@ -129,6 +130,19 @@ def speaker(character: Character, *, ref: str, position: int, silence: int = 0) 
     """A `Speaker` from a resolved character and its stored cast entry."""
     return Speaker(ref=ref, name=character.name, position=position, talkativeness=talkativeness_of(character),
                    nickname=nickname_of(character), silence=silence)
+
+
+def cast_speakers(view: CastView, characters: Mapping[str, Character]) -> list[Speaker]:
+    """The stored cast as speakers, in cast order; members whose character is gone are left out."""
+    return [
+        speaker(characters[m.ref], ref=m.ref, position=m.position, silence=m.silence)
+        for m in view.members if m.ref in characters
+    ]
+
+
+def order_of(view: CastView) -> Order:
+    """The stored speaking state."""
+    return Order(last_speaker=view.last_speaker, last_position=view.last_position, chained=view.chained)
 
 
 def join_problem(cast: Sequence[Speaker], *, ref: str, name: str, max_cast: int) -> str | None:

@@ -16,15 +16,19 @@ from bot.chat.speakers import (
     addressed,
     after_reply,
     answer_user,
+    cast_speakers,
     everyone,
     join_problem,
     may_chain,
     natural,
     next_speaker,
+    order_of,
     round_robin,
     speaker,
     talkativeness_of,
 )
+from bot.store.cast import CastView
+from bot.store.cast import Member as StoredMember
 
 ALICE = Speaker("custom:1", "Alice Vey", 0)
 BOB = Speaker("venice:bob", "Bob", 1)
@@ -293,3 +297,13 @@ def test_a_full_cast_takes_nobody_else() -> None:
 
 def test_a_new_character_may_join() -> None:
     assert join_problem(CAST, ref="custom:9", name="Dana", max_cast=5) is None
+
+
+def test_the_stored_cast_becomes_speakers_without_the_characters_that_are_gone() -> None:
+    view = CastView(conversation_id=1, mode="natural", last_speaker="c:2", last_position=4, replies=9, chained=1,
+                    members=(StoredMember("c:1", "Ann", 0, 3, None), StoredMember("c:gone", "Old", 2, 0, None),
+                             StoredMember("c:2", "Ben", 4, 0, 7)))
+    cards = {"c:1": Character(name="Ann", extensions={"talkativeness": "0.2"}), "c:2": Character(name="Ben")}
+
+    assert cast_speakers(view, cards) == [Speaker("c:1", "Ann", 0, 0.2, "", 3), Speaker("c:2", "Ben", 4)]
+    assert order_of(view) == Order(last_speaker="c:2", last_position=4, chained=1)
