@@ -221,22 +221,47 @@ async def record_reply(
 
     A reply to a user message (`answers_user`) also resets the count of chained replies.
     """
-    where = Cast.conversation_id == conversation_id
     async with sessions.begin() as session:
-        position = select(CastMember.position).where(
-            CastMember.conversation_id == conversation_id, CastMember.character_ref == ref
-        ).scalar_subquery()
-        await session.execute(update(Cast).where(where).values(
-            replies=Cast.replies + 1, last_speaker=ref, last_position=func.coalesce(position, Cast.last_position),
-            chained=0 if answers_user else Cast.chained,
-        ))
-        replies = select(Cast.replies).where(where).scalar_subquery()
-        await session.execute(
-            update(CastMember)
-            .where(CastMember.conversation_id == conversation_id, CastMember.character_ref == ref)
-            .values(spoke_at=replies)
+        await _record(session, conversation_id, reply_id=reply_id, ref=ref, answers_user=answers_user)
+
+
+async def _record(session: AsyncSession, conversation_id: int, *, reply_id: int, ref: str, answers_user: bool) -> None:
+    where = Cast.conversation_id == conversation_id
+    position = select(CastMember.position).where(
+        CastMember.conversation_id == conversation_id, CastMember.character_ref == ref
+    ).scalar_subquery()
+    await session.execute(update(Cast).where(where).values(
+        replies=Cast.replies + 1, last_speaker=ref, last_position=func.coalesce(position, Cast.last_position),
+        chained=0 if answers_user else Cast.chained,
+    ))
+    replies = select(Cast.replies).where(where).scalar_subquery()
+    await session.execute(
+        update(CastMember)
+        .where(CastMember.conversation_id == conversation_id, CastMember.character_ref == ref)
+        .values(spoke_at=replies)
+    )
+    await session.execute(update(Message).where(Message.id == reply_id).values(speaker_ref=ref))
+
+
+async def begin_reply(
+    sessions: Sessions, conversation_id: int, *, ref: str, name: str, reply_to: int | None, model: str,
+    answers_user: bool,
+) -> TurnRow:
+    """Start a reply that comes without a user message of its own (the next character in *everyone*
+    mode, "⏭ Next", the "who answers" select), and record `ref` as its speaker, in one transaction.
+
+    `reply_to` is the user turn it answers (everyone mode), or None for a character answering
+    the scene. The row is `streaming` until `Conversations.finish` settles it, like any reply.
+    """
+    async with sessions.begin() as session:
+        row = Message(
+            conversation_id=conversation_id, role="assistant", author_name=name, content="", swipes=[""],
+            swipe_index=0, status="streaming", reply_to=reply_to, discord_ids=[], model=model, speaker_ref=ref,
         )
-        await session.execute(update(Message).where(Message.id == reply_id).values(speaker_ref=ref))
+        session.add(row)
+        await session.flush()
+        await _record(session, conversation_id, reply_id=row.id, ref=ref, answers_user=answers_user)
+        return TurnRow.of(row)
 
 
 async def speaker_of(sessions: Sessions, reply_id: int) -> str | None:

@@ -311,3 +311,25 @@ async def test_privacy_sees_and_forgets_what_a_user_put_in_casts(sessions: Sessi
     view = await cast.load(sessions, conv_id)
     assert view is not None
     assert [(m.ref, m.added_by) for m in view.members] == [(BOB[0], None), (CAROL[0], 8)]
+
+
+async def test_a_reply_without_its_own_user_message_is_stored_and_settled_like_any(sessions: Sessions) -> None:
+    conv_id = await _scene(sessions, ALICE, BOB)
+    repo = Conversations(sessions)
+    user, first = await repo.begin_turn(conv_id, author_id=7, author_name="Sam", content="hello all",
+                                        discord_message_id=None, channel_id=10, model="m")
+    await cast.record_reply(sessions, conv_id, reply_id=first.id, ref=ALICE[0], answers_user=True)
+    await repo.finish(first.id, content="Hi Sam.", status="complete", character_name="Alice")
+
+    second = await cast.begin_reply(sessions, conv_id, ref=BOB[0], name="Bob", reply_to=user.id, model="m",
+                                    answers_user=True)
+    await repo.finish(second.id, content="Hey.", status="complete", character_name="Bob")
+
+    conv = await repo.get(conv_id)
+    assert conv is not None
+    assert [(t.role, t.author_name, t.content) for t in await repo.window(conv)] == [
+        ("user", "Sam", "hello all"), ("assistant", "Alice", "Hi Sam."), ("assistant", "Bob", "Hey."),
+    ]
+    view = await cast.load(sessions, conv_id)
+    assert view is not None and view.last_speaker == BOB[0] and view.replies == 2
+    assert await cast.speaker_of(sessions, second.id) == BOB[0]
