@@ -9,7 +9,8 @@ What a deletion does, and why:
   (the chat engine rebuilds it from what remains), a title taken from their words is cleared, and
   `created_by` no longer names them.
 - Custom characters they own are deleted (shared ones too: the card is their writing).
-  Conversations that used them stay readable through their stored `character_name`.
+  Conversations that used them stay readable through their stored `character_name`; those
+  characters leave every group scene's cast, and cast entries they added stop naming them.
 - Their persona, image records (parameters only; pixels are never stored) and Discord message
   links go. Images other people made from theirs lose the link to the parent, nothing else.
 - Safety state survives: an active block, and strikes counted in the current window, otherwise a
@@ -41,6 +42,7 @@ from bot.audit_log import RETENTION, about_user
 from bot.errors import UserError
 from bot.limits import day_start
 from bot.policy import STRIKE_WINDOW
+from bot.store import cast
 from bot.store.models import (
     AuditEvent,
     CharacterRow,
@@ -86,6 +88,7 @@ async def export_user(sessions: async_sessionmaker[AsyncSession], user_id: int) 
             "usage": await _usage(session, user_id),
             "user_flags": await _flags(session, user_id),
             "settings_changed": await _settings(session, user_id),
+            "scene_casts": await cast.export_for_user(session, user_id),
         }
     data["audit_events"] = [
         {"kind": e.kind, "rule": e.rule, "at": _iso(e.created_at)} for e in await about_user(sessions, user_id)
@@ -257,6 +260,7 @@ async def delete_user(
     counts: dict[str, int] = {}
     async with sessions.begin() as session:
         counts.update(await _delete_conversations(session, user_id))
+        counts["cast_entries"] = await cast.forget_user(session, user_id)  # before their characters go
         counts["characters"] = await _count(session, delete(CharacterRow).where(CharacterRow.owner_id == user_id))
         counts["persona"] = await _count(session, delete(Persona).where(Persona.user_id == user_id))
         counts["images"] = await _delete_images(session, user_id)

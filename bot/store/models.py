@@ -119,6 +119,9 @@ class Message(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     discord_ids: Mapped[Any] = mapped_column(JSON, default=list)
     reply_to: Mapped[int | None] = mapped_column(BigInteger)  # the user turn this reply answers
+    # In a group scene, the cast member who spoke this reply (`custom:12`, `venice:slug`…): swipes,
+    # regenerate and continue ask the same character again even after a rename.
+    speaker_ref: Mapped[str | None] = mapped_column(String(120))
     model: Mapped[str | None] = mapped_column(String(100))
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
@@ -132,6 +135,45 @@ class MessageLink(Base):
     discord_message_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class Cast(Base):
+    """A conversation's group scene: how the next speaker is chosen and what that choice needs.
+
+    `replies` counts the cast's replies (members' `spoke_at` refer to it, so "silent for how long"
+    is a subtraction); `chained` counts character replies since the last user message (the cap).
+    """
+
+    __tablename__ = "casts"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    mode: Mapped[str] = mapped_column(String(16), default="natural")  # natural | round_robin | everyone
+    last_speaker: Mapped[str | None] = mapped_column(String(120))
+    last_position: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    chained: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class CastMember(Base):
+    """One character in a conversation's cast, in cast order (`position`; gaps are fine)."""
+
+    __tablename__ = "cast_members"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "character_ref", name="uq_cast_members_conversation_ref"),
+        UniqueConstraint("conversation_id", "position", name="uq_cast_members_conversation_position"),
+    )
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("casts.conversation_id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    character_ref: Mapped[str] = mapped_column(String(120))
+    character_name: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    spoke_at: Mapped[int] = mapped_column(Integer, default=0)  # the cast's `replies` when it last spoke
+    added_at: Mapped[datetime] = mapped_column(When, default=utcnow)
 
 
 class CharacterRow(Base):
