@@ -105,15 +105,15 @@ def safety_model_lines(settings: Settings, text_models: list[ModelInfo], out: Ca
             ok = False
             out(f"✗ {setting}={model_id} cannot answer in a JSON schema (supportsResponseSchema): "
                 "every text the judge checks would be refused")
-        elif needs_vision and not model.vision:
+        elif needs_vision and not model.supports_vision:
             ok = False
             out(f"✗ {setting}={model_id} cannot read images (supportsVision): every image users supply "
                 "would be refused")
         else:
-            images = "reads images" if model.vision else "no images"
+            images = "reads images" if model.supports_vision else "no images"
             out(f"✓ {setting}={model_id} (content judge: JSON-schema answers, {images}, "
                 f"timeout {settings.safety_timeout:g} s)")
-            if not needs_vision and settings.safety_vision_model == model_id and not model.vision:
+            if not needs_vision and settings.safety_vision_model == model_id and not model.supports_vision:
                 ok = False
                 out(f"✗ SAFETY_VISION_MODEL={model_id} cannot read images (supportsVision): set SAFETY_VISION_MODEL "
                     "to a vision model, or every image users supply would be refused")

@@ -1,7 +1,7 @@
 """group scene casts: the cast of a conversation, its speaking state, and who spoke each reply
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-04 17:22:27.069507
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0005'
-down_revision: str | None = '0001'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
