@@ -135,12 +135,12 @@ class Offload:
     # -- life cycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Create the pools; the process workers start in the background (a thread does it, so
-        forking the fork server never blocks the loop) and the first `in_process` waits for them."""
-        if self._ready is not None:
-            return
-        self._thread_pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="lustify-offload")
-        self._ready = _background(self._start_processes())
+        """Create the pools (also done on first use). The process workers start on first use, in
+        the background (a thread forks them, never the loop), so a bot that reads no file runs no
+        extra process."""
+        if self._thread_pool is None and not self._closed:
+            self._thread_pool = concurrent.futures.ThreadPoolExecutor(self.threads,
+                                                                      thread_name_prefix="lustify-offload")
 
     async def _start_processes(self) -> None:
         context = multiprocessing.get_context("forkserver")
@@ -197,8 +197,8 @@ class Offload:
     async def in_thread(self, fn: Callable[..., T], /, *args: Any, owner: int | None = None, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` in the thread pool, for work that releases the GIL. Raises `Busy`
         when the pool is full or `owner` has a job running."""
-        if self._thread_pool is None:
-            raise RuntimeError("Offload is closed" if self._closed else "Offload.start() was not called")
+        self._check_open()
+        assert self._thread_pool is not None
         release = self._thread_slots.take(owner)
         try:
             future = self._thread_pool.submit(fn, *args, **kwargs)
@@ -211,9 +211,15 @@ class Offload:
         future.add_done_callback(lambda _: loop.call_soon_threadsafe(release))
         return await asyncio.wrap_future(future)
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Offload is closed")
+        self.start()
+
     async def _processes(self) -> pebble.ProcessPool:
-        if self._ready is None or self._closed:
-            raise RuntimeError("Offload is closed" if self._closed else "Offload.start() was not called")
+        self._check_open()
+        if self._ready is None:
+            self._ready = _background(self._start_processes())
         await asyncio.shield(self._ready)
         if self._process_pool is None or not self._process_pool.active:
             self._replace_broken()  # its manager gave up (e.g. a worker could not start): a fresh pool
