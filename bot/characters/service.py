@@ -134,6 +134,13 @@ async def screen_definition(
     await check_texts(sessions, definition_texts(character), where, offload=offload)
 
 
+def read_card(data: bytes, filename: str) -> tuple[Character, bytes | None, int]:
+    """(character, its picture as PNG, the bytes storing it takes) from a card file; CardError if
+    it can't be read. Runs in a worker process: the whole card is only ever walked there."""
+    character, avatar_png = cards.parse_card_with_avatar(data, filename)
+    return character, avatar_png, caps.stored_size(character, avatar_png)
+
+
 def export_files(character: Character, avatar_png: bytes | None) -> tuple[bytes, bytes]:
     """(PNG card, JSON card); a broken stored avatar must not block export. Runs in a worker."""
     try:
@@ -338,9 +345,13 @@ class CharacterService:
         them; they are checked again inside the storing transaction, so simultaneous creations
         can't pass them together.
         """
+        return await self._create(character, where=where, shared=shared, avatar_url=avatar_url,
+                                  avatar_png=avatar_png, size=caps.stored_size(character, avatar_png))
+
+    async def _create(self, character: Character, *, where: Where, shared: bool, avatar_url: str | None,
+                      avatar_png: bytes | None, size: int) -> Character:
         if where.user_id is None:
             raise UserError("I can't tell who is creating this character.")
-        size = caps.stored_size(character, avatar_png)
         caps.room_for(await repo.storage(self.sessions, where.user_id), adding=size)  # before the costly screen
         await screen_definition(self.sessions, character, where, self.offload)
         character.id = await repo.create(
@@ -393,17 +404,16 @@ class CharacterService:
         (Discord) URL serves as the persona avatar.
         """
         try:
-            character, avatar_png = await self.offload.in_process(
-                cards.parse_card_with_avatar, data, filename, owner=where.user_id)
+            character, avatar_png, size = await self.offload.in_process(read_card, data, filename, owner=where.user_id)
         except cards.CardError as exc:
             raise UserError(f"I couldn't read that card: {exc}") from None
         except TooSlow:
             raise UserError(CARD_TOO_SLOW) from None
         try:
-            return await self.create(
+            return await self._create(
                 character, where=where, shared=shared,
                 avatar_url=file_url if avatar_png is not None and data.startswith(b"\x89PNG") else None,
-                avatar_png=avatar_png,
+                avatar_png=avatar_png, size=size,
             )
         except TooSlow:
             raise UserError(CARD_TOO_SLOW) from None
