@@ -15,7 +15,8 @@ conversation. `Offload` owns two small pools, made in the bot's start-up and clo
 Both are bounded: a fixed number of workers, a queue bound (`Busy` when it is full, so one user
 cannot fill it) and at most `per_owner` jobs of one owner (a user id) at a time. Workers are forked
 from a clean fork server (no threads copied from the bot) that imports `preload` once, so a new
-worker starts in milliseconds.
+worker starts in milliseconds, and run at a lower CPU priority (`nice`), so that on a busy machine
+the operating system gives the event loop's process the CPU first.
 
 Call sites pass module-level functions and plain arguments (they are pickled):
 
@@ -103,6 +104,14 @@ class _Admission:
         return release
 
 
+WORKER_NICENESS = 10  # workers yield the CPU to the event loop's process when both want it
+
+
+def _worker_start() -> None:
+    """In each new worker: a lower CPU priority, so a long job never slows the bot's own process."""
+    os.nice(WORKER_NICENESS)
+
+
 def _warm() -> int:
     """Run once in a new pool so its first worker (and the fork server) exist before real work."""
     return os.getpid()
@@ -146,7 +155,8 @@ class Offload:
         context = multiprocessing.get_context("forkserver")
         if self.preload:
             context.set_forkserver_preload(self.preload)
-        pool = pebble.ProcessPool(self.processes, max_tasks=TASKS_PER_WORKER, context=context)
+        pool = pebble.ProcessPool(self.processes, max_tasks=TASKS_PER_WORKER, initializer=_worker_start,
+                                  context=context)
         self._process_pool = pool
         # `schedule` starts the pool (and the fork server) in the calling thread: not the loop's.
         warm = await asyncio.to_thread(pool.schedule, _warm)

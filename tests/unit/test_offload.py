@@ -106,3 +106,11 @@ async def test_close_stops_the_workers() -> None:
         pytest.fail(f"worker {pid} is still running after close()")
     with pytest.raises(RuntimeError, match="closed"):
         await pools.in_process(where_am_i)
+
+
+def niceness() -> int:
+    return os.nice(0)
+
+
+async def test_workers_run_at_a_lower_cpu_priority_than_the_bot(offload: Offload) -> None:
+    assert await offload.in_process(niceness) >= os.nice(0) + 10
