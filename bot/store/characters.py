@@ -253,8 +253,3 @@ async def manageable(
     if server_admin and guild_id is not None:
         visible = or_(visible, CharacterRow.guild_id == guild_id)
     return await _summaries(sessions, visible, user_id=user_id, search=search, limit=limit)
-
-
-async def count_owned(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:
-    async with sessions() as session:
-        return int(await session.scalar(select(func.count()).where(CharacterRow.owner_id == user_id)) or 0)
