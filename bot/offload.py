@@ -51,10 +51,10 @@ DEFAULT_TIMEOUT = 20.0  # seconds one process job may run; generous for the larg
 DEFAULT_QUEUE = 8  # jobs waiting beyond the busy workers, per pool
 TASKS_PER_WORKER = 50  # a worker is replaced after this many jobs, so memory from big cards goes back
 
-BUSY = "I'm busy reading other people's files right now. Please try again in a minute."
-YOURS_BUSY = "I'm still working on your previous file. Try again once it's done."
-TOO_SLOW = "That took too long to process, so I stopped. Try a smaller or simpler file."
-FAILED = "Something went wrong while reading that file. Please try again."
+BUSY = "I'm busy with other people's files and characters right now. Please try again in a minute."
+YOURS_BUSY = "I'm still working on your previous request. Try again once it's done."
+TOO_SLOW = "That took too long to process, so I stopped. Try something smaller or simpler."
+FAILED = "Something went wrong while processing that. Please try again."
 
 
 class Busy(UserError):
