@@ -163,14 +163,15 @@ async def run_case(bench: Bench, probe: StallProbe, case: Case, hostile_user: in
 
 
 async def limits(bench: Bench, hostile_user: int) -> list[tuple[str, int, int]]:
-    """(limit, allowed, overshoot) for 20 simultaneous requests by one user."""
+    """(limit, allowed, overshoot) for 20 simultaneous requests by one user, in 20 fresh channels."""
+    first = hostile_user  # channels from here on were used by nobody yet
     config = bench.bot.services.config
     rows: list[tuple[str, int, int]] = []
     user = hostile_user
 
     async def chat_burst(chars: int = 300, seconds: float = 0.5) -> int:
         before = (await bench.fakes.call("venice_counts", reset_peak=True))["chat"]
-        futures = await asyncio.gather(*(bench.command(user, i, "chat", {"message": f"{SAY} ({i})"})
+        futures = await asyncio.gather(*(bench.command(user, first + i, "chat", {"message": f"{SAY} ({i})"})
                                          for i in range(20)))
         await asyncio.wait(futures, timeout=60)
         await asyncio.sleep(0.5)
@@ -201,24 +202,25 @@ async def limits(bench: Bench, hostile_user: int) -> list[tuple[str, int, int]]:
     await setting("daily_images", 1)
     await setting("image_cooldown", 0)
     before = (await bench.fakes.call("venice_counts"))["image"]
-    futures = await asyncio.gather(*(bench.command(user, i, "imagine", {"prompt": f"a lighthouse at dusk {i}"})
-                                     for i in range(20)))
+    futures = await asyncio.gather(*(bench.command(user, first + i, "imagine",
+                                                   {"prompt": f"a lighthouse at dusk {i}"}) for i in range(20)))
     await asyncio.wait(futures, timeout=120)
     made = (await bench.fakes.call("venice_counts"))["image"] - before
     rows.append(("daily_images = 1", 1, max(0, made - 1)))
     user += 1
-    rows.append(await import_cooldown(bench, user))
+    rows.append(await import_cooldown(bench, user, first))
     rows.append(await character_cap(bench, user + 1))
     return rows
 
 
-async def import_cooldown(bench: Bench, user: int) -> tuple[str, int, int]:
+async def import_cooldown(bench: Bench, user: int, first: int) -> tuple[str, int, int]:
     from sqlalchemy import func, select
 
     from bot.store.models import CharacterRow
 
     card = {"option": "file", "filename": "small.json", "maker": "ones_card", "args": {"chars": 50, "fields": 1}}
-    futures = await asyncio.gather(*(bench.command(user, i, "character import", {}, card) for i in range(20)))
+    futures = await asyncio.gather(*(bench.command(user, first + i, "character import", {}, card)
+                                     for i in range(20)))
     await asyncio.wait(futures, timeout=120)
     owner = int(bench.users[user])
     async with bench.bot.services.sessions() as session:
@@ -276,8 +278,8 @@ async def main(skip_limits: bool, only: str | None, culprits: float | None) -> N
         await migrate(url)
         urls = await fakes.start()
         try:
-            world = await fakes.call("world", guilds=1, channels_per_guild=OTHERS + hostile_users + 20,
-                                     users=OTHERS + hostile_users + 20)
+            world = await fakes.call("world", guilds=1, channels_per_guild=OTHERS + hostile_users + 30,
+                                     users=OTHERS + hostile_users + 30)
             await fakes.call("chat_delay", seconds=0.3)
             bot = production_bot(urls, url)
             watch = getattr(bot, "loop_watch", None)  # absent before the loop watch existed
