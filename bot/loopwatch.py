@@ -121,11 +121,11 @@ class LoopWatch:
 
     async def _heartbeat(self) -> None:
         while True:
-            before = time.monotonic()
+            # The watchdog measures lateness from this same instant, so whatever it reports as a
+            # stall, this heartbeat measures as at least as long when it wakes.
+            before = self._beat = time.monotonic()
             await asyncio.sleep(self.interval)
-            now = time.monotonic()
-            self._beat = now
-            stall = now - before - self.interval
+            stall = time.monotonic() - before - self.interval
             if stall > self.worst:
                 self.worst = stall
             culprit, self._culprit = self._culprit, None
