@@ -37,7 +37,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import pebble
 
@@ -45,6 +45,7 @@ from bot.errors import UserError
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 20.0  # seconds one process job may run; generous for the largest honest card
@@ -246,6 +247,16 @@ class Offload:
         if broken is not None:
             broken.stop()
         self._ready = _background(self._start_processes())
+
+
+async def run_cpu(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Await `fn(*args, **kwargs)` computed in a worker thread (asyncio's default executor).
+
+    For callers that have no `Offload` yet (voice and picture input on main use it for PyAV and
+    Pillow work, which releases the GIL). Not bounded per user: move such call sites to the bot's
+    `Offload.in_thread` (or `in_process` for pure-Python work) when they are given one.
+    """
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _background(starting: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
