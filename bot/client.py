@@ -18,6 +18,7 @@ from discord.ext import commands, tasks
 from bot import gate
 from bot.config import Settings
 from bot.errors import UserError
+from bot.loopwatch import LoopWatch
 from bot.services import Services, build_services
 from bot.venice.errors import VeniceError
 
@@ -129,9 +130,11 @@ class LustifyBot(commands.AutoShardedBot):
         self.settings = settings
         self.extension_names = extensions
         self.services: Services | None = None
+        self.loop_watch = LoopWatch()  # warns, naming the task, when the event loop stalls
         self._shutdown: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
+        self.loop_watch.start()
         self.services = await build_services(self.settings, self)
         for name in self.extension_names:
             await self.load_extension(name)
@@ -166,6 +169,7 @@ class LustifyBot(commands.AutoShardedBot):
             if self.services is not None:
                 await self.services.close()
                 self.services = None
+            await self.loop_watch.stop()
 
     async def _unload_cogs(self) -> None:
         """Run every cog's `cog_unload` (discord.py's close does not), so background loops such as

@@ -60,6 +60,7 @@ from bot.config import Settings
 from bot.errors import CheckUnavailable, Refused
 from bot.judge import Judge, JudgeContext, Judgement, JudgeUnavailable
 from bot.judge.context import windows
+from bot.offload import Offload
 from bot.store import users
 from bot.store.models import AuditEvent
 from bot.venice.client import VeniceClient
@@ -72,6 +73,9 @@ MINOR_RULES = frozenset({"minor_age", "minor_term"})
 STRIKE_WINDOW = timedelta(hours=24)
 STRIKE_THRESHOLD = 5
 BLOCK_FOR = timedelta(hours=24)
+# Texts up to this many characters in all (a chat message is at most 4,000) are screened on the
+# event loop; more goes to a worker process when the caller has one.
+INLINE_SCREEN_CHARS = 4_096
 
 CONTEXTS = ("chat", "character", "persona", "image")
 # Definitions and image prompts are judged whatever stage 1 says (DESIGN §5).
@@ -372,18 +376,34 @@ async def refuse(
     return Refused(message, verdict.rule)
 
 
-async def check_texts(
-    sessions: async_sessionmaker[AsyncSession], texts: Iterable[str], where: Where, *, for_image: bool = False,
-    strike: bool = True,
-) -> None:
-    """Old path (stage 1 only): screen each text; on the first refusal, record it and raise
-    `Refused`. Use `ContentPolicy.check` in new code."""
+def first_refusal(texts: list[str], for_image: bool = False) -> safety.Verdict | None:
+    """The first refusing verdict among `texts`, or None. Pure: runs in a worker process too."""
     for text in texts:
-        if not text:
-            continue
         verdict = safety.screen(text, for_image=for_image)
         if not verdict.allowed:
-            raise await refuse(sessions, where, verdict, strike=strike)
+            return verdict
+    return None
+
+
+async def check_texts(
+    sessions: async_sessionmaker[AsyncSession], texts: Iterable[str], where: Where, *, for_image: bool = False,
+    strike: bool = True, offload: Offload | None = None,
+) -> None:
+    """Old path (stage 1 only): screen each text; on the first refusal, record it and raise
+    `Refused`. Use `ContentPolicy.check` in new code.
+
+    More than `INLINE_SCREEN_CHARS` in all (a card, a lorebook, a whole character) is screened in
+    a worker process when `offload` is given, so it never holds the event loop; a chat message is
+    screened here, at a cost of milliseconds. A screen that runs out of time raises `TooSlow`:
+    text is refused, never let through, when it could not be checked.
+    """
+    wanted = [text for text in texts if text]
+    if offload is not None and sum(map(len, wanted)) > INLINE_SCREEN_CHARS:
+        verdict = await offload.in_process(first_refusal, wanted, for_image, owner=where.user_id)
+    else:
+        verdict = first_refusal(wanted, for_image)
+    if verdict is not None:
+        raise await refuse(sessions, where, verdict, strike=strike)
 
 
 async def check_text(

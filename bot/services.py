@@ -19,6 +19,7 @@ from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.images.service import ImageService
 from bot.limits import Limits
+from bot.offload import Offload
 from bot.settings import SettingsStore
 from bot.store import users
 from bot.store.engine import make_engine, make_sessionmaker
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What the worker processes import once, in the fork server: the modules whose functions run there.
+OFFLOADED_MODULES = ("bot.characters.cards", "bot.characters.avatars", "bot.characters.service", "bot.policy")
+
 
 @dataclass
 class Services:
@@ -39,6 +43,7 @@ class Services:
     venice: VeniceClient
     config: SettingsStore
     limits: Limits
+    offload: Offload
     chat: ChatService = field(init=False)
     images: ImageService = field(init=False)
     characters: CharacterService = field(init=False)
@@ -64,6 +69,7 @@ class Services:
 
     async def close(self) -> None:
         await self.characters.close()
+        await self.offload.close()
         await self.venice.close()
         await self.engine.dispose()
 
@@ -84,12 +90,15 @@ async def build_services(settings: Settings, bot: commands.Bot | None = None) ->
     venice = VeniceClient(key, settings.venice_base_url)
     sessions = make_sessionmaker(engine)
     config = SettingsStore(sessions, settings)
+    offload = Offload(preload=OFFLOADED_MODULES)
+    offload.start()
     services = Services(
         settings=settings, engine=engine, sessions=sessions, venice=venice,
-        config=config, limits=Limits(sessions, config),
+        config=config, limits=Limits(sessions, config), offload=offload,
     )
     services.chat = ChatService(services)
-    services.images = ImageService(sessions=sessions, venice=venice, config=config, limits=services.limits)
-    services.characters = CharacterService(sessions, venice, config)
+    services.images = ImageService(sessions=sessions, venice=venice, config=config, limits=services.limits,
+                                   offload=offload)
+    services.characters = CharacterService(sessions, venice, config, offload=offload)
     services.personas = PersonaPoster(bot) if bot is not None else None
     return services

@@ -12,7 +12,6 @@ import io
 import logging
 from typing import Any
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -100,20 +99,12 @@ async def delete_character(interaction: discord.Interaction, character_id: int) 
 
 
 async def load_avatar(bot: Any, services: Services, attachment: discord.Attachment | None,
-                      url: str | None) -> tuple[str | None, bytes | None] | None:
+                      url: str | None, owner: int) -> tuple[str | None, bytes | None] | None:
     """(public URL, PNG bytes) from the avatar options, or None when neither was given."""
     if attachment is not None:
-        data = await avatars.attachment_image(attachment)
-        return attachment.url, avatars.as_png(data)
+        return await services.characters.avatar_from_upload(attachment, owner=owner)
     if url:
-        allow_private = services.characters.allow_private_urls
-        session = avatars.session_of(bot)
-        if session is not None:
-            data = await avatars.fetch_image(session, url, allow_private=allow_private)
-        else:
-            async with aiohttp.ClientSession() as own:
-                data = await avatars.fetch_image(own, url, allow_private=allow_private)
-        return url.strip(), avatars.as_png(data)
+        return await services.characters.avatar_from_link(url, owner=owner)
     return None
 
 
@@ -241,15 +232,13 @@ class Characters(commands.Cog):
     async def create(self, interaction: discord.Interaction, avatar: discord.Attachment | None = None,
                      avatar_url: str | None = None, shared: bool = False) -> None:
         precheck_avatar(avatar, avatar_url)
-        count = await repo.count_owned(self.services.sessions, interaction.user.id)
-        if count >= 200:
-            raise UserError("You have 200 characters already; delete one before creating another.")
+        await self.services.characters.check_room(interaction.user.id)
 
         async def save(it: discord.Interaction, character: Character, kept: list[str]) -> None:
             if not character.name.strip():
                 raise UserError("Your character needs a name.")
             await it.response.defer(ephemeral=True, thinking=True)
-            picture = await load_avatar(self.bot, self.services, avatar, avatar_url)
+            picture = await load_avatar(self.bot, self.services, avatar, avatar_url, it.user.id)
             url, png = picture if picture is not None else (None, None)
             created = await self.services.characters.create(
                 character, where=where_of(it, "character create"), shared=shared, avatar_url=url, avatar_png=png)
@@ -274,7 +263,7 @@ class Characters(commands.Cog):
             if not changed.name.strip():
                 raise UserError("Your character needs a name.")
             await it.response.defer(ephemeral=True, thinking=True)
-            picture = await load_avatar(self.bot, self.services, avatar, avatar_url)
+            picture = await load_avatar(self.bot, self.services, avatar, avatar_url, it.user.id)
             await self.services.characters.update(
                 row.id, changed, where=where_of(it, "character edit"),
                 shared=None if shared is None or it.guild_id is None else shared, avatar=picture)
@@ -318,9 +307,11 @@ class Characters(commands.Cog):
             raise UserError(f"That file is {file.size / 2**20:.1f} MiB; character cards can be at most "
                             f"{MAX_CARD_BYTES // 2**20} MiB.")
         await interaction.response.defer(ephemeral=True, thinking=True)
+        where = where_of(interaction, "character import")
+        await self.services.characters.begin_import(where)  # caps and cooldown, before downloading
         data = await file.read()
         created = await self.services.characters.import_card(
-            data, file.filename, where=where_of(interaction, "character import"), shared=shared, file_url=file.url)
+            data, file.filename, where=where, shared=shared, file_url=file.url)
         lore = len(created.lorebook.entries) if created.lorebook else 0
         await interaction.followup.send(
             f"📥 Imported **{created.name}** ({len(created.greetings)} greetings, {lore} lore entries). "

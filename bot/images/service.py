@@ -36,6 +36,7 @@ from bot.images.jobs import (
 )
 from bot.images.queue import Cancelled, ImageQueue, Ticket
 from bot.limits import Limits
+from bot.offload import Offload
 from bot.settings import SettingsStore
 from bot.store import images as store
 from bot.venice.client import VeniceClient
@@ -68,8 +69,11 @@ class ImageService:
         patience: float = RATE_LIMIT_PATIENCE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        offload: Offload | None = None,
     ) -> None:
         self.sessions = sessions
+        # Re-encoding runs in its bounded thread pool (Pillow's codecs release the GIL).
+        self.offload = offload or Offload(threads=1)
         self.venice = venice
         self.config = config
         self.limits = limits
@@ -263,7 +267,8 @@ class ImageService:
         self, record_id: int, plan: ImagePlan, result: ImageResult, seconds: float, limit: int
     ) -> Delivery:
         try:
-            data, content_type, ext = await asyncio.to_thread(fit_to_limit, result.data, result.content_type, limit)
+            data, content_type, ext = await self.offload.in_thread(fit_to_limit, result.data, result.content_type,
+                                                                   limit)
         except ValueError as exc:
             log.warning("image %s could not be fitted to %d bytes: %s", record_id, limit, exc)
             raise UserError(TOO_LARGE) from None
