@@ -18,10 +18,12 @@ from bot.characters.service import CharacterService
 from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.images.service import ImageService
+from bot.images.shared_queue import SharedImageQueue
 from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store import users
 from bot.store.engine import make_engine, make_sessionmaker
+from bot.store.processes import Process
 from bot.ui.personas import PersonaPoster
 from bot.venice.client import VeniceClient
 
@@ -39,6 +41,7 @@ class Services:
     venice: VeniceClient
     config: SettingsStore
     limits: Limits
+    process: Process  # this process in the database: owner of work in flight, periodic-job claims
     chat: ChatService = field(init=False)
     images: ImageService = field(init=False)
     characters: CharacterService = field(init=False)
@@ -65,6 +68,7 @@ class Services:
     async def close(self) -> None:
         await self.characters.close()
         await self.venice.close()
+        await self.process.retire()
         await self.engine.dispose()
 
 
@@ -84,12 +88,17 @@ async def build_services(settings: Settings, bot: commands.Bot | None = None) ->
     venice = VeniceClient(key, settings.venice_base_url)
     sessions = make_sessionmaker(engine)
     config = SettingsStore(sessions, settings)
+    # A bot process owns its shards; the command-line chat owns none (it recovers nobody's work).
+    process = await Process.register(sessions, shard_ids=settings.shard_ids if bot is not None else (),
+                                     shard_count=settings.shard_count)
+    process.start()
     services = Services(
         settings=settings, engine=engine, sessions=sessions, venice=venice,
-        config=config, limits=Limits(sessions, config),
+        config=config, limits=Limits(sessions, config, owner=process), process=process,
     )
     services.chat = ChatService(services)
-    services.images = ImageService(sessions=sessions, venice=venice, config=config, limits=services.limits)
+    services.images = ImageService(sessions=sessions, venice=venice, config=config, limits=services.limits,
+                                   queue=SharedImageQueue(sessions, owner=process))
     services.characters = CharacterService(sessions, venice, config)
     services.personas = PersonaPoster(bot) if bot is not None else None
     return services
