@@ -5,6 +5,11 @@ crashed process was streaming still say "✍️ writing…" with a Stop button t
 `rewrite` edits each of them into what the reply is now: the text that arrived and a note that the
 bot restarted, or the previous swipe of an interrupted regenerate, with continue / regenerate and
 the rest. It runs in the background once per start, using stored ids only.
+
+A new reply's text is only stored when it ends, so after a crash the database has none; what the
+crashed process had already shown (every shown edit passed the screen; the whole is screened again
+here) is read back from its messages and kept as the cut reply, so the story keeps what users saw.
+Only the messages linked to the reply are known: the first one, and all of them once it ended.
 """
 
 from __future__ import annotations
@@ -14,15 +19,30 @@ from typing import Any
 
 import discord
 
-from bot.chat.writer import Posted, ReplyWriter
+from bot import policy
+from bot.chat.writer import HELD, Posted, ReplyWriter
 from bot.settings import SettingsStore
 from bot.store.conversations import Conversations, Settled, TurnRow
 from bot.ui.chat_views import reply_view
+from bot.ui.personas import PLACEHOLDER
 from bot.ui.split import FENCE, open_fence
+from bot.ui.stream import DEFAULT_MARKER
 
 log = logging.getLogger(__name__)
 
 RESTARTED = "the bot restarted"
+
+
+def shown_text(messages: list[discord.Message]) -> str:
+    """The reply text a crashed stream had shown, without the "writing…" marker."""
+    parts = []
+    for message in messages:
+        body = message.content if message.webhook_id is not None or not message.embeds else (
+            message.embeds[0].description or "")
+        body = body.removesuffix(DEFAULT_MARKER).removesuffix(HELD).strip()
+        if body and body != PLACEHOLDER:
+            parts.append(body)
+    return "\n".join(parts)
 
 
 def cut_text(reply: TurnRow) -> str:
@@ -57,8 +77,13 @@ async def _rewrite_one(bot: discord.Client, item: Settled, conversations: Conver
                        poster: Any, pictures: bool) -> None:
     reply = item.reply
     channel = bot.get_channel(item.channel_id) or await bot.fetch_channel(item.channel_id)
-    first = await channel.fetch_message(reply.discord_ids[0])
+    shown = [await channel.fetch_message(i) for i in reply.discord_ids]
+    first = shown[0]
     via_webhook = first.webhook_id is not None
+    if reply.status == "failed":
+        text = shown_text(shown)
+        if text and policy.output_verdict(text).allowed:
+            reply = await conversations.adopt_shown(reply.id, text) or reply
     author = first.embeds[0].author if first.embeds and not via_webhook else None
     name = (author.name if author else None) or item.character_name
     avatar = author.icon_url if author else None
