@@ -15,13 +15,15 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from bot.store.engine import make_engine
+from bot.store.migrate import alembic_config
 from tests import payloads as p
 from tests.conftest import DISCORD_TOKEN, TEST_DATABASE_URL, VENICE_KEY, drop_pg_database, new_pg_database
 from tests.e2e import run_cli, secrets_in
-from tests.e2e.conftest import SECRETS, E2E, custom_ids, is_reply_with, text_of
+from tests.e2e.conftest import E2E, SECRETS, custom_ids, is_reply_with, text_of
 from tests.fakes.discord import SPEC_PATH, FakeDiscord
 from tests.fakes.venice import FakeVenice
 
@@ -189,4 +191,4 @@ async def test_processes_starting_together_on_a_new_database_both_come_up(shards
         await asyncio.gather(shards.start(SHARD_COUNT="2", SHARD_IDS="0"),
                              shards.start(SHARD_COUNT="2", SHARD_IDS="1"))
     [(revision,)] = await shards.sql("SELECT version_num FROM alembic_version")
-    assert revision == "0002"
+    assert revision == ScriptDirectory.from_config(alembic_config(shards.url)).get_current_head()
