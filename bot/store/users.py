@@ -30,6 +30,8 @@ async def _locked_flags(session: AsyncSession, user_id: int) -> UserFlag:
 
 async def unlock_dm(sessions: async_sessionmaker[AsyncSession], user_id: int) -> None:
     """Remember that this user ran one of our (age-restricted) commands in their DM with the bot."""
+    if await dm_unlocked(sessions, user_id):
+        return  # the usual case: one read, no write on every DM command
     async with sessions.begin() as session:
         stmt = insert_for(session, UserFlag).values(user_id=user_id, strikes=0, dm_unlocked_at=utcnow())
         await session.execute(stmt.on_conflict_do_update(
