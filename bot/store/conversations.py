@@ -427,18 +427,6 @@ class Conversations:
                             .values(status="complete", owner_id=None).execution_options(synchronize_session=False))
             return settled
 
-    async def adopt_shown(self, reply_id: int, text: str) -> TurnRow | None:
-        """A new reply that recovery marked `failed` (its text was never stored) still shows `text`
-        in Discord: keep that as the reply, `cut`. None when the reply changed meanwhile."""
-        async with self.sessions.begin() as s:
-            m = await s.get(Message, reply_id)
-            if m is None or m.status != "failed" or m.content.strip() or not text.strip():
-                return None
-            swipes = list(m.swipes or [""])
-            swipes[min(m.swipe_index, len(swipes) - 1)] = text
-            m.swipes, m.content, m.status, m.tokens = swipes, text, "cut", estimate(text)
-            return TurnRow.of(m)
-
     async def forget_discord_message(self, discord_message_id: int) -> TurnRow | None:
         """A message was deleted in Discord: a user's message leaves history; a reply only loses the link.
 

@@ -6,10 +6,12 @@ crashed process was streaming still say "✍️ writing…" with a Stop button t
 bot restarted, or the previous swipe of an interrupted regenerate, with continue / regenerate and
 the rest. It runs in the background once per start, using stored ids only.
 
-A new reply's text is only stored when it ends, so after a crash the database has none; what the
-crashed process had already shown (every shown edit passed the screen; the whole is screened again
-here) is read back from its messages and kept as the cut reply, so the story keeps what users saw.
-Only the messages linked to the reply are known: the first one, and all of them once it ended.
+A new reply's text is only stored when it ends, so after a crash the database has none and the
+turn stays out of the story (DESIGN §6: a crash leaves no half-written turn for the model). What
+the crashed process had already shown stays on screen (read back from its messages, screened
+again as a whole) with a note that it was cut off and is not part of the story; 🔄 Regenerate
+writes a full reply in its place. Only the messages linked to the reply are known: the first one,
+and all of them once it ended.
 """
 
 from __future__ import annotations
@@ -45,9 +47,16 @@ def shown_text(messages: list[discord.Message]) -> str:
     return "\n".join(parts)
 
 
-def cut_text(reply: TurnRow) -> str:
-    """What a settled reply shows: its text and why it stopped (notes are not stored as story)."""
+def cut_text(reply: TurnRow, shown: str = "") -> str:
+    """What a settled reply shows: its text and why it stopped (notes are not stored as story).
+
+    `shown`: for a reply with no stored text, what the crashed process had already written.
+    """
     if reply.status == "failed" or not reply.content.strip():
+        if shown:
+            closing = "\n" + FENCE if open_fence(shown) is not None else ""
+            return (f"{shown}{closing}\n*(cut off: {RESTARTED}, so this part is not in the story. "
+                    "Press 🔄 Regenerate for a full reply.)*")
         return f"*(cut off: {RESTARTED} before the reply began. Press 🔄 Regenerate to try again.)*"
     if reply.status == "complete":  # an interrupted regenerate: the previous swipe is back
         return f"{reply.content}\n-# Regenerating was cut off: {RESTARTED}."
@@ -80,10 +89,9 @@ async def _rewrite_one(bot: discord.Client, item: Settled, conversations: Conver
     shown = [await channel.fetch_message(i) for i in reply.discord_ids]
     first = shown[0]
     via_webhook = first.webhook_id is not None
-    if reply.status == "failed":
-        text = shown_text(shown)
-        if text and policy.output_verdict(text).allowed:
-            reply = await conversations.adopt_shown(reply.id, text) or reply
+    partial = shown_text(shown) if reply.status == "failed" else ""
+    if partial and not policy.output_verdict(partial).allowed:
+        partial = ""
     author = first.embeds[0].author if first.embeds and not via_webhook else None
     name = (author.name if author else None) or item.character_name
     avatar = author.icon_url if author else None
@@ -91,7 +99,7 @@ async def _rewrite_one(bot: discord.Client, item: Settled, conversations: Conver
     pictures = pictures and bool(await config.get("images", guild_id=item.guild_id, channel_id=item.channel_id))
     writer = ReplyWriter(poster=poster, channel=channel, name=name, avatar_url=avatar,
                          use_webhook=via_webhook, reuse=[Posted(i, via_webhook) for i in reply.discord_ids])
-    ids = await writer.replace_all(cut_text(reply), reply_view(reply, latest=latest, pictures=pictures))
+    ids = await writer.replace_all(cut_text(reply, partial), reply_view(reply, latest=latest, pictures=pictures))
     if ids != reply.discord_ids:
         await conversations.link_discord(reply.id, item.channel_id, ids)
     log.info("rewrote reply %s, interrupted by the last shutdown, in channel %s", reply.id, item.channel_id)

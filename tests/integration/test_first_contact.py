@@ -8,7 +8,6 @@ so 20 simultaneous first writes for one key all succeed and leave one row.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -23,7 +22,7 @@ from bot.store.conversations import Conversations
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.models import ChannelState, MessageLink, Persona, Setting, UserFlag
 from tests.fakes.discord import FakeDiscord
-from tests.harness import HANDLER_TASK_PREFIXES
+from tests.harness import invoke_together
 
 pytestmark = pytest.mark.postgres
 AT_ONCE = 20
@@ -108,13 +107,7 @@ async def test_a_new_users_twenty_simultaneous_dm_commands_are_all_answered(
         commands = ["privacy info", "conversation list"]
         payloads = [fake_discord.slash_payload(None, dm, commands[i % 2]) for i in range(AT_ONCE)]
 
-        before = asyncio.all_tasks()
-        for payload in payloads:  # delivered together, as the gateway would in one burst
-            bot._connection.parse_interaction_create(copy.deepcopy(payload))
-        handlers = [t for t in asyncio.all_tasks() - before if t.get_name().startswith(HANDLER_TASK_PREFIXES)]
-        results = await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), 30)
-
-        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert await invoke_together(bot, payloads) == []  # delivered together, as in one gateway burst
         for payload in payloads:
             answer = await fake_discord.handle(payload).response(timeout=5)
             assert answer.json["type"] == 4  # a message, not silence

@@ -30,6 +30,11 @@ def test_a_reply_with_no_text_invites_a_regenerate() -> None:
     assert "Regenerate" in cut_text(reply("", "failed"))
 
 
+def test_text_shown_before_the_crash_stays_visible_but_is_said_to_be_out_of_the_story() -> None:
+    shown = cut_text(reply("", "failed"), "She smiles and")
+    assert shown.startswith("She smiles and\n*(cut off: the bot restarted") and "not in the story" in shown
+
+
 def test_an_interrupted_regenerate_shows_the_previous_swipe_again() -> None:
     shown = cut_text(reply("The first answer.", "complete", ["The first answer."]))
     assert shown.startswith("The first answer.\n") and "Regenerating was cut off" in shown
