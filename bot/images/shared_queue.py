@@ -121,6 +121,10 @@ class SharedImageQueue:
         self._seq = itertools.count(1)
         self._mine: dict[int, SharedTicket] = {}  # row id -> this process's tickets in the line
         self._refreshing: asyncio.Task[None] | None = None
+        # SQLite has one writer: this process's changes to the line take turns here rather than in
+        # SQLite's busy handler (see `bot.limits`); PostgreSQL waits on the advisory lock.
+        bind = sessions.kw.get("bind")
+        self._one_writer = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
 
     def submit(self, user_id: int, guild_id: int | None, on_position: PositionCallback | None = None
                ) -> SharedTicket:
@@ -208,7 +212,7 @@ class SharedImageQueue:
     async def _locked(self, ticket: SharedTicket | None, *, joining: bool = False) -> None:
         """Under the queue lock: add or remove `ticket`'s row, dispatch, and tell local tickets."""
         owner = self.owner.id if self.owner is not None else None
-        async with self.sessions.begin() as session:
+        async with self._one_writer or contextlib.nullcontext(), self.sessions.begin() as session:
             await serialize(session, QUEUE_LOCK)
             if ticket is not None and joining:
                 row = ImageSlot(owner_id=owner, user_id=ticket.user_id, guild_id=ticket.guild_id, state=WAITING,
