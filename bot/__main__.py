@@ -41,10 +41,17 @@ def _describe_db_error(url: str, exc: BaseException) -> str:
 async def _migrate(settings: Settings, *, action: str = "upgrade", target: str = "head") -> None:
     from alembic.util import CommandError
 
-    from bot.store.migrate import migrate
+    from bot.store.migrate import DatabaseUnreachable, UpgradeFailed, migrate
 
     try:
         await migrate(settings.database_url, action=action, target=target)
+    except DatabaseUnreachable as exc:
+        raise Fatal(_describe_db_error(settings.database_url, exc)) from None
+    except UpgradeFailed as exc:
+        # The database opened fine: blaming DATABASE_URL would send the operator the wrong way.
+        at = f"it is still at revision {exc.revision}" if exc.revision else "it has no schema yet"
+        raise Fatal(f"migrate: upgrading the database schema at {_safe_url(settings.database_url)} failed "
+                    f"({exc.reason}); {at}. Run `python -m bot migrate` again to retry") from None
     except CommandError as exc:
         # Alembic's own complaint (an unknown revision, a database newer than this code): the
         # database opened fine, so saying "cannot open" would send the operator the wrong way.

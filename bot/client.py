@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands, tasks
 
@@ -139,6 +140,15 @@ class LustifyBot(commands.AutoShardedBot):
         for name in self.extension_names:
             await self.load_extension(name)
         log.info("setup done: %d extensions, %d commands", len(self.extension_names), len(self.tree.get_commands()))
+
+    async def launch_shards(self) -> None:
+        if self.shard_count is not None and self.settings.discord_api_base:
+            # discord.py asks the REST base for the gateway address only when it picks the shard
+            # count itself; with SHARD_COUNT set it would dial Discord's fixed address instead of
+            # the one DISCORD_API_BASE serves (a fake Discord in tests, a proxy's upstream otherwise).
+            _, url, _ = await self.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        await super().launch_shards()
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d servers", self.user, len(self.guilds))

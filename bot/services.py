@@ -18,11 +18,13 @@ from bot.characters.service import CharacterService
 from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.images.service import ImageService
+from bot.images.shared_queue import SharedImageQueue
 from bot.limits import Limits
 from bot.offload import Offload
 from bot.settings import SettingsStore
 from bot.store import users
 from bot.store.engine import make_engine, make_sessionmaker
+from bot.store.processes import Process
 from bot.ui.personas import PersonaPoster
 from bot.venice.client import VeniceClient
 
@@ -44,6 +46,7 @@ class Services:
     config: SettingsStore
     limits: Limits
     offload: Offload
+    process: Process  # this process in the database: owner of work in flight, periodic-job claims
     chat: ChatService = field(init=False)
     images: ImageService = field(init=False)
     characters: CharacterService = field(init=False)
@@ -71,6 +74,7 @@ class Services:
         await self.characters.close()
         await self.offload.close()
         await self.venice.close()
+        await self.process.retire()
         await self.engine.dispose()
 
 
@@ -92,13 +96,17 @@ async def build_services(settings: Settings, bot: commands.Bot | None = None) ->
     config = SettingsStore(sessions, settings)
     offload = Offload(preload=OFFLOADED_MODULES)
     offload.start()
+    # A bot process owns its shards; the command-line chat owns none (it recovers nobody's work).
+    process = await Process.register(sessions, shard_ids=settings.shard_ids if bot is not None else (),
+                                     shard_count=settings.shard_count)
+    process.start()
     services = Services(
         settings=settings, engine=engine, sessions=sessions, venice=venice,
-        config=config, limits=Limits(sessions, config), offload=offload,
+        config=config, limits=Limits(sessions, config, owner=process), offload=offload, process=process,
     )
     services.chat = ChatService(services)
     services.images = ImageService(sessions=sessions, venice=venice, config=config, limits=services.limits,
-                                   offload=offload)
+                                   queue=SharedImageQueue(sessions, owner=process), offload=offload)
     services.characters = CharacterService(sessions, venice, config, offload=offload)
     services.personas = PersonaPoster(bot) if bot is not None else None
     return services

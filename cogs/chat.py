@@ -25,6 +25,7 @@ from bot.client import LustifyBot, user_message_for
 from bot.errors import LimitReached, UserError
 from bot.store import users
 from bot.store.conversations import TurnRow
+from bot.ui import recovery
 from bot.ui.chat_views import ChatButton, edit_submission, reply_view, stop_view
 from cogs.chat_admin import ConversationCog
 from cogs.chat_buttons import ChatControls
@@ -99,11 +100,20 @@ class Chat(commands.Cog):
         # on a webhook message, so exactly 1.0 s fills the bucket and the next message waits ~2 s.
         self.edit_interval = 1.25
         self.controls = ChatControls(self)
+        self._recovery: asyncio.Task[None] | None = None  # rewriting what a crash left in Discord
 
     async def cog_load(self) -> None:
-        recovered = await self.engine.conversations.recover_interrupted()
-        if recovered:
-            log.info("settled %d replies interrupted by the last shutdown", recovered)
+        settled = await self.engine.conversations.recover_interrupted()
+        if settled:
+            log.info("settled %d replies interrupted by the last shutdown", len(settled))
+            self._recovery = asyncio.create_task(recovery.rewrite(
+                self.bot, settled, conversations=self.engine.conversations, config=self.services.config,
+                poster=self.services.personas, pictures=getattr(self.services, "images", None) is not None,
+            ), name="chat-recovery")
+
+    async def cog_unload(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -340,7 +350,6 @@ class Chat(commands.Cog):
                 scene.conversation.id, author_id=where.user_id, author_name=where.user_name, content=text,
                 discord_message_id=discord_message_id, channel_id=where.channel_id, model=scene.model,
             )
-            await self.engine.conversations.set_title_if_empty(scene.conversation.id, text[:60])
             turns = await self.engine.conversations.window(scene.conversation, before_id=user_row.id)
             turns.append(user_row)
             prompt = await self.engine.prompt_for(scene, where, turns)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -21,6 +22,7 @@ from bot.ui.gating import component_allowed
 log = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 120.0
+DAILY = timedelta(hours=23)  # a little under a day, so an hourly wake-up never skips a day
 ONLY_YOURS = "Only the person who asked for this deletion can confirm it."
 CONFIRM_TEXT = (
     "⚠️ **Delete everything I store about you?**\n"
@@ -127,10 +129,13 @@ class Privacy(commands.Cog):
     async def cog_unload(self) -> None:
         self.usage_purge.cancel()
 
-    @tasks.loop(hours=24)
+    @tasks.loop(hours=1)
     async def usage_purge(self) -> None:
         # Usage rows kept for the rest of the day of a deletion (daily limits) go once it is over.
+        # Every process wakes hourly; one of them (the claim) runs it, once a day.
         try:
+            if not await self.bot.services.process.claim("privacy-usage-purge", DAILY):  # type: ignore[union-attr]
+                return
             removed = await privacy.purge_deleted_usage(self.sessions)
         except Exception:
             log.exception("privacy: purging usage of deleted users failed; will retry tomorrow")

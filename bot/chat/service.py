@@ -100,7 +100,7 @@ class ChannelQueue:
 class ChatService:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.conversations = Conversations(services.sessions)
+        self.conversations = Conversations(services.sessions, owner=services.process)
         self.queue = ChannelQueue()
         self.calibrators: dict[str, TokenCalibrator] = {}
         self._running: dict[int, asyncio.Task[object]] = {}  # reply id -> the task streaming it

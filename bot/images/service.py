@@ -56,7 +56,8 @@ T = TypeVar("T")
 
 
 class ImageService:
-    """Plans, queues, generates and records images. One per process (queue state is in memory)."""
+    """Plans, queues, generates and records images. One per process; the queue it is given is
+    shared by every process on the database (`SharedImageQueue`) or, in tests, local."""
 
     def __init__(
         self,
@@ -111,7 +112,7 @@ class ImageService:
         progress = _Careful(progress or Progress())
         lease = await self.limits.acquire(
             user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id, kind="image",
-            parent_id=job.parent_channel_id,
+            parent_id=job.parent_channel_id, estimate_usd=plan.cost_usd,
         )
         try:
             record_id = await store.create(self.sessions, planning.new_record(plan))
@@ -171,7 +172,8 @@ class ImageService:
             parent_image_id=source.id,
         )
         lease = await self.limits.acquire(
-            user_id=user_id, guild_id=guild_id, channel_id=channel_id, kind="upscale", parent_id=parent_channel_id
+            user_id=user_id, guild_id=guild_id, channel_id=channel_id, kind="upscale", parent_id=parent_channel_id,
+            estimate_usd=cost,
         )
         try:
             new = planning.upscale_record(source, job, source_size, scale)

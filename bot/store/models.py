@@ -104,7 +104,11 @@ class Message(Base):
     """One turn. Assistant turns keep every swipe; `content` is the swipe history uses."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # Start-up recovery looks for the few turns still `pending` or `streaming`.
+        Index("ix_messages_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(IdKey, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -125,6 +129,9 @@ class Message(Base):
     model: Mapped[str | None] = mapped_column(String(100))
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    # The process (`processes.id`) writing this turn while it is `pending`/`streaming`: start-up
+    # recovery settles only its own process's work, or work whose owner stopped renewing its lease.
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MessageLink(Base):
@@ -231,7 +238,13 @@ class ImageRecord(Base):
 
 
 class Usage(Base):
-    """One billed Venice call, attributed to a user and server, for quotas and privacy export."""
+    """One billed Venice call, attributed to a user and server, for quotas and privacy export.
+
+    A row is written when the call is admitted (`bot.limits`), as a reservation: `reserved` (cost
+    is an estimate) until Venice reports what it cost, then `running` until the work is over
+    (it holds one of the user's concurrency slots while its owner process is alive), then `done`.
+    A call that fails before Venice answers takes its reservation back, so it uses up nothing.
+    """
 
     __tablename__ = "usage"
     __table_args__ = (
@@ -247,6 +260,8 @@ class Usage(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)  # the process that holds the reservation
 
 
 class AuditEvent(Base):
@@ -277,17 +292,44 @@ class UserFlag(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(When)
 
 
-class Lease(Base):
-    """A running job (chat reply, image) held by one process, so limits hold across processes."""
+class ProcessRow(Base):
+    """A running bot process: its shards, and a lease on being alive that its heartbeat renews.
 
-    __tablename__ = "leases"
-    __table_args__ = (Index("ix_leases_user_kind", "user_id", "kind"),)
+    Work in flight (streaming replies, usage reservations, image queue slots) names its process,
+    so other processes can tell live work from what a crashed one left behind.
+    """
+
+    __tablename__ = "processes"
 
     id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))  # host:pid, for operators
+    shard_ids: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)  # None: every shard
+    shard_count: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(When, index=True)
+
+
+class ImageSlot(Base):
+    """One image request in the shared queue: waiting for a slot, or holding one (`running`)."""
+
+    __tablename__ = "image_slots"
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)  # order of arrival
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     user_id: Mapped[int] = mapped_column(Snowflake)
-    guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    expires_at: Mapped[datetime] = mapped_column(When)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake)
+    state: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | running
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class JobRun(Base):
+    """When a periodic job (retention, purges) last ran, so one process runs it for all."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(When)
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class JudgeVerdict(Base):

@@ -184,10 +184,11 @@ async def test_a_crash_mid_stream_leaves_no_half_turn_and_the_next_bot_carries_o
     # The question stays; the half-written reply never reaches the model.
     assert chat.history() == ["alice: first", "A complete first answer.", "alice: second", "alice: third"]
     assert (await stored(chat, stuck)).status == "failed"
-    # Its stop button, pressed after the restart, gives the message its real buttons back.
-    await chat.click(where, stuck, button(stuck, "stop"))
+    # The restart rewrites the stuck message itself: cut off, with its real buttons instead of Stop.
+    await until(lambda: MARKER not in text_of(chat.discord.world.messages[stuck["id"]]))
     repaired = chat.discord.world.messages[stuck["id"]]
-    assert MARKER not in text_of(repaired) and not any(c.startswith("chat:stop:") for c in custom_ids(repaired))
+    assert "cut off: the bot restarted" in text_of(repaired) and button(repaired, "regen")
+    assert not any(c.startswith("chat:stop:") for c in custom_ids(repaired))
 
 
 async def test_a_new_bot_instance_continues_the_conversation(chat: ChatWorld) -> None:

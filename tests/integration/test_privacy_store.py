@@ -76,7 +76,6 @@ async def world(sessions: Sessions) -> World:
                                  character_name="Scarlett", created_by=ALICE, greetings=["Welcome in."])
     await _turn(repo, shared, ALICE, "Alice", ALICE_WORDS, 9001)
     await _turn(repo, shared, BOB, "Bob", BOB_WORDS, 9003)
-    await repo.set_title_if_empty(shared.id, ALICE_WORDS[:60])
     solo, _ = await repo.start(channel_id=DM_CHANNEL, guild_id=None, character_ref="builtin:scarlett",
                                character_name="Scarlett", created_by=ALICE, greetings=["Hi you."])
     await _turn(repo, solo, ALICE, "Alice", "just between us", 9005)
@@ -180,10 +179,11 @@ async def test_delete_leaves_other_users_data_alone(world: World) -> None:
     await privacy.delete_user(world.sessions, ALICE)
 
     after = await privacy.export_user(world.sessions, BOB)
-    # The only change: Bob's reroll no longer points at Alice's (deleted) image.
-    assert [i["parent_id"] for i in after["images"]] == [None]
+    # The only change: Bob's reroll no longer points at Alice's (deleted) image, and loses the
+    # prompt it copied from her (her words), so it is marked deleted.
+    assert [(i["parent_id"], i["prompt"], i["status"]) for i in after["images"]] == [(None, "", "deleted")]
     for image in before["images"]:
-        image["parent_id"] = None
+        image.update(parent_id=None, prompt="", user_prompt="", negative="", status="deleted")
     assert _without_clock(after) == _without_clock(before)
     async with world.sessions() as s:
         assert await s.get(Conversation, world.bobs.id) is not None
@@ -193,7 +193,7 @@ async def test_shared_conversation_stays_coherent_without_the_users_turns(world:
     await privacy.delete_user(world.sessions, ALICE)
 
     conv = await world.repo.get(world.shared.id)
-    assert conv is not None and conv.created_by is None and conv.title == ""
+    assert conv is not None and conv.created_by is None and conv.title.startswith("Conversation of ")
     window = await world.repo.window(conv)
     assert [(t.role, t.content) for t in window] == [
         ("assistant", "Welcome in."), ("assistant", "(reply to Alice)"),
