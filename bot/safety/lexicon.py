@@ -199,15 +199,16 @@ jeszcze nierozwinięta, плоская грудь, детское тело, де
 
 # --- Age phrases: "under 18", "almost legal", arithmetic and euphemisms: a youth signal -----------
 AGE_PHRASE = entries("""
-almost legal, nearly legal, not legal, barely legal, not yet legal, age of consent, not old enough,
-too young to vote, cant vote yet, can't even drive, before she could drive, still in diapers, sweet sixteen,
-quinceañera, quinceanera, quince años, xv años, years younger than, years older than, half my age,
-half your age, half his age, in dog years, born the year, born when, born after, born the same year,
-the year she was born, the year he was born, casi legal, todavía no es legal, menor de 18, menores de 18,
-menos de 18, quase legal, menos de 18 anos, presque majeure, pas encore majeure, moins de 18, fast volljährig,
-noch nicht volljährig, unter 18, quasi maggiorenne, non ancora maggiorenne, sotto i 18, bijna legaal,
-bijna meerderjarig, onder de 18, prawie pełnoletnia, jeszcze nie pełnoletnia, poniżej 18, почти совершеннолетн*,
-младше 18, меньше 18, 18歳未満, 18才未満, 18岁以下, 18歲以下, 18세 미만, 미자
+minus, divided by, twice seven, twice six, twice eight, almost legal, nearly legal, not legal, barely legal,
+not yet legal, age of consent, not old enough, too young to vote, cant vote yet, can't even drive,
+before she could drive, still in diapers, sweet sixteen, quinceañera, quinceanera, quince años, xv años,
+years younger than, years older than, half my age, half your age, half his age, in dog years, born the year,
+born when, born after, born the same year, the year she was born, the year he was born, casi legal,
+todavía no es legal, menor de 18, menores de 18, menos de 18, quase legal, menos de 18 anos, presque majeure,
+pas encore majeure, moins de 18, fast volljährig, noch nicht volljährig, unter 18, quasi maggiorenne,
+non ancora maggiorenne, sotto i 18, bijna legaal, bijna meerderjarig, onder de 18, prawie pełnoletnia,
+jeszcze nie pełnoletnia, poniżej 18, почти совершеннолетн*, младше 18, меньше 18, 18歳未満, 18才未満, 18岁以下,
+18歲以下, 18세 미만, 미자
 """)
 # "under", "younger than": with a number up to 18 they state a minor ("under 16").
 UNDER = entries("""
@@ -236,18 +237,21 @@ anymore, any more, any longer, yet, ya no, já não, plus, mehr, più, meer, ju�
 
 # --- Safe phrases: minor words in idioms and in adults' ordinary talk ------------------------------
 SAFE = entries("""
-kid gloves, kid you not, kidding, new kid in town, new kid on the block, karate kid, comeback kid, childs play,
-child's play, inner child, wild child, flower child, poster child, love child, only child, middle child,
-eldest child, oldest child, youngest child, with child, child support, child custody, child care, childcare,
-child labor laws, kid friendly, child friendly, family friendly, kid free, child free, childproof, child proof,
-childhood, childless, kid rock, kid cudi, billy the kid, like a kid in a candy store, like a kid on christmas,
-children of the night, child of the night, child of the gods, children of the gods, child of destiny,
-child of prophecy, child of the stars, kids are asleep, kids are in bed, kids are at school, kids are at camp,
-kids are grown, kids are grown up, kids are away, kids are out, children are asleep, children are grown,
-put the kids to bed, put the kids down, tucked the kids in, picked up the kids, pick up the kids,
-drop off the kids, dropped off the kids, mother of two, mother of three, father of two, father of three,
-mom of two, dad of two, has kids, have kids, had kids, no kids, grown kids, grown children, adult children,
-raising kids, raised kids, want kids, wants kids, high school reunion, high school graduation,
+what sex means, what the word sex means, naked eye, naked truth, naked flame, naked mole rat, nude color,
+nude colour, nude lipstick, nude heels, sex education, sex ed, sexual health, sex of the baby, biological sex,
+sex: female, sex: male, sex: f, sex: m, sex = female, sex = male, sexo: femenino, sexo: feminino,
+sexe : féminin, geschlecht, kid gloves, kid you not, kidding, new kid in town, new kid on the block, karate kid,
+comeback kid, childs play, child's play, inner child, wild child, flower child, poster child, love child,
+only child, middle child, eldest child, oldest child, youngest child, with child, child support, child custody,
+child care, childcare, child labor laws, kid friendly, child friendly, family friendly, kid free, child free,
+childproof, child proof, childhood, childless, kid rock, kid cudi, billy the kid, like a kid in a candy store,
+like a kid on christmas, children of the night, child of the night, child of the gods, children of the gods,
+child of destiny, child of prophecy, child of the stars, kids are asleep, kids are in bed, kids are at school,
+kids are at camp, kids are grown, kids are grown up, kids are away, kids are out, children are asleep,
+children are grown, put the kids to bed, put the kids down, tucked the kids in, picked up the kids,
+pick up the kids, drop off the kids, dropped off the kids, mother of two, mother of three, father of two,
+father of three, mom of two, dad of two, has kids, have kids, had kids, no kids, grown kids, grown children,
+adult children, raising kids, raised kids, want kids, wants kids, high school reunion, high school graduation,
 high school diploma, since high school, after high school, out of high school, graduated from high school,
 graduated high school, finished high school, left high school, dropped out of high school, college reunion,
 teen years are behind, teen years are over, cub scout*, cub reporter, bear cub, lion cub, wolf cub, fox cub,
@@ -292,10 +296,11 @@ kiedy miałem, miałam, miała, когда мне было, мне было, е�
 """)
 # After a bare number, these let it read as an age ("Mia is 13 and ...", "at 15 she ...").
 AFTER_OK = entries("""
-shes, hes, im, its, theyre, youre, were, and, but, when, so, yet, now, already, today, tonight, though, btw,
-lol, lmao, too, soon, next, in this, she, he, i, they, we, you, y, pero, e, mas, et, mais, und, aber, doch, ma,
-en, maar, i, ale, a, и, но, а, ella, él, elle, il, sie, er, lei, lui, ze, zij, hij, ona, on, она, он, already,
-ya, já, déjà, schon, già, al, już, уже
+shes, hes, im, its, theyre, youre, were, right, ok, okay, yeah, yes, huh, remember, last, this, yesterday,
+recently, and, but, when, so, yet, now, already, today, tonight, though, btw, lol, lmao, too, soon, next,
+in this, she, he, i, they, we, you, y, pero, e, mas, et, mais, und, aber, doch, ma, en, maar, i, ale, a, и, но,
+а, ella, él, elle, il, sie, er, lei, lui, ze, zij, hij, ona, on, она, он, already, ya, já, déjà, schon, già, al,
+już, уже
 """)
 # Before a bare number, these make it something else: a room, a page, a price, a time, a count.
 NON_AGE_BEFORE = entries("""
@@ -308,7 +313,7 @@ uhr, ore, uur, godzina
 """)
 # Duration: "15 years ago", "for 15 years", "seit 15 Jahren" is not an age.
 DURATION_BEFORE = entries("""
-hace, há, il y a, depuis, seit, vor, da, od, через, for, durante, pendant, während, per, przez, sinds, over, in,
+hace, il y a, depuis, seit, vor, da, od, через, for, durante, pendant, während, per, przez, sinds, over, in,
 within, after, past, last, next, every
 """)
 DURATION_AFTER = entries("""
@@ -322,13 +327,14 @@ birthday, bday, b day, cumpleaños, aniversário, anniversaire, geburtstag, comp
 """)
 # Birth: a year after these is a birth year ("born in 2011", "DOB 2011-04-02", "Jahrgang 2011").
 BIRTH = entries("""
-born, born in, born on, b, dob, d o b, date of birth, birth date, birthdate, birth year, birthyear,
-year of birth, birthday, nacida, nacido, nacida en, nacido en, fecha de nacimiento, año de nacimiento, nasceu,
-nascida, nascido, nascida em, data de nascimento, née, né, née en, née le, date de naissance,
-année de naissance, geboren, geboren am, geboren im, geburtsjahr, geburtsdatum, jahrgang, nata, nato, nata nel,
-nato nel, data di nascita, anno di nascita, geboortedatum, geboortejaar, geboren op, urodzona, urodzony,
-urodzona w, data urodzenia, rok urodzenia, rocznik, родилась, родился, родилась в, дата рождения, год рождения,
-生まれ, 生年月日, 出生, 出生于, 出生日期, 생년월일, 출생, 년생, 년도생
+nació, nacio, nasceu em, nació en, nacido el, geboren in, geboren op, born, born in, born on, b, dob, d o b,
+date of birth, birth date, birthdate, birth year, birthyear, year of birth, birthday, nacida, nacido, nacida en,
+nacido en, fecha de nacimiento, año de nacimiento, nasceu, nascida, nascido, nascida em, data de nascimento,
+née, né, née en, née le, date de naissance, année de naissance, geboren, geboren am, geboren im, geburtsjahr,
+geburtsdatum, jahrgang, nata, nato, nata nel, nato nel, data di nascita, anno di nascita, geboortedatum,
+geboortejaar, geboren op, urodzona, urodzony, urodzona w, data urodzenia, rok urodzenia, rocznik, родилась,
+родился, родилась в, дата рождения, год рождения, 生まれ, 生年月日, 出生, 出生于, 出生日期, 생년월일, 출생,
+년생, 년도생
 """)
 
 # --- Context of a number: a thing, a person, family ---------------------------------------------

@@ -241,8 +241,10 @@ _SYMBOLS = frozenset("@$!|")
 
 def _plain(token: str) -> list[str]:
     """A raw token as words and numbers: leet symbols become separators, mixed runs split."""
-    if token.isalpha() or token.isdigit():
+    if token.isdigit() or (token.isalpha() and token.isascii()):
         return [token]
+    if token.isalpha():
+        return _split_mixed(token)  # Latin beside CJK ("jkとエッチ")
     if any(ch in _SYMBOLS for ch in token):
         pieces: list[str] = []
         current = ""

@@ -61,7 +61,7 @@ def _tables() -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int], d
                 cardinals.setdefault(key, n)
                 if len(key) == 1 and len(key[0]) >= 4:
                     stems.setdefault(key[0], n)
-        for n in range(1, 21):
+        for n in range(1, 100 if lang == "ko" else 21):
             try:
                 word = num2words(n, lang=lang, to="ordinal")
             except (NotImplementedError, OverflowError, ValueError, AttributeError):
@@ -132,11 +132,13 @@ def number_at(tokens: list[str], i: int) -> tuple[int, int, str] | None:
 
 
 # Suffixes of compound age words, with the linking letters that may precede them.
-COMPOUND_SUFFIXES = (
+_RAW_SUFFIXES = (
     "jahrige", "jahriger", "jahriges", "jahrigen", "jahrig", "jarige", "jarig", "letnia", "letni", "letnie",
     "letniej", "latka", "latek", "летняя", "летний", "летнего", "летней", "летнюю", "летние", "летка", "enne", "enni",
-    "anera", "anero", "añera", "añero", "years old", "yearold",
+    "anera", "anero", "añera", "añero", "yearold",
 )
+# Folded like the text ("летней" loses its breve: "летнеи").
+COMPOUND_SUFFIXES = tuple(dict.fromkeys("".join(_fold(s)) for s in _RAW_SUFFIXES))
 _LINKS = ("o", "i", "и", "a", "e", "")
 
 

@@ -115,6 +115,8 @@ _NEGATION_FILLERS = _ARTICLES | frozenset({
 })
 _GENDER = frozenset({"f", "m", "female", "male", "nb", "ftm", "mtf", "w", "k", "ж", "м"})
 _CJK_SCHOOL_END = ("中", "高", "小", "初")
+_PRONOUNS = frozenset({"she", "he", "i", "you", "shes", "hes", "im", "youre", "ur", "u", "ella", "él", "elle", "il",
+                       "sie", "er", "lei", "lui", "ze", "zij", "hij", "ona", "on", "она", "он", "ей", "ему", "мне"})
 _ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th", "e", "eme", "er", "re", "o", "a", "º", "ª", "te", "de", "ste"})
 _IF = frozenset({"if", "si", "wenn", "se", "als", "jesli", "если"})
 
@@ -198,7 +200,7 @@ class _Reader:
 
 
 def _sexual_positions(reader: _Reader, *, image: bool) -> tuple[list[int], list[int]]:
-    strong = [h.start for h in reader.hits.get("strong", ())]
+    strong = [h.start for h in reader.hits.get("strong", ()) if h.start not in reader.safe]
     strong += [i for i, t in enumerate(reader.tokens) if t in sx.EMOJI] if any(
         e in " ".join(reader.tokens) for e in sx.EMOJI) else []
     setting = [h.start for h in reader.hits.get("setting", ())]
@@ -222,8 +224,13 @@ def _is_thing(reader: _Reader, i: int, after: int) -> bool:
         return False
     if any(t in lx.THINGS for t in nxt):
         return True
-    before = tokens[max(0, i - 5) : i]
-    return any(t in lx.THINGS for t in before) and not any(t in lx.PEOPLE for t in before)
+    for k in range(i - 1, max(-1, i - 6), -1):  # back to the start of the clause
+        t = tokens[k]
+        if t in _BOUNDARY or t in lx.PEOPLE or t in _PRONOUNS:
+            return False
+        if t in lx.THINGS:
+            return True
+    return False
 
 
 def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today: date, *, image: bool) -> None:
@@ -256,8 +263,12 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             _birth_year(reader, findings, i, value, today)
         if value < 1 or value >= 18:
             continue
-        if j + 1 < n and tokens[j] in (".", ":", ",") and tokens[j + 1].isdigit() and kind == "digits":
-            continue  # 1.6 m, 11:30, 1,5
+        if kind == "digits" and (
+            (j + 1 < n and tokens[j] in (".", ":", ",") and tokens[j + 1].isdigit() and not _is_year(tokens[j + 1]))
+            or any(_is_year(t) for t in tokens[max(0, i - 4) : i])
+            or any(_is_year(t) for t in tokens[j : j + 4])
+        ):
+            continue  # 1.6 m, 11:30, 1,5; a day or month in a date (1990-05-12)
         unit = reader.starting("age_unit", j)
         if kind == "digits" or kind == "word":
             if j < n and not tokens[j].isascii() and tokens[j].startswith(CJK_UNITS):
@@ -283,7 +294,9 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
                 findings.signals.add("school_level")
                 findings.image_school = findings.image_school or f"{tokens[i - 1]} {tok}"
                 continue
-        if reader.starting("school_after", j) and value <= 13 and not unit:
+        if value <= 13 and not unit and (
+            reader.starting("school_after", j) or (j + 1 < n and tokens[j] == "." and reader.starting("school_after", j + 1))
+        ):
             findings.signals.add("school_level")
             findings.image_school = findings.image_school or f"{tok} {tokens[j] if j < n else ''}"
             continue
@@ -302,6 +315,10 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
         k = hit.end
         if k < n and (num := number_at(tokens, k)) and num[0] == 18:
             _under(reader, findings, k, k + num[1])
+
+
+def _is_year(token: str) -> bool:
+    return len(token) == 4 and token.isdigit() and 1900 <= int(token) <= 2100
 
 
 def _age(
@@ -362,8 +379,8 @@ def _birth_year(reader: _Reader, findings: Findings, i: int, value: int, today: 
         return
     before = any(reader.ending("birth", k) for k in range(max(0, i - 4), i + 1))
     after = reader.starting("birth", i + 1) is not None
-    if len(tokens[i]) == 2 and not before:
-        return
+    if len(tokens[i]) == 2 and not reader.ending("birth", i):
+        return  # a two-digit year only right after "born in" ("born in '11")
     if (before or after) and today.year - year <= 18:
         findings.signals.add("birth_year")
 
