@@ -343,7 +343,7 @@ THINGS = frozenset(entries("""
 whisky, whiskey, whiskies, scotch, bourbon, rye, malt, rum, wine, wines, port, brandy, cognac, armagnac,
 tequila, mezcal, sake, vintage, macallan, glenfiddich, glenlivet, lagavulin, laphroaig, talisker, balvenie,
 ardbeg, jameson, single malt, honda, toyota, ford, bmw, civic, corolla, mustang, jeep, subaru, tesla, volvo,
-audi, bottle, bottles, cask, casks, barrel, barrels, cheese, cheddar, parmesan, gouda, car, cars, truck, van,
+audi, bottle, bottles, cask, casks, barrel, barrels, cheese, cheddar, parmesan, gouda, car, cars, truck,
 bike, motorcycle, laptop, computer, pc, phone, console, tv, camera, house, home, apartment, building, cabin,
 castle, mansion, tree, trees, oak, tradition, recipe, game, song, album, movie, film, show, series, book, novel,
 photo, picture, jacket, coat, shirt, jeans, boots, shoes, sweater, mattress, couch, sofa, bed, fridge, guitar,
