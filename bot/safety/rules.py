@@ -28,10 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import ahocorasick
+
 from bot.safety import lexicon as lx
 from bot.safety import sexual as sx
 from bot.safety.normalize import streams
 from bot.safety.numbers import (
+    CARDINALS,
     CJK_UNITS,
     cjk_number_before,
     compound_age,
@@ -98,6 +101,11 @@ def _matcher() -> Matcher:
 
 
 MATCHER = _matcher()
+# Number words under 18 long enough not to hide inside other letters by chance.
+_RUN_NUMBERS = ahocorasick.Automaton()
+for _word in {k[0] for k, v in CARDINALS.items() if len(k) == 1 and v < 18 and len(k[0]) >= 5}:
+    _RUN_NUMBERS.add_word(_word, _word)
+_RUN_NUMBERS.make_automaton()
 
 _BOUNDARY = frozenset({".", ",", ")", "(", ";", ":", "!", "?", "*", "~", "\"", "]", "[", "|"})
 _KEY_FILLERS = frozenset({":", "=", "(", "\"", "[", "{", "of", "is", "de", "di", "von", "van", "w", "в", ",", "-",
@@ -115,6 +123,7 @@ _NEGATION_FILLERS = _ARTICLES | frozenset({
 })
 _GENDER = frozenset({"f", "m", "female", "male", "nb", "ftm", "mtf", "w", "k", "ж", "м"})
 _CJK_SCHOOL_END = ("中", "高", "小", "初")
+_FRENCH_YEAR_BEFORE = frozenset({"en", "de", "eleve", "classe", "la", "une", "un"})  # "en 4e", "élève de 5e"
 _PRONOUNS = frozenset({"she", "he", "i", "you", "shes", "hes", "im", "youre", "ur", "u", "ella", "él", "elle", "il",
                        "sie", "er", "lei", "lui", "ze", "zij", "hij", "ona", "on", "она", "он", "ей", "ему", "мне"})
 _ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th", "e", "eme", "er", "re", "o", "a", "º", "ª", "te", "de", "ste"})
@@ -282,9 +291,10 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
         if unit and not key and (reader.ending("duration_before", i) or reader.starting("duration_after", unit.end)):
             continue  # "for 15 years", "hace 15 años", "15 years ago"
         if kind == "ordinal":
+            french_year = tokens[i + 1] in ("e", "eme") and i > 0 and tokens[i - 1] in _FRENCH_YEAR_BEFORE
             if reader.starting("birthday", j):
                 findings.signals.add("youth_number")
-            elif reader.starting("school_after", j) or reader.ending_within("school_before", i, 1, frozenset({"en"})):
+            elif french_year or reader.starting("school_after", j) or reader.ending_within("school_before", i, 1):
                 findings.signals.add("school_level")
             continue
         if kind == "roman" and not (unit or key or (copula and after_ok)):
@@ -416,6 +426,11 @@ def _words(reader: _Reader, findings: Findings) -> None:
         findings.nonsexual_cue = True
 
 
+def _numbers_in_runs(runs: list[str]) -> bool:
+    """A number word inside a joined run ("s h e i s f o u r t e e n" → "sheisfourteen")."""
+    return any(next(_RUN_NUMBERS.iter(run), None) is not None for run in runs if len(run) >= 5)
+
+
 def _hard_in_runs(runs: list[str]) -> str:
     """Hard terms inside joined spaced-letter runs, where a stray letter removed the boundary."""
     for run in runs:
@@ -447,6 +462,8 @@ def analyse(text: str, *, image: bool, today: date, langs: frozenset[str] = froz
     findings = Findings()
     token_streams, runs = streams(text)
     findings.hard = _hard_in_runs(runs)
+    if _numbers_in_runs(runs):
+        findings.signals.add("youth_number")
     for stream in token_streams:
         reader = _Reader(stream.tokens, langs)
         strong, setting = _sexual_positions(reader, image=image)

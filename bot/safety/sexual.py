@@ -72,7 +72,7 @@ chinpo, manko, nakadashi, onani, 做爱, 做愛, 性交, 性爱, 性愛, 色情,
 """)
 
 SETTING = entries("""
-share his bed, share her bed, shares her bed, sharing his bed, sharing her bed, hacerle el amor,
+kochać, kochac, share his bed, share her bed, shares her bed, sharing his bed, sharing her bed, hacerle el amor,
 hacerte el amor, se acuesta con, pasan la noche, pasar la noche juntos, schlafen, schläft, schlief, naar bed,
 переспит, переспим, переспать*, cock, cocks, dick, dicks, pussy, pussies, tits, hooker*, bondage, kiss, kisses,
 kissed, kissing, into his bed, into her bed, in his bed, in her bed, into my bed, in my bed, into bed with,
