@@ -261,10 +261,11 @@ def screen_many(
     if any(len(t) > MAX_CHARS for t in fields) or sum(map(len, fields)) > MAX_TOTAL_CHARS:
         return _refuse("too_long", context)
     day = today or date.today()
+    image = for_image or context == "image"
     pieces = fields + (["\n\n".join(fields)] if len(fields) > 1 else [])
     judged: list[Verdict] = []
-    for text in pieces:
-        verdict = screen(text, for_image=for_image, context=context, today=day)
+    for text in pieces:  # each within MAX_CHARS, all together within MAX_TOTAL_CHARS
+        verdict = _decide(text, image=image, context=context, today=day)[0]
         if not verdict.allowed:
             return verdict
         if verdict.judge:

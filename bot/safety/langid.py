@@ -14,6 +14,7 @@ cannot read its sexual words and so cannot tell whether it is in a sexual settin
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
 __all__ = ["COVERED", "MIN_LETTERS", "PIECE", "languages"]
@@ -55,6 +56,15 @@ def _letters(text: str) -> int:
     return sum(map(str.isalpha, text))
 
 
+def _clean(text: str) -> str:
+    """Compatibility forms folded and invisible characters dropped (they would read as another
+    language); accents are kept, since they tell languages apart."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return text.translate({ord(ch): None for ch in set(text) if unicodedata.category(ch) == "Cf"})
+
+
 def languages(text: str) -> tuple[frozenset[str], bool]:
     """(languages found, whether any sizeable piece is in a language outside COVERED).
 
@@ -64,7 +74,7 @@ def languages(text: str) -> tuple[frozenset[str], bool]:
     found: set[str] = set()
     uncovered = False
     detector = _detector()
-    for piece in _pieces(text):
+    for piece in _pieces(_clean(text)):
         if _letters(piece) < MIN_LETTERS:
             continue
         # Lower case ourselves (upper-case Latin text is otherwise taken for Japanese).

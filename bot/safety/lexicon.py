@@ -279,6 +279,7 @@ wieku, возраст, возрасте, 年齢, 年龄, 年紀, 나이, 연령
 """)
 # Subject and verb before a bare age: "she's 15", "I am 14", "sie ist 15", "ze is 15", "ей 15".
 COPULA = entries("""
+who is, whos, girl is, boy is, kid is, child is, character is, my character is, oc is, my oc is, she is just,
 looks, look, looking, looked, looks like, looks like shes, looks like hes, looks about, appears, appear,
 passes for, pass for, could pass for, pass as, seems, the body of a, body of a, im, i am, shes, she is, hes,
 he is, youre, you are, ur, u r, u are, theyre, they are, turned, turns, turning, just turned, tiene, tengo,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["Stream", "fold", "streams", "tokenize"]
+__all__ = ["Stream", "fold", "join_spaced", "streams", "tokenize"]
 
 # Kana voicing marks are combining marks (Mn) but change the word (カ/ガ); keep them.
 _KEEP_MARKS = frozenset({0x3099, 0x309A})
@@ -151,7 +151,16 @@ def _latinise(token: str) -> str:
 
 
 def _split(piece: str) -> list[str]:
+    if not piece.isascii() and _mostly_latin(piece):
+        # In Latin text, a word made only of look-alike letters ("а", "уо") is an obfuscation too.
+        return piece.translate(_PUNCT).translate(_HOMOGLYPHS).split()
     return [_latinise(t) for t in piece.translate(_PUNCT).split()]
+
+
+def _mostly_latin(text: str) -> bool:
+    letters = sum(map(str.isalpha, text))
+    ascii_letters = sum(map(str.isalpha, text.encode("ascii", "ignore").decode()))
+    return ascii_letters * 2 > letters
 
 
 def tokenize(text: str) -> list[str]:
@@ -174,6 +183,8 @@ def _lone(piece: str) -> bool:
 
 def _dotted(piece: str) -> str | None:
     """"l.o.l.i", "k.i.d.", "c.p" as "loli", "kid", "cp": single characters between punctuation."""
+    if len(piece) < 3 or (piece[1] not in _RUN_SEPARATORS and piece[0] not in _RUN_SEPARATORS):
+        return None
     body = piece.strip(".,*~:")
     if len(body) < 3 or len(body) % 2 == 0:
         return None
@@ -204,7 +215,7 @@ def _join_runs(pieces: list[str]) -> tuple[list[str], list[str]]:
             out.append(dotted)
             i += 1
             continue
-        if not _lone(piece):
+        if len(piece) > 4 or not _lone(piece):
             out.append(piece)
             i += 1
             continue
@@ -221,7 +232,7 @@ def _join_runs(pieces: list[str]) -> tuple[list[str], list[str]]:
             continue
         joined = "".join(chars)
         runs.append(joined)
-        if len(chars) >= 4 and chars[0] in "ai":
+        if len(chars) >= 4 and chars[0].translate(_HOMOGLYPHS) in ("a", "i"):
             out.extend((chars[0], joined[1:]))
         else:
             out.append(joined)
@@ -241,7 +252,7 @@ _SYMBOLS = frozenset("@$!|")
 
 def _plain(token: str) -> list[str]:
     """A raw token as words and numbers: leet symbols become separators, mixed runs split."""
-    if token.isdigit() or (token.isalpha() and token.isascii()):
+    if len(token) == 1 or token.isdigit() or (token.isalpha() and token.isascii()):
         return [token]
     if token.isalpha():
         return _split_mixed(token)  # Latin beside CJK ("jkとエッチ")
@@ -287,8 +298,27 @@ class Stream:
         self.leet = leet
 
 
-def _flatten(tokens: Iterable[str]) -> list[str]:
-    return [p for t in tokens for p in _plain(t)]
+def _flatten(tokens: list[str], *, cjk: bool) -> list[str]:
+    # Most tokens are plain words or numbers; only the others go through `_plain`. Without any
+    # Chinese, Japanese or Korean in the text, a word of letters needs no splitting.
+    simple = _simple_with_cjk if cjk else _simple
+    if all(map(simple, tokens)):
+        return tokens
+    out: list[str] = []
+    for t in tokens:
+        if simple(t):
+            out.append(t)
+        else:
+            out.extend(_plain(t))
+    return out
+
+
+def _simple(token: str) -> bool:
+    return len(token) == 1 or token.isalpha() or token.isdigit()
+
+
+def _simple_with_cjk(token: str) -> bool:
+    return len(token) == 1 or token.isdigit() or (token.isalpha() and token.isascii())
 
 
 def streams(text: str) -> tuple[list[Stream], list[str]]:
@@ -298,11 +328,14 @@ def streams(text: str) -> tuple[list[Stream], list[str]]:
     as letters ("1" as i, then as l). Readings equal to an earlier one are dropped, so ordinary
     text is read once.
     """
-    pieces = fold(text).split()
+    folded = fold(text)
+    cjk = not folded.isascii() and any(map(_is_cjk, set(folded)))
+    pieces = folded.split()
     joined_pieces, runs = _join_runs(pieces)
     raw = _split(" ".join(pieces))
     joined = _split(" ".join(joined_pieces)) if runs else raw
-    candidates = [(_flatten(raw), False), (_flatten(joined), False)]
+    flat_raw = _flatten(raw, cjk=cjk)
+    candidates = [(flat_raw, False), (_flatten(joined, cjk=cjk) if runs else flat_raw, False)]
     if any(_needs_leet(t) for t in joined):
         for table in (_LEET_I, _LEET_L):
             candidates.append((" ".join(_leet(t, table) for t in joined).split(), True))
@@ -315,3 +348,9 @@ def streams(text: str) -> tuple[list[Stream], list[str]]:
             out.append(Stream(tokens, leet=leet))
     leet_runs = [r.translate(table) for r in runs for table in (_LEET_I, _LEET_L)]
     return out, list(dict.fromkeys(runs + leet_runs))
+
+
+def join_spaced(text: str) -> str:
+    """`text` as tokens with spaced-out letters joined ("l o l i" → "loli"), for tests and docs."""
+    joined, _ = _join_runs(fold(text).split())
+    return " ".join(_split(" ".join(joined)))

@@ -19,6 +19,7 @@ from bot.safety.normalize import _plain, tokenize
 __all__ = [
     "CARDINALS",
     "CJK_UNITS",
+    "FIRST_WORDS",
     "COMPOUND_SUFFIXES",
     "ORDINALS",
     "ROMAN",
@@ -93,7 +94,7 @@ def _tables() -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int], d
 
 CARDINALS, ORDINALS, _STEMS = _tables()
 # Number words that never start anything else, for a quick test per token.
-_FIRST_WORDS = frozenset(k[0] for k in (*CARDINALS, *ORDINALS))
+FIRST_WORDS = frozenset(k[0] for k in (*CARDINALS, *ORDINALS))
 
 
 def _roman(n: int) -> str:
@@ -119,7 +120,7 @@ def number_at(tokens: list[str], i: int) -> tuple[int, int, str] | None:
         if len(tok) > 6:
             return None
         return int(tok), 1, "digits"
-    if tok in _FIRST_WORDS:
+    if tok in FIRST_WORDS:
         for size in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
             key = tuple(tokens[i : i + size])
             if key in CARDINALS:

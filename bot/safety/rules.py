@@ -36,6 +36,8 @@ from bot.safety.normalize import streams
 from bot.safety.numbers import (
     CARDINALS,
     CJK_UNITS,
+    FIRST_WORDS,
+    ROMAN,
     cjk_number_before,
     compound_age,
     korean_number,
@@ -242,12 +244,25 @@ def _is_thing(reader: _Reader, i: int, after: int) -> bool:
     return False
 
 
+def _may_be_number(tok: str) -> bool:
+    return (
+        tok.isdigit()
+        or tok in FIRST_WORDS
+        or tok in ROMAN
+        or tok.endswith(_COMPOUND_SUFFIXES)
+        or tok.endswith(_CJK_SCHOOL_END)
+        or (not tok.isascii() and any(u in tok for u in CJK_UNITS))
+    )
+
+
 def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today: date, *, image: bool) -> None:
     tokens = reader.tokens
     n = len(tokens)
     consumed = 0
+    # Tokens that can start a number or an age, decided once per distinct token.
+    candidates = {t for t in set(tokens) if _may_be_number(t)}
     for i, tok in enumerate(tokens):
-        if i < consumed:
+        if i < consumed or tok not in candidates:
             continue
         compound = tok.endswith(_COMPOUND_SUFFIXES) and compound_age(tok)
         if compound:

@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, groupby
+from operator import itemgetter
 
 import ahocorasick
 
@@ -40,7 +41,7 @@ KOREAN_PARTICLES = (
 
 def squeeze(text: str) -> str:
     """Every run of one repeated character as one character ("kiiid" → "kid")."""
-    return "".join(ch for ch, _ in groupby(text))
+    return "".join(map(itemgetter(0), groupby(text)))
 
 
 def _runs(token: str) -> list[int]:
