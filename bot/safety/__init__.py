@@ -40,8 +40,9 @@ When stage 1 asks for the judge:
   (character definitions and image prompts are always judged);
 - ``"chat"`` and ``"output"``: when a youth signal and a sexual word are both in the text
   (anywhere in it: ages are often stated sentences before the request); when a child age is
-  stated in a short text with no sexual word and no plainly non-sexual cue (a family, a memory,
-  a thing) — its context is the conversation, which the judge sees; and when a sizeable part of
+  stated outright ("she's 15", "a 13-year-old", "Age: 14") in a short text with no sexual word and no
+  plainly non-sexual cue (a family, a memory, a thing) — its context is the conversation, which
+  the judge sees; and when a sizeable part of
   the text is in a language the word lists do not cover (``uncovered_language``: stage 1 cannot
   read its sexual words, so all such text is judged; pieces under `langid.MIN_LETTERS` letters are
   too short to identify and are read like any other text).
@@ -222,7 +223,7 @@ def _decide(text: str, *, image: bool, context: str, today: date) -> tuple[Verdi
         or context in ALWAYS_JUDGED
         or uncovered
         or (youth and found.sexual)
-        or (found.explicit_person_age and not found.nonsexual_cue and len(text) <= rules.SHORT_TEXT)
+        or (found.declared_age and not found.nonsexual_cue and len(text) <= rules.SHORT_TEXT)
     )
     if not judge:
         return ALLOW, ""

@@ -152,8 +152,9 @@ def _latinise(token: str) -> str:
 
 def _split(piece: str) -> list[str]:
     if not piece.isascii() and _mostly_latin(piece):
-        # In Latin text, a word made only of look-alike letters ("а", "уо") is an obfuscation too.
-        return piece.translate(_PUNCT).translate(_HOMOGLYPHS).split()
+        # In Latin text, a short word made only of look-alike letters ("а", "уо") is an
+        # obfuscation too; longer ones may be Russian words quoted in it.
+        return [t.translate(_HOMOGLYPHS) if len(t) <= 3 else _latinise(t) for t in piece.translate(_PUNCT).split()]
     return [_latinise(t) for t in piece.translate(_PUNCT).split()]
 
 

@@ -141,7 +141,7 @@ class Findings:
     signals: set[str] = field(default_factory=set)
     strong: bool = False
     sexual: bool = False
-    explicit_person_age: bool = False
+    declared_age: bool = False  # "she's 15", "a 15-year-old", "Age: 14": a person's age, stated outright
     nonsexual_cue: bool = False
     image_minor: str = ""
     image_school: str = ""
@@ -355,7 +355,7 @@ def _age(
     findings.signals.add("youth_number")
     evidence = " ".join(reader.tokens[max(0, i - 3) : end])
     if explicit:
-        findings.explicit_person_age = True
+        findings.declared_age = True
         findings.image_age = findings.image_age or evidence
         if _near(strong, i) and not findings.decisive_age:
             findings.decisive_age = evidence
