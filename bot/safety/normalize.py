@@ -26,7 +26,6 @@ constant amount of work per token, so the cost is linear in the text whatever it
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
 
 __all__ = ["Stream", "fold", "join_spaced", "streams", "tokenize"]
 
@@ -244,7 +243,9 @@ def _join_runs(pieces: list[str]) -> tuple[list[str], list[str]]:
 
 
 # --- leetspeak ----------------------------------------------------------------------------------
-_LEET_BASE = {"0": "o", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "|": "l"}
+_LEET_BASE = {
+    "0": "o", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "|": "l",
+}
 _LEET_I = str.maketrans({**_LEET_BASE, "1": "i", "!": "i"})
 _LEET_L = str.maketrans({**_LEET_BASE, "1": "l", "!": "i"})
 _LEET_CHARS = frozenset("0123456789@$!|")

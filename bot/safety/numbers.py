@@ -19,8 +19,8 @@ from bot.safety.normalize import _plain, tokenize
 __all__ = [
     "CARDINALS",
     "CJK_UNITS",
-    "FIRST_WORDS",
     "COMPOUND_SUFFIXES",
+    "FIRST_WORDS",
     "ORDINALS",
     "ROMAN",
     "cjk_number_before",
@@ -140,11 +140,27 @@ _RAW_SUFFIXES = (
 )
 # Folded like the text ("летней" loses its breve: "летнеи").
 COMPOUND_SUFFIXES = tuple(dict.fromkeys("".join(_fold(s)) for s in _RAW_SUFFIXES))
-_LINKS = ("o", "i", "и", "a", "e", "")
+
+
+def _stem_index() -> dict[str, int]:
+    """Every number word cut short by up to two letters, longest words first ("pietnast" of
+    "pietnasty" is 15, "quindic" of "quindici" is 15), for reading compound age words."""
+    index: dict[str, int] = {}
+    for word, n in sorted(_STEMS.items(), key=lambda kv: -len(kv[0])):
+        for cut in range(len(word), max(3, len(word) - 3), -1):
+            index.setdefault(word[:cut], n)
+    return index
+
+
+_STEM_INDEX = _stem_index()
 
 
 def compound_age(token: str) -> int | None:
-    """The age in a compound word ("fünfzehnjährige" → 15, "пятнадцатилетняя" → 15), or None."""
+    """The age in a compound word ("fünfzehnjährige" → 15, "пятнадцатилетняя" → 15), or None.
+
+    A constant number of dictionary lookups per token: the stem before the age suffix, cut by up
+    to three letters (linking vowels: "piętnasto-latka", "пятнадцати-летняя").
+    """
     if len(token) < 6:
         return None
     for suffix in COMPOUND_SUFFIXES:
@@ -152,36 +168,20 @@ def compound_age(token: str) -> int | None:
             stem = token[: -len(suffix)]
             if stem.isdigit():
                 return int(stem)
-            best = None
-            for cut in range(len(stem), 2, -1):
-                candidate = stem[:cut]
-                if candidate in _STEMS:
-                    best = _STEMS[candidate]
-                    break
-                for link in _LINKS:
-                    if link and candidate.endswith(link) and candidate[: -len(link)] in _STEMS:
-                        best = _STEMS[candidate[: -len(link)]]
-                        break
-                if best is not None:
-                    break
-            if best is not None and len(stem) - cut <= 3:
-                return best
-            return _prefix_stem(stem)
-    return None
-
-
-def _prefix_stem(stem: str) -> int | None:
-    """A stem that is a number word cut short ("pietnast" of "pietnasty", "quindic" of "quindici")."""
-    for word, n in sorted(_STEMS.items(), key=lambda kv: -len(kv[0])):
-        if len(word) >= 5 and (stem.startswith(word[:-2]) and len(stem) - len(word) <= 2 and len(stem) >= len(word) - 2):
-            return n
+            for cut in range(len(stem), max(3, len(stem) - 4), -1):
+                value = _STEM_INDEX.get(stem[:cut])
+                if value is not None:
+                    return value
+            return None
     return None
 
 
 # --- Chinese, Japanese and Korean ---------------------------------------------------------------
 CJK_UNITS = ("歳", "才", "岁", "歲", "さい", "살", "세")
-_CJK_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
-               "九": 9, "十": 10}
+_CJK_DIGITS = {
+    "〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+    "十": 10,
+}
 _SINO_KOREAN = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9, "십": 10}
 
 

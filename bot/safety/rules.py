@@ -120,9 +120,10 @@ _QUALIFIERS = frozenset({
 _ARTICLES = frozenset({"a", "an", "any", "the", "one", "single", "real", "actual", "un", "una", "une", "ein", "eine",
                        "uno", "een", "um", "uma", "de", "des", "la", "le", "el"})
 _NEGATION_FILLERS = _ARTICLES | frozenset({
-    "here", "is", "are", "was", "were", "be", "being", "of", "us", "them", "characters", "character", "es", "está", "son",
-    "ist", "sind", "è", "sono", "jest", "są", "in", "at", "involving", "with", "about", "featuring",
+    "here", "is", "are", "was", "were", "be", "being", "of", "us", "them", "characters", "character", "es", "está",
+    "son", "ist", "sind", "è", "sono", "jest", "są", "in", "at", "involving", "with", "about", "featuring",
 })
+_SCHOOL_FILLERS = frozenset({"in", "en", "la", "de"})
 _GENDER = frozenset({"f", "m", "female", "male", "nb", "ftm", "mtf", "w", "k", "ж", "м"})
 _CJK_SCHOOL_END = ("中", "高", "小", "初")
 _FRENCH_YEAR_BEFORE = frozenset({"en", "de", "eleve", "classe", "la", "une", "un"})  # "en 4e", "élève de 5e"
@@ -294,11 +295,10 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
         ):
             continue  # 1.6 m, 11:30, 1,5; a day or month in a date (1990-05-12)
         unit = reader.starting("age_unit", j)
-        if kind == "digits" or kind == "word":
-            if j < n and not tokens[j].isascii() and tokens[j].startswith(CJK_UNITS):
-                unit = unit or Hit("age_unit", j, j + 1, tokens[j])
+        if unit is None and j < n and not tokens[j].isascii() and tokens[j].startswith(CJK_UNITS):
+            unit = Hit("age_unit", j, j + 1, tokens[j])  # 15歳, 15살
         key = reader.ending_within("age_key", i, 4, _KEY_FILLERS)
-        copula = reader.ending("copula", i) or (i > 0 and tokens[i - 1] in _QUALIFIERS and reader.ending("copula", i - 1))
+        copula = reader.ending_within("copula", i, 1, _QUALIFIERS)
         past = reader.ending_within("copula_past", i, 2, _QUALIFIERS)
         end = unit.end if unit else j
         after_ok = end >= n or tokens[end] in _BOUNDARY or reader.starting("after_ok", end) is not None
@@ -314,14 +314,13 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             continue
         if kind == "roman" and not (unit or key or (copula and after_ok)):
             continue
-        if reader.ending_within("school_before", i, 1, frozenset({"in", "en", "la", "de"})) and value <= 13:
-            if not (unit or key or copula):
-                findings.signals.add("school_level")
-                findings.image_school = findings.image_school or f"{tokens[i - 1]} {tok}"
-                continue
-        if value <= 13 and not unit and (
-            reader.starting("school_after", j) or (j + 1 < n and tokens[j] == "." and reader.starting("school_after", j + 1))
-        ):
+        if value <= 13 and not (unit or key or copula) and reader.ending_within("school_before", i, 1, _SCHOOL_FILLERS):
+            findings.signals.add("school_level")  # "Year 8", "grade 7", "Klasse 8"
+            findings.image_school = findings.image_school or f"{tokens[i - 1]} {tok}"
+            continue
+        after_dot = j + 1 if j + 1 < n and tokens[j] == "." else j  # "8. Klasse"
+        if value <= 13 and not unit and (reader.starting("school_after", j) or reader.starting("school_after", after_dot)):
+            # "7th grade", "8. Klasse", "3º de la ESO"
             findings.signals.add("school_level")
             findings.image_school = findings.image_school or f"{tok} {tokens[j] if j < n else ''}"
             continue
@@ -334,8 +333,8 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             _age(reader, findings, strong, i, end, value, explicit=False, image=image)
         elif reader.ending("under", i):
             _under(reader, findings, i, j)
-        elif kind != "roman" and after_ok and not reader.ending("non_age_before", i) and (kind == "digits" or value > 1):
-            findings.signals.add("youth_number")
+        elif after_ok and (kind == "digits" or value > 1) and not reader.ending("non_age_before", i):
+            findings.signals.add("youth_number")  # a bare number where an age would stand
     for hit in reader.hits.get("under", ()):  # "under eighteen" is not in the loop above (18)
         k = hit.end
         if k < n and (num := number_at(tokens, k)) and num[0] == 18:

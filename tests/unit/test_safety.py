@@ -127,7 +127,10 @@ def test_reason_never_repeats_the_content(text: str, for_image: bool) -> None:
     assert not (matched - _REASON_WORDS) & reason_words
 
 
-@pytest.mark.parametrize(("text", "for_image"), _REFUSED[:60] + [(t, False) for t, r, _ in MUST_REFUSE if r == JUDGE][:60])
+_JUDGED = [(t, False) for t, r, _ in MUST_REFUSE if r == JUDGE]
+
+
+@pytest.mark.parametrize(("text", "for_image"), _REFUSED[:60] + _JUDGED[:60])
 def test_signals_are_codes_never_the_text(text: str, for_image: bool) -> None:
     verdict = screen(text, for_image=for_image)
     assert set(verdict.signals) <= set(safety.SIGNALS)
@@ -332,7 +335,7 @@ def test_character_level_obfuscation_never_changes_the_verdict(mutate) -> None: 
 def test_cyrillic_look_alikes_never_let_a_refusal_through() -> None:
     """Look-alike letters inside Latin words are undone, so no refusal or judge request is lost."""
     swap = str.maketrans("aeopcx", "аеорсх")
-    for text, rule, _ in MUST_REFUSE:
+    for text, _rule, _ in MUST_REFUSE:
         verdict = screen(text.translate(swap))
         assert not verdict.allowed or verdict.judge, text
 

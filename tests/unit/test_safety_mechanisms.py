@@ -262,8 +262,12 @@ def test_uncovered_language_goes_to_the_judge() -> None:
 
 
 def test_covered_languages_are_not_uncovered() -> None:
-    for text in ("Ella te besa con fuerza y te empuja hacia la cama.", "Она страстно целует тебя и тянет на кровать.",
-                 "彼女は情熱的にキスをして、あなたをベッドに引き寄せる。", "그녀는 열정적으로 키스하며 너를 침대로 끌어당긴다."):
+    for text in (
+        "Ella te besa con fuerza y te empuja hacia la cama.",
+        "Она страстно целует тебя и тянет на кровать.",
+        "彼女は情熱的にキスをして、あなたをベッドに引き寄せる。",
+        "그녀는 열정적으로 키스하며 너를 침대로 끌어당긴다.",
+    ):
         assert "uncovered_language" not in screen(text, today=DAY).signals
 
 
