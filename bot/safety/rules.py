@@ -319,8 +319,8 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             findings.image_school = findings.image_school or f"{tokens[i - 1]} {tok}"
             continue
         after_dot = j + 1 if j + 1 < n and tokens[j] == "." else j  # "8. Klasse"
-        if value <= 13 and not unit and (reader.starting("school_after", j) or reader.starting("school_after", after_dot)):
-            # "7th grade", "8. Klasse", "3º de la ESO"
+        school_after = reader.starting("school_after", j) or reader.starting("school_after", after_dot)
+        if value <= 13 and not unit and school_after:  # "7th grade", "8. Klasse", "3º de la ESO"
             findings.signals.add("school_level")
             findings.image_school = findings.image_school or f"{tok} {tokens[j] if j < n else ''}"
             continue
