@@ -45,7 +45,7 @@ from bot.safety.numbers import (
 )
 from bot.safety.numbers import COMPOUND_SUFFIXES as _COMPOUND_SUFFIXES
 from bot.safety.people import REAL_PEOPLE
-from bot.safety.scan import Hit, Matcher, squeeze
+from bot.safety.scan import Hit, Matcher, Phrases, squeeze
 
 __all__ = ["WINDOW", "Findings", "analyse"]
 
@@ -54,6 +54,7 @@ WINDOW = 40
 # Texts up to this long with an explicit child age and nothing else are judged (context unclear).
 SHORT_TEXT = 280
 
+# Words searched for everywhere in the text (one automaton pass).
 _CATEGORIES: dict[str, list[str]] = {
     "hard": lx.HARD,
     "hard_neg": lx.HARD_NEGATABLE,
@@ -62,30 +63,36 @@ _CATEGORIES: dict[str, list[str]] = {
     "school": lx.SCHOOL,
     "developmental": lx.DEVELOPMENTAL,
     "age_phrase": lx.AGE_PHRASE,
-    "under": lx.UNDER,
-    "disclaimer": lx.DISCLAIMER_AFTER,
-    "negation": lx.NEGATION,
-    "negation_cancel": lx.NEGATION_CANCEL,
     "safe": lx.SAFE,
-    "age_unit": lx.AGE_UNIT,
-    "age_key": lx.AGE_KEY,
-    "copula": lx.COPULA,
-    "copula_past": lx.COPULA_PAST,
-    "after_ok": lx.AFTER_OK,
-    "non_age_before": lx.NON_AGE_BEFORE,
-    "duration_before": lx.DURATION_BEFORE,
-    "duration_after": lx.DURATION_AFTER,
-    "birthday": lx.BIRTHDAY,
-    "birth": lx.BIRTH,
     "family": lx.FAMILY,
     "past": lx.PAST,
     "real_always": lx.REAL_PERSON_ALWAYS,
     "real_sexual": lx.REAL_PERSON_SEXUAL,
-    "school_before": lx.SCHOOL_NUMBER_BEFORE,
-    "school_after": lx.SCHOOL_NUMBER_AFTER,
     "strong": sx.STRONG,
     "setting": sx.SETTING,
     "image_extra": sx.IMAGE_EXTRA,
+}
+# Words that only matter next to a number or a minor word: looked up at that position.
+CONTEXT: dict[str, Phrases] = {
+    name: Phrases(words)
+    for name, words in {
+        "disclaimer": lx.DISCLAIMER_AFTER,
+        "negation": lx.NEGATION,
+        "negation_cancel": lx.NEGATION_CANCEL,
+        "age_unit": lx.AGE_UNIT,
+        "age_key": lx.AGE_KEY,
+        "copula": lx.COPULA,
+        "copula_past": lx.COPULA_PAST,
+        "after_ok": lx.AFTER_OK,
+        "non_age_before": lx.NON_AGE_BEFORE,
+        "duration_before": lx.DURATION_BEFORE,
+        "duration_after": lx.DURATION_AFTER,
+        "birthday": lx.BIRTHDAY,
+        "birth": lx.BIRTH,
+        "school_before": lx.SCHOOL_NUMBER_BEFORE,
+        "school_after": lx.SCHOOL_NUMBER_AFTER,
+        "under": lx.UNDER,
+    }.items()
 }
 
 
@@ -178,12 +185,18 @@ class _Reader:
         return {i for h in self.hits.get(category, ()) for i in range(h.start, h.end)}
 
     def starting(self, category: str, i: int) -> Hit | None:
+        if category in CONTEXT:
+            span = CONTEXT[category].starting(self.tokens, i)
+            return None if span is None else Hit(category, span[0], span[1], "")
         if category not in self._starts:
             self._starts[category] = _index(self.hits.get(category, []), by="start")
         return self._starts[category].get(i)
 
     def ending(self, category: str, i: int) -> Hit | None:
         """A hit of `category` whose last token is i - 1 (it ends right before token i)."""
+        if category in CONTEXT:
+            span = CONTEXT[category].ending(self.tokens, i)
+            return None if span is None else Hit(category, span[0], span[1], "")
         if category not in self._ends:
             self._ends[category] = _index(self.hits.get(category, []), by="end")
         return self._ends[category].get(i)
@@ -262,6 +275,8 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
     consumed = 0
     # Tokens that can start a number or an age, decided once per distinct token.
     candidates = {t for t in set(tokens) if _may_be_number(t)}
+    year_tokens = {t for t in candidates if _is_year(t)}
+    years = [k for k, t in enumerate(tokens) if t in year_tokens] if year_tokens else []
     for i, tok in enumerate(tokens):
         if i < consumed or tok not in candidates:
             continue
@@ -286,12 +301,23 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             kind, j = "ordinal", j + 1  # 16th, 2nd, 4e, 4ème, 1º
         if tok.isdigit() and len(tok) in (2, 4):
             _birth_year(reader, findings, i, value, today)
+        if value == 18 and reader.ending("under", i):
+            _under(reader, findings, i, j)  # "under 18", "not yet eighteen"
+            continue
         if value < 1 or value >= 18:
             continue
+        if kind == "digits" and j < n and tokens[j].isdigit():
+            # A range ("13-14 year old", "ages 13-15") is read as one age; other runs of numbers
+            # ("1 1 1", a phone number) are not ages.
+            if len(tokens[j]) > 2 or not (
+                reader.starting("age_unit", j + 1) or reader.ending_within("age_key", i, 4, _KEY_FILLERS)
+            ):
+                continue
+            value, j = min(value, int(tokens[j])), j + 1
+            consumed = j
         if kind == "digits" and (
             (j + 1 < n and tokens[j] in (".", ":", ",") and tokens[j + 1].isdigit() and not _is_year(tokens[j + 1]))
-            or any(_is_year(t) for t in tokens[max(0, i - 4) : i])
-            or any(_is_year(t) for t in tokens[j : j + 4])
+            or (years and _near(years, i, 4))
         ):
             continue  # 1.6 m, 11:30, 1,5; a day or month in a date (1990-05-12)
         unit = reader.starting("age_unit", j)
@@ -335,10 +361,6 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             _under(reader, findings, i, j)
         elif after_ok and (kind == "digits" or value > 1) and not reader.ending("non_age_before", i):
             findings.signals.add("youth_number")  # a bare number where an age would stand
-    for hit in reader.hits.get("under", ()):  # "under eighteen" is not in the loop above (18)
-        k = hit.end
-        if k < n and (num := number_at(tokens, k)) and num[0] == 18:
-            _under(reader, findings, k, k + num[1])
 
 
 def _is_year(token: str) -> bool:

@@ -153,3 +153,60 @@ def _same_letters(found: Sequence[str], entry: _Entry) -> bool:
         if entry.category != "hard" and max(g - w for g, w in zip(got_runs, want_runs, strict=False)) < 2:
             return False
     return True
+
+
+class Phrases:
+    """A short word list looked up at one position (`starting`/`ending`), not searched for.
+
+    For the words around a number ("years old" after it, "Age:" or "she's" before it): a few
+    dictionary lookups per number, so common words such as "and" or "she" cost nothing in text
+    without numbers. Entries: whole tokens, or one token with a trailing `*` (a prefix), or a
+    Chinese/Japanese/Korean entry found inside the token.
+    """
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.exact: dict[tuple[str, ...], str] = {}
+        stems: list[str] = []
+        cjk: list[str] = []
+        for raw in entries:
+            prefix = raw.endswith("*")
+            tokens = tuple(p for t in tokenize(raw.rstrip("*")) for p in _plain(t))
+            if not tokens:
+                continue
+            text = " ".join(tokens)
+            if all(_is_cjk(ch) for ch in text.replace(" ", "")):
+                cjk.append(text.replace(" ", ""))
+            elif prefix:
+                if len(tokens) != 1:
+                    raise ValueError(f"a prefix entry must be one word: {raw!r}")
+                stems.append(tokens[0])
+            else:
+                self.exact[tokens] = text
+        self.longest = max((len(k) for k in self.exact), default=1)
+        self.stems = tuple(stems)
+        self.cjk = tuple(cjk)
+
+    def starting(self, tokens: Sequence[str], j: int) -> tuple[int, int] | None:
+        """The longest entry that starts at token j, as (start, end), or None."""
+        n = len(tokens)
+        if j >= n:
+            return None
+        for size in range(min(self.longest, n - j), 0, -1):
+            if tuple(tokens[j : j + size]) in self.exact:
+                return j, j + size
+        tok = tokens[j]
+        if (self.stems and tok.startswith(self.stems)) or (self.cjk and any(c in tok for c in self.cjk)):
+            return j, j + 1
+        return None
+
+    def ending(self, tokens: Sequence[str], i: int) -> tuple[int, int] | None:
+        """The longest entry whose last token is i - 1, as (start, end), or None."""
+        if i <= 0:
+            return None
+        for size in range(min(self.longest, i), 0, -1):
+            if tuple(tokens[i - size : i]) in self.exact:
+                return i - size, i
+        tok = tokens[i - 1]
+        if (self.stems and tok.startswith(self.stems)) or (self.cjk and any(c in tok for c in self.cjk)):
+            return i - 1, i
+        return None
