@@ -306,13 +306,9 @@ def _flatten(tokens: list[str], *, cjk: bool) -> list[str]:
     simple = _simple_with_cjk if cjk else _simple
     if all(map(simple, tokens)):
         return tokens
-    out: list[str] = []
-    for t in tokens:
-        if simple(t):
-            out.append(t)
-        else:
-            out.extend(_plain(t))
-    return out
+    # Each distinct token is split once (text repeats its words).
+    split = {t: [t] if simple(t) else _plain(t) for t in set(tokens)}
+    return [p for t in tokens for p in split[t]]
 
 
 def _simple(token: str) -> bool:
@@ -338,9 +334,11 @@ def streams(text: str) -> tuple[list[Stream], list[str]]:
     joined = _split(" ".join(joined_pieces)) if runs else raw
     flat_raw = _flatten(raw, cjk=cjk)
     candidates = [(flat_raw, False), (_flatten(joined, cjk=cjk) if runs else flat_raw, False)]
-    if any(_needs_leet(t) for t in joined):
+    distinct = set(joined)
+    if any(map(_needs_leet, distinct)):
         for table in (_LEET_I, _LEET_L):
-            candidates.append((" ".join(_leet(t, table) for t in joined).split(), True))
+            mapped = {t: _leet(t, table) for t in distinct}
+            candidates.append((" ".join(map(mapped.__getitem__, joined)).split(), True))
     out: list[Stream] = []
     seen: set[tuple[str, ...]] = set()
     for tokens, leet in candidates:

@@ -178,6 +178,8 @@ class _Reader:
             for cat, hits in found.items()
         }
         self.safe = self._covered("safe")
+        distinct = set(tokens)
+        self._present = {name: phrases.possible(distinct) for name, phrases in CONTEXT.items()}
         self._starts: dict[str, dict[int, Hit]] = {}
         self._ends: dict[str, dict[int, Hit]] = {}
 
@@ -186,6 +188,8 @@ class _Reader:
 
     def starting(self, category: str, i: int) -> Hit | None:
         if category in CONTEXT:
+            if not self._present[category]:
+                return None
             span = CONTEXT[category].starting(self.tokens, i)
             return None if span is None else Hit(category, span[0], span[1], "")
         if category not in self._starts:
@@ -195,6 +199,8 @@ class _Reader:
     def ending(self, category: str, i: int) -> Hit | None:
         """A hit of `category` whose last token is i - 1 (it ends right before token i)."""
         if category in CONTEXT:
+            if not self._present[category]:
+                return None
             span = CONTEXT[category].ending(self.tokens, i)
             return None if span is None else Hit(category, span[0], span[1], "")
         if category not in self._ends:
@@ -508,6 +514,8 @@ def analyse(text: str, *, image: bool, today: date, langs: frozenset[str] = froz
         if strong or setting:
             findings.sexual = True
         _words(reader, findings)
+        if findings.hard:
+            break  # refused whatever else the text holds
         _read_numbers(reader, findings, strong, today, image=image)
         if image and not findings.real_person:
             _real_person(reader, findings)

@@ -185,6 +185,16 @@ class Phrases:
         self.longest = max((len(k) for k in self.exact), default=1)
         self.stems = tuple(stems)
         self.cjk = tuple(cjk)
+        self._words = frozenset(t for k in self.exact for t in k)
+
+    def possible(self, distinct: set[str]) -> bool:
+        """Can any entry occur in a text made of the `distinct` tokens? (One check per text, so
+        that lookups in text without any of these words cost nothing.)"""
+        if not self._words.isdisjoint(distinct):
+            return True
+        if self.stems and any(t.startswith(self.stems) for t in distinct):
+            return True
+        return bool(self.cjk) and any(c in t for t in distinct if not t.isascii() for c in self.cjk)
 
     def starting(self, tokens: Sequence[str], j: int) -> tuple[int, int] | None:
         """The longest entry that starts at token j, as (start, end), or None."""
@@ -195,7 +205,9 @@ class Phrases:
             if tuple(tokens[j : j + size]) in self.exact:
                 return j, j + size
         tok = tokens[j]
-        if (self.stems and tok.startswith(self.stems)) or (self.cjk and any(c in tok for c in self.cjk)):
+        if (self.stems and tok.startswith(self.stems)) or (
+            self.cjk and not tok.isascii() and any(c in tok for c in self.cjk)
+        ):
             return j, j + 1
         return None
 
@@ -207,6 +219,8 @@ class Phrases:
             if tuple(tokens[i - size : i]) in self.exact:
                 return i - size, i
         tok = tokens[i - 1]
-        if (self.stems and tok.startswith(self.stems)) or (self.cjk and any(c in tok for c in self.cjk)):
+        if (self.stems and tok.startswith(self.stems)) or (
+            self.cjk and not tok.isascii() and any(c in tok for c in self.cjk)
+        ):
             return i - 1, i
         return None
