@@ -61,7 +61,7 @@ _NUMBER_SYMBOLS = (range(0x2776, 0x2794), range(0x24EB, 0x2500), range(0x3251, 0
 
 # Punctuation that becomes its own token; the others of its kind are folded onto it.
 _SENTENCE_END = ".?;…。！？；"
-_OWN_TOKEN = ",:()[]{}\"=*~+<>#%€£¥&、，：（）「」『』【】《》"
+_OWN_TOKEN = ",:()[]{}\"=*~+<>#%€£¥&、，：（）「」『』【】《》🍆💦🍑🔞👅"
 _SEPARATORS = "-_/\\‐‑‒–—―⁄·•"
 _JOINERS = "'’‘ʼ′`´"
 

@@ -116,7 +116,7 @@ for _word in {k[0] for k, v in CARDINALS.items() if len(k) == 1 and v < 18 and l
     _RUN_NUMBERS.add_word(_word, _word)
 _RUN_NUMBERS.make_automaton()
 
-_BOUNDARY = frozenset({".", ",", ")", "(", ";", ":", "!", "?", "*", "~", "\"", "]", "[", "|"})
+_BOUNDARY = frozenset({".", ",", ")", "(", ";", ":", "!", "?", "*", "~", "\"", "]", "[", "|", *sx.EMOJI})
 _KEY_FILLERS = frozenset({":", "=", "(", "\"", "[", "{", "of", "is", "de", "di", "von", "van", "w", "в", ",", "-",
                           "was", "del", "da", "du", "d", ".", "only", "just", "a", "an"})
 _QUALIFIERS = frozenset({
@@ -178,7 +178,7 @@ class _Reader:
             for cat, hits in found.items()
         }
         self.safe = self._covered("safe")
-        distinct = set(tokens)
+        self.distinct = distinct = set(tokens)
         self._present = {name: phrases.possible(distinct) for name, phrases in CONTEXT.items()}
         self._starts: dict[str, dict[int, Hit]] = {}
         self._ends: dict[str, dict[int, Hit]] = {}
@@ -232,8 +232,8 @@ class _Reader:
 
 def _sexual_positions(reader: _Reader, *, image: bool) -> tuple[list[int], list[int]]:
     strong = [h.start for h in reader.hits.get("strong", ()) if h.start not in reader.safe]
-    strong += [i for i, t in enumerate(reader.tokens) if t in sx.EMOJI] if any(
-        e in " ".join(reader.tokens) for e in sx.EMOJI) else []
+    if not set(sx.EMOJI).isdisjoint(reader.distinct):
+        strong += [i for i, t in enumerate(reader.tokens) if t in sx.EMOJI]
     setting = [h.start for h in reader.hits.get("setting", ())]
     if image:
         setting += [h.start for h in reader.hits.get("image_extra", ())]
