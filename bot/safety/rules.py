@@ -312,6 +312,8 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             continue
         if value < 1 or value >= 18:
             continue
+        if kind == "digits" and i > 0 and tokens[i - 1].isdigit():
+            continue  # the second number of "10/10", "4 3 2 1"
         if kind == "digits" and j < n and tokens[j].isdigit():
             # A range ("13-14 year old", "ages 13-15") is read as one age; other runs of numbers
             # ("1 1 1", a phone number) are not ages.
