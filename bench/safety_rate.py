@@ -87,7 +87,8 @@ def labelled_set() -> None:
 
 def case_table() -> None:
     rows = []
-    for name, cases, image in (("chat: must refuse", MUST_REFUSE, False), ("image: must refuse", IMAGE_MUST_REFUSE, True)):
+    refuse_lists = (("chat: must refuse", MUST_REFUSE, False), ("image: must refuse", IMAGE_MUST_REFUSE, True))
+    for name, cases, image in refuse_lists:
         verdicts = [(screen(t, for_image=image), rule) for t, rule, _ in cases]
         caught = sum((not v.allowed) or v.judge for v, _ in verdicts)
         decisive_kept = sum(not v.allowed and v.rule == r for v, r in verdicts if r != JUDGE)
