@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["Stream", "fold", "join_spaced", "streams", "tokenize"]
+__all__ = ["Stream", "fold", "join_spaced", "streams", "tokenize", "unreverse"]
 
 # Kana voicing marks are combining marks (Mn) but change the word (カ/ガ); keep them.
 _KEEP_MARKS = frozenset({0x3099, 0x309A})
@@ -319,6 +319,24 @@ def _simple_with_cjk(token: str) -> bool:
     return len(token) == 1 or token.isdigit() or (token.isalpha() and token.isascii())
 
 
+_RLO, _PDF = "\u202e", "\u202c"
+
+
+def unreverse(text: str) -> str:
+    """Text after U+202E (right-to-left override) is stored backwards and shown forwards, up to
+    U+202C or the end of the line: read it the way people see it."""
+    out: list[str] = []
+    start = text.find(_RLO)
+    while start != -1:
+        end = len(text)
+        for stop in (text.find(_PDF, start + 1), text.find("\n", start + 1), text.find(_RLO, start + 1)):
+            if stop != -1:
+                end = min(end, stop)
+        out.append(text[start + 1 : end][::-1])
+        start = text.find(_RLO, end)
+    return "\n".join(out)
+
+
 def streams(text: str) -> tuple[list[Stream], list[str]]:
     """The distinct readings of `text` the rules check, and the joined spaced-letter runs.
 
@@ -326,6 +344,8 @@ def streams(text: str) -> tuple[list[Stream], list[str]]:
     as letters ("1" as i, then as l). Readings equal to an earlier one are dropped, so ordinary
     text is read once.
     """
+    if _RLO in text:
+        text = f"{text}\n{unreverse(text)}"
     folded = fold(text)
     cjk = not folded.isascii() and any(map(_is_cjk, set(folded)))
     pieces = folded.split()

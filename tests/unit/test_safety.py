@@ -311,6 +311,11 @@ def test_leetspeak_readings() -> None:
     assert [s.tokens for s in readings] == [["4", "kids", ",", "room", "15"]]
 
 
+def test_right_to_left_override_is_read_as_shown() -> None:
+    shown = "she's 14 and naked"
+    assert screen("\u202e" + shown[::-1] + "\u202c").rule == "minor_age"
+
+
 def test_ascii_fast_path_matches_unicode_path() -> None:
     text = "She's 15, Loli; K.I.D!"
     assert fold(text) == fold(text + "\u200b")
