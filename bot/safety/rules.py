@@ -340,7 +340,9 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
         if unit and not key and (reader.ending("duration_before", i) or reader.starting("duration_after", unit.end)):
             continue  # "for 15 years", "hace 15 años", "15 years ago"
         if kind == "ordinal":
-            french_year = tokens[i + 1] in ("e", "eme") and i > 0 and tokens[i - 1] in _FRENCH_YEAR_BEFORE
+            french_year = (
+                i + 1 < n and tokens[i + 1] in ("e", "eme") and i > 0 and tokens[i - 1] in _FRENCH_YEAR_BEFORE
+            )
             if reader.starting("birthday", j):
                 findings.signals.add("youth_number")
             elif french_year or reader.starting("school_after", j) or reader.ending_within("school_before", i, 1):

@@ -277,6 +277,29 @@ def test_language_identification_uses_only_the_bundled_model() -> None:
     assert langid.languages("The quick brown fox jumps over the lazy dog near the river bank.")[0] >= {"en"}
 
 
+# --- robustness -----------------------------------------------------------------------------------
+
+
+def test_any_mix_of_words_numbers_and_marks_is_screened_without_error() -> None:
+    """Random soups of the screen's own vocabulary, numbers and punctuation (a fixed seed): every
+    one gets a verdict, never an exception (an IndexError at a text's last token was one)."""
+    import random
+
+    from bot.safety import lexicon, sexual
+
+    rng = random.Random(9)
+    vocab = [*lexicon.AGE_UNIT, *lexicon.AGE_KEY, *lexicon.COPULA, *lexicon.SCHOOL_NUMBER_AFTER,
+             *lexicon.SCHOOL_NUMBER_BEFORE, *lexicon.BIRTH, *lexicon.UNDER, *lexicon.MINOR[:40], *sexual.STRONG[:40],
+             "second", "fifteenth", "XIV", "15", "2011", "1️⃣", "e", "º", "th", ".", ",", ":", "(", ")", "-", "'",
+             "歳", "十五", "살", "열다섯", "l0l1", "k i d", "\u202e", "🍆"]
+    for _ in range(3_000):
+        words = [rng.choice(vocab) for _ in range(rng.randint(1, 8))]
+        text = rng.choice([" ", "", "-", "."]).join(words)
+        for context in ("chat", "image"):
+            verdict = screen(text, context=context, today=DAY)
+            assert verdict.allowed or verdict.rule
+
+
 # --- structure: linear time and one way down ---------------------------------------------------------
 
 
