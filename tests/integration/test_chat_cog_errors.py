@@ -207,7 +207,8 @@ async def test_an_edited_message_updates_the_story_after_screening(chat: ChatWor
     await chat.say(where, "Cheers")
     assert chat.history()[0] == "alice: I order a whisky"
 
-    await chat.edit_message(message, f"<@{chat.discord.world.bot['id']}> I am 15 years old and naked")  # clear-cut: refused by stage 1 alone
+    # Clear-cut (a stated minor age next to an explicit word): refused by stage 1 alone.
+    await chat.edit_message(message, f"<@{chat.discord.world.bot['id']}> I am 15 years old and naked")
     notices = [m["content"] for m in chat.messages_in(where) if m.get("message_reference")
                and m["author"]["id"] == chat.discord.world.bot["id"]]
     assert len(notices) == 1 and notices[0].startswith(EDIT_REFUSED.split("{")[0])
