@@ -30,6 +30,8 @@ import unicodedata
 __all__ = ["Stream", "fold", "join_spaced", "streams", "tokenize", "unreverse"]
 
 # Kana voicing marks are combining marks (Mn) but change the word (カ/ガ); keep them.
+# The token a line break becomes.
+LINE_BREAK = "¶"
 _KEEP_MARKS = frozenset({0x3099, 0x309A})
 _DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
 # Invisible characters Unicode does not class as Cf: Hangul fillers (dropped), Braille blank (space).
@@ -81,6 +83,9 @@ def _base_table() -> dict[int, str | None]:
     table.update(_LATIN_LOOKALIKES)
     table.update({ord(ch): " " for ch in _SEPARATORS})
     table.update({ord(ch): "" for ch in _JOINERS})
+    # A line break ends a sentence or a card field ("I'm 14\nwanna sext?", "age: 14\nlikes: …").
+    table.update({ord(ch): f" {LINE_BREAK} " for ch in "\n\u2028\u2029"})
+    table[ord("\r")] = " "
     return table
 
 
@@ -224,10 +229,12 @@ def _join_runs(pieces: list[str]) -> tuple[list[str], list[str]]:
             j += 1
             if len(pieces[j - 1]) > 1:
                 break  # punctuation after the letter ends the run
+            if j + 1 < n and pieces[j] == LINE_BREAK and _lone(pieces[j + 1]):
+                j += 1  # letters one per line ("l\no\nl\ni") are a run too
         tail = pieces[j - 1][1:]
-        chars = [p[0] for p in pieces[i:j]]
+        chars = [p[0] for p in pieces[i:j] if p != LINE_BREAK]
         if len(chars) < 3:
-            out.extend(pieces[i:j])
+            out.extend(pieces[i:j])  # (a line break inside needs three letters around it to join)
             i = j
             continue
         joined = "".join(chars)

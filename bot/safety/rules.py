@@ -32,7 +32,7 @@ import ahocorasick
 
 from bot.safety import lexicon as lx
 from bot.safety import sexual as sx
-from bot.safety.normalize import streams
+from bot.safety.normalize import LINE_BREAK, streams
 from bot.safety.numbers import (
     CARDINALS,
     CJK_UNITS,
@@ -116,9 +116,13 @@ for _word in {k[0] for k, v in CARDINALS.items() if len(k) == 1 and v < 18 and l
     _RUN_NUMBERS.add_word(_word, _word)
 _RUN_NUMBERS.make_automaton()
 
-_BOUNDARY = frozenset({".", ",", ")", "(", ";", ":", "!", "?", "*", "~", "\"", "]", "[", "|", *sx.EMOJI})
-_KEY_FILLERS = frozenset({":", "=", "(", "\"", "[", "{", "of", "is", "de", "di", "von", "van", "w", "в", ",", "-",
-                          "was", "del", "da", "du", "d", ".", "only", "just", "a", "an"})
+_BOUNDARY = frozenset(
+    {".", ",", ")", "(", ";", ":", "!", "?", "*", "~", "\"", "]", "[", "|", "#", LINE_BREAK, *sx.EMOJI}
+)
+_KEY_FILLERS = frozenset({
+    LINE_BREAK, ":", "=", "(", "\"", "[", "{", "of", "is", "de", "di", "von", "van", "w", "в", ",", "-", "was", "del",
+    "da", "du", "d", ".", "only", "just", "a", "an",
+})
 _QUALIFIERS = frozenset({
     "only", "just", "barely", "almost", "nearly", "about", "around", "like", "maybe", "literally", "actually", "still",
     "now", "already", "solo", "sólo", "apenas", "seulement", "nur", "erst", "tylko", "только", "всего", "ещё", "еще",

@@ -269,7 +269,8 @@ def test_pathological_input_finishes() -> None:
         ("ѕhοtа", "shota"),  # Cyrillic ѕ, Greek ο, Cyrillic а
         ("Café", "cafe"),  # accents folded
         ("a\u3164b", "ab"),  # Hangul filler
-        ("a \t\n b", "a b"),  # whitespace runs
+        ("a \t  b", "a b"),  # whitespace runs
+        ("a\nb", "a ¶ b"),  # a line break is a token: it ends a sentence or a card field
         ("15\u2010year\u2010old", "15 year old"),  # Unicode hyphen separates
         ("she’s", "shes"),  # apostrophes join
         ("она", "она"),  # an all-Cyrillic word stays Russian
