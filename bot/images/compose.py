@@ -20,12 +20,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-# The single source of the terms every image request carries against minor features.
-# bot.safety may import this constant rather than keep its own copy.
-MINOR_NEGATIVE_TERMS = (
-    "child, children, kid, minor, underage, teen, teenager, young-looking, childlike, "
-    "childish proportions, baby face, loli, shota, schoolgirl, school uniform"
-)
+from bot.safety import MINOR_NEGATIVE_TERMS
+
+# MINOR_NEGATIVE_TERMS (the terms every image request carries against minor features) is owned
+# by the content policy, `bot.safety`; it is re-exported here for the composer's callers.
 QUALITY_NEGATIVE = (
     "lowres, worst quality, low quality, bad anatomy, bad hands, extra fingers, extra limbs, "
     "deformed, blurry, jpeg artifacts, watermark, text, signature"

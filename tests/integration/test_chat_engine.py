@@ -154,7 +154,8 @@ async def test_stop_keeps_what_arrived(services: Services, fake_venice: Any) -> 
 
 
 async def test_output_that_breaks_the_policy_is_withheld(services: Services, fake_venice: Any) -> None:
-    fake_venice.reply_text = "She says she is only 14 years old and " + "blushes " * 80
+    # Clear-cut for stage 1 (an explicit word, then a stated minor age): refused without the judge.
+    fake_venice.reply_text = "She undresses and says she is only 14 years old and " + "blushes " * 80
     outcome, _ = await say(services, "Who are you?")
     assert outcome.withheld and outcome.status == "failed" and outcome.text == ""
     stored = await services.chat.conversations.turn(outcome.reply.id)
