@@ -300,6 +300,16 @@ class _Child:
                 body = await request.json()
                 run = child.run_of(last_user_text(body["messages"]))
                 seconds = run.seconds if run is not None else 0.0
+                child.streaming += 1
+                child.peak_streaming = max(child.peak_streaming, child.streaming)
+                try:
+                    return await self._paced(request, reply, text, finish, usage, cost, run, seconds)
+                finally:
+                    child.streaming -= 1
+
+            async def _paced(self, request: web.Request, reply: dict[str, Any], text: str, finish: str,
+                             usage: dict[str, int], cost: dict[str, float], run: Run | None,
+                             seconds: float) -> web.StreamResponse:
                 resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
                 await resp.prepare(request)
 
@@ -334,6 +344,9 @@ class _Child:
         self.venice = FakeVenice(api_key=VENICE_KEY)
         self.venice.chat = PacedChat(self.venice)
         self.piece_chars = 0
+        self.streaming = 0
+        self.peak_streaming = 0
+        self.commands: dict[str, dict[str, Any]] = {}
         self.runs: dict[int, Run] = {}
         self.by_token: dict[str, Run] = {}
         self.stop = asyncio.Event()
@@ -444,6 +457,46 @@ class _Child:
         self.discord.gateway.dispatch("INTERACTION_CREATE", payload, payload.get("guild_id"))
         await self.discord.gateway.flush()
         return {"interaction_id": run.interaction_id}
+
+    async def op_command(self, user: str, channel: str, name: str, options: dict[str, Any] | None = None,
+                         attachment: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Dispatch any slash command. `attachment` {"option", "filename", "maker", "args"} adds a
+        file built here by `tests.hostile.<maker>(**args)` (so megabytes never cross the pipe)."""
+        from tests import hostile
+
+        values: dict[str, Any] = dict(options or {})
+        if attachment is not None:
+            data = getattr(hostile, attachment["maker"])(**attachment.get("args", {}))
+            values[attachment["option"]] = (attachment["filename"], data)
+        payload = self.discord.slash_payload(user, channel, name, values or None)
+        self.commands[payload["id"]] = payload
+        self.discord.gateway.dispatch("INTERACTION_CREATE", payload, payload.get("guild_id"))
+        await self.discord.gateway.flush()
+        return {"interaction_id": payload["id"]}
+
+    async def op_said(self, interaction_id: str) -> dict[str, Any]:
+        """What the bot answered a command sent with `op_command` (responses, edits, follow-ups)."""
+        texts = []
+        for rec in self.discord.handle(self.commands[interaction_id]).requests:
+            body = rec.json if isinstance(rec.json, dict) else {}
+            texts.append(str((body.get("data") or body).get("content") or ""))
+        return {"text": "\n".join(t for t in texts if t)}
+
+    async def op_hostile_text(self, maker: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        from tests import hostile
+
+        return {"text": getattr(hostile, maker)(**(args or {}))}
+
+    async def op_venice_counts(self, reset_peak: bool = False) -> dict[str, Any]:
+        """Venice calls served so far by kind, and the most chat streams open at once."""
+        counts: dict[str, int] = {}
+        for rec in self.venice.requests:
+            counts[rec.path] = counts.get(rec.path, 0) + 1
+        peak = self.peak_streaming
+        if reset_peak:
+            self.peak_streaming = self.streaming
+        return {"chat": counts.get("/chat/completions", 0), "image": counts.get("/image/generate", 0),
+                "peak_streams": peak}
 
     async def op_report(self, run_ids: list[int], include_requests: bool = False) -> dict[str, Any]:
         """Per-run timings and Discord call counts, computed from the recorded requests."""

@@ -41,10 +41,17 @@ def _describe_db_error(url: str, exc: BaseException) -> str:
 async def _migrate(env: Env, *, action: str = "upgrade", target: str = "head") -> None:
     from alembic.util import CommandError
 
-    from bot.store.migrate import migrate
+    from bot.store.migrate import DatabaseUnreachable, UpgradeFailed, migrate
 
     try:
         await migrate(env.database_url, action=action, target=target)
+    except DatabaseUnreachable as exc:
+        raise Fatal(_describe_db_error(env.database_url, exc)) from None
+    except UpgradeFailed as exc:
+        # The database opened fine: blaming DATABASE_URL would send the operator the wrong way.
+        at = f"it is still at revision {exc.revision}" if exc.revision else "it has no schema yet"
+        raise Fatal(f"migrate: upgrading the database schema at {_safe_url(env.database_url)} failed "
+                    f"({exc.reason}); {at}. Run `python -m bot migrate` again to retry") from None
     except CommandError as exc:
         # Alembic's own complaint (an unknown revision, a database newer than this code): the
         # database opened fine, so saying "cannot open" would send the operator the wrong way.
@@ -114,6 +121,16 @@ async def cmd_sync(env: Env, args: argparse.Namespace) -> None:
 async def cmd_check(env: Env, args: argparse.Namespace) -> None:
     from bot.check import run_check
 
+    if args.screen is not None:
+        from bot.screen_check import ScreenFileError, run_screen
+
+        try:
+            ok = await run_screen(env, args.screen, print, concurrency=args.concurrency)
+        except ScreenFileError as exc:
+            raise Fatal(f"check --screen: {exc}") from None
+        if not ok:
+            raise Fatal("check --screen: the content judge cannot run; see the line above")
+        return
     ok = await run_check(env, print, request_timeout=args.timeout)
     if not ok:
         raise Fatal("check failed: see the lines above")
@@ -148,6 +165,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a whole number, e.g. 4") from None
+    if not 1 <= value <= 32:
+        raise argparse.ArgumentTypeError("between 1 and 32")
+    return value
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="lustify.bot: adult AI roleplay on Discord")
     sub = parser.add_subparsers(dest="command")
@@ -159,6 +186,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     check = sub.add_parser("check", help="check settings, database, Venice key and models without Discord")
     check.add_argument("--timeout", type=_positive_seconds, default=10.0, metavar="SECONDS",
                        help="how long to wait for each Venice answer (default 10)")
+    check.add_argument("--screen", type=Path, metavar="FILE.jsonl",
+                       help="instead, run a labelled set ({text, expect, context} per line) through both "
+                            "stages of the content screen and print recall, false refusals, judge rate and cost")
+    check.add_argument("--concurrency", type=_concurrency, default=4, metavar="N",
+                       help="texts screened at once with --screen (default 4)")
     chat = sub.add_parser("chat", help="talk to a character in the terminal")
     chat.add_argument("--character", help="a Venice character slug, or a character card file (.png/.json/.charx)")
     chat.add_argument("--channel", type=int, default=0, help="conversation id to use (default 0: the terminal)")

@@ -4,8 +4,8 @@ The log (`bot.policy.audit` writes it) answers "who, where, when, which rule" fo
 safety blocks, Venice safety flags, admin changes and privacy requests. It never holds the refused
 text. Events are kept for `RETENTION` (90 days): long enough for a server's moderators to look
 into a pattern of refusals, short enough that the bot does not keep a lasting record of anyone.
-`purge_expired` runs when the admin cog loads and then once a day, in every bot process; it is an
-idempotent delete, so several processes doing it at once is harmless.
+`purge_expired` runs once a day across all bot processes: each wakes hourly and the one that
+claims the day's run (`Process.claim`) purges.
 """
 
 from __future__ import annotations

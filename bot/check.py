@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
-from bot.config import Env, sqlite_path
+from bot.config import DEFAULT_SAFETY_MODEL, Env, sqlite_path
 from bot.store.migrate import current_revision
 from bot.venice.client import Timeouts, VeniceClient
 from bot.venice.errors import AuthError, VeniceError
+from bot.venice.types import ModelInfo
 
 
 async def _check_database(env: Env, out: Callable[[str], None]) -> bool:
@@ -64,6 +65,7 @@ async def _check_venice(env: Env, out: Callable[[str], None], request_timeout: f
             else:
                 extra = f", context {model.context_tokens} tokens" if model.context_tokens else ""
                 out(f"✓ {setting}={wanted}{extra}")
+        ok = safety_model_lines(env, text_models, out) and ok
         if env.image_style:
             styles = await client.image_styles()
             if env.image_style in styles:
@@ -79,6 +81,42 @@ async def _check_venice(env: Env, out: Callable[[str], None], request_timeout: f
         ok = False
     finally:
         await client.close()
+    return ok
+
+
+def safety_model_lines(env: Env, text_models: list[ModelInfo], out: Callable[[str], None]) -> bool:
+    """Check the judge's models: listed text models, online, answering in a JSON schema, and
+    (for `SAFETY_VISION_MODEL`) reading images. Without these every judged text or image would
+    be refused (the judge fails closed), so each problem is a failed check."""
+    ok = True
+    wanted = [("SAFETY_MODEL", env.safety_model, False)]
+    if env.safety_vision_model != env.safety_model:
+        wanted.append(("SAFETY_VISION_MODEL", env.safety_vision_model, True))
+    for setting, model_id, needs_vision in wanted:
+        model = next((m for m in text_models if m.id == model_id), None)
+        if model is None:
+            ok = False
+            out(f"✗ {setting}={model_id} is not a Venice text model; choose a private text model that "
+                f"answers in a JSON schema, e.g. {DEFAULT_SAFETY_MODEL}")
+        elif model.offline:
+            ok = False
+            out(f"✗ {setting}={model_id} is offline at Venice right now: the judge would refuse everything it checks")
+        elif not model.response_schema:
+            ok = False
+            out(f"✗ {setting}={model_id} cannot answer in a JSON schema (supportsResponseSchema): "
+                "every text the judge checks would be refused")
+        elif needs_vision and not model.supports_vision:
+            ok = False
+            out(f"✗ {setting}={model_id} cannot read images (supportsVision): every image users supply "
+                "would be refused")
+        else:
+            images = "reads images" if model.supports_vision else "no images"
+            out(f"✓ {setting}={model_id} (content judge: JSON-schema answers, {images}, "
+                f"timeout {env.safety_timeout:g} s)")
+            if not needs_vision and env.safety_vision_model == model_id and not model.supports_vision:
+                ok = False
+                out(f"✗ SAFETY_VISION_MODEL={model_id} cannot read images (supportsVision): set SAFETY_VISION_MODEL "
+                    "to a vision model, or every image users supply would be refused")
     return ok
 
 

@@ -12,11 +12,13 @@ import logging
 from typing import Any
 
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import gate
 from bot.config import Env
+from bot.loopwatch import LoopWatch
 from bot.services import Services, build_services
 from bot.ui.errors import report
 
@@ -91,14 +93,25 @@ class LustifyBot(commands.AutoShardedBot):
         self.env = env
         self.extension_names = extensions
         self.services: Services | None = None
+        self.loop_watch = LoopWatch()  # warns, naming the task, when the event loop stalls
         self._shutdown: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
+        self.loop_watch.start()
         self.services = await build_services(self.env, self)
         self.add_listener(self.services.router.on_interaction, "on_interaction")
         for name in self.extension_names:
             await self.load_extension(name)
         log.info("setup done: %d extensions, %d commands", len(self.extension_names), len(self.tree.get_commands()))
+
+    async def launch_shards(self) -> None:
+        if self.shard_count is not None and self.env.discord_api_base:
+            # discord.py asks the REST base for the gateway address only when it picks the shard
+            # count itself; with SHARD_COUNT set it would dial Discord's fixed address instead of
+            # the one DISCORD_API_BASE serves (a fake Discord in tests, a proxy's upstream otherwise).
+            _, url, _ = await self.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        await super().launch_shards()
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
@@ -129,6 +142,7 @@ class LustifyBot(commands.AutoShardedBot):
             if self.services is not None:
                 await self.services.close()
                 self.services = None
+            await self.loop_watch.stop()
 
     async def _unload_cogs(self) -> None:
         """Run every cog's `cog_unload` (discord.py's close does not), so background loops such as

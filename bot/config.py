@@ -22,6 +22,13 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/lustify.db"
 DEFAULT_VENICE_BASE_URL = "https://api.venice.ai/api/v1"
 DEFAULT_TEXT_MODEL = "venice-uncensored-1-2"
 DEFAULT_IMAGE_MODEL = "lustify-sdxl"
+# The judge (stage 2 of the content screen). Gemma 4 Uncensored: private (Venice keeps no copy of
+# the text), uncensored (a censored model refuses to read explicit adult text, and a refusal is a
+# failed check, so adult users would be refused), no reasoning tokens (fast, cheap), JSON-schema
+# answers and vision (one model judges texts and images), $0.1625 in / $0.50 out per 1M tokens.
+DEFAULT_SAFETY_MODEL = "gemma-4-uncensored"
+DEFAULT_SAFETY_TIMEOUT = 6.0
+MAX_SAFETY_TIMEOUT = 60.0
 LOG_FORMATS = ("text", "json")
 
 
@@ -70,6 +77,9 @@ class Env:
     text_model: str = DEFAULT_TEXT_MODEL
     image_model: str = DEFAULT_IMAGE_MODEL
     image_style: str | None = None
+    safety_model: str = DEFAULT_SAFETY_MODEL
+    safety_vision_model: str = DEFAULT_SAFETY_MODEL
+    safety_timeout: float = DEFAULT_SAFETY_TIMEOUT
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     log_level: str = "INFO"
@@ -167,6 +177,20 @@ def _model_name(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, maximum: float) -> float:
+    value = _clean(env, name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, e.g. {name}={default:g}") from None
+    # `not 0 < number` also catches NaN, which would compare false against every bound.
+    if not 0 < number <= maximum:
+        raise ConfigError(f"{name} must be more than 0 and at most {maximum:g} seconds")
+    return number
+
+
 def load_env(env: Mapping[str, str], *, need_discord: bool = False, need_venice: bool = False) -> Env:
     """Build `Env` from a mapping of environment variables, raising `ConfigError` on any problem."""
     discord_token = _token(
@@ -191,6 +215,7 @@ def load_env(env: Mapping[str, str], *, need_discord: bool = False, need_venice:
     if fmt not in LOG_FORMATS:
         raise ConfigError("LOG_FORMAT must be 'text' or 'json'")
     owners = _int_list(env, "OWNER_IDS") or ()
+    safety_model = _model_name(env, "SAFETY_MODEL", DEFAULT_SAFETY_MODEL)
     return Env(
         discord_token=discord_token,
         venice_api_key=venice_key,
@@ -200,6 +225,10 @@ def load_env(env: Mapping[str, str], *, need_discord: bool = False, need_venice:
         text_model=_model_name(env, "TEXT_MODEL", DEFAULT_TEXT_MODEL),
         image_model=_model_name(env, "IMAGE_MODEL", DEFAULT_IMAGE_MODEL),
         image_style=_clean(env, "IMAGE_STYLE"),
+        safety_model=safety_model,
+        # The vision judge defaults to the text judge's model (it reads images too).
+        safety_vision_model=_model_name(env, "SAFETY_VISION_MODEL", safety_model),
+        safety_timeout=_seconds(env, "SAFETY_TIMEOUT", DEFAULT_SAFETY_TIMEOUT, MAX_SAFETY_TIMEOUT),
         shard_count=shard_count,
         shard_ids=shard_ids,
         log_level=level,

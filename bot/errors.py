@@ -24,3 +24,11 @@ class Refused(UserError):
     def __init__(self, user_message: str, rule: str) -> None:
         super().__init__(user_message)
         self.rule = rule
+
+
+class CheckUnavailable(Refused):
+    """The content check could not be done (the judge timed out or failed): refused, fail closed,
+    without blaming anyone. Its rule is "judge_unavailable"."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "judge_unavailable")

@@ -1,25 +1,39 @@
 """Everything the bot stores about one user: export it, or delete it (Red's data contract).
 
-What a deletion does, and why:
-- Conversations that are only theirs (they started it or nobody did, and nobody else wrote in
-  it) are deleted whole, replies included: in a DM or a solo scene the replies are about them too.
-- In shared conversations their turns are blanked and marked `deleted` (the rows stay, so the
-  replies that answered them keep their place and other people's story stays readable); the
-  prompt skips deleted turns. A rolling summary that had folded in one of their turns is cleared
-  (the chat engine rebuilds it from what remains), a title taken from their words is cleared, and
-  `created_by` no longer names them.
-- Custom characters they own are deleted (shared ones too: the card is their writing).
-  Conversations that used them stay readable through their stored `character_name`.
-- Their persona, image records (parameters only; pixels are never stored) and Discord message
-  links go. Images other people made from theirs lose the link to the parent, nothing else.
-- Safety state survives: an active block, and strikes counted in the current window, otherwise a
-  deletion would be a way around the block. The DM unlock is forgotten.
-- Today's usage rows stay until the day is over, because today's quotas and cooldowns are counted
-  from them (deleting them would reset a server's daily limit). They hold counts and costs, no
-  text; `purge_deleted_usage` removes them once the day has passed.
-- Audit events about them stay for their retention period (`bot.audit_log.RETENTION`): they are
-  the safety record moderators rely on, and they never hold what anyone wrote. The deletion
-  itself is recorded there (kind "privacy", rule "delete").
+Where a user's own words are kept, and what a deletion does to each copy:
+- **Their messages** (text, persona name as author, swipes of nothing: user turns have none):
+  conversations that are only theirs (they started it or nobody did, and nobody else wrote in
+  it) are deleted whole, replies included: in a DM or a solo scene the replies are about them
+  too. In shared conversations their turns are blanked and marked `deleted` (the rows stay, so
+  the replies that answered them keep their place and other people's story stays readable); the
+  prompt skips deleted turns, and `created_by` no longer names them.
+- **Rolling summaries** mix everyone's words and cannot be cut apart: a summary that folded in
+  any of their turns is cleared, and the chat engine folds again from the turns that remain.
+- **Replies** the character wrote to them in shared conversations stay: they are the model's
+  words and part of other people's story (they may echo what the user said).
+- **Conversation titles** never hold anyone's words (`title_for`: the date), so there is nothing
+  to remove there, and nobody's words reach another person's export through a title.
+- **Characters** they own (card, lorebook, avatar) are deleted, shared ones too: the card is their
+  writing. Conversations that used them keep the stored `character_name` (shown in history) but
+  lose `lore_fired` (names of their lore entries). Those characters leave every group scene's
+  cast, and cast entries they added stop naming them.
+- **Persona**: deleted.
+- **Image prompts**: their image records go (parameters only; pixels are never stored). Images
+  other people made from theirs (rerolls, edits, upscales, and so on down the line) carry their
+  prompt: those records keep their place but lose every prompt and are marked `deleted`, so
+  their buttons say the image can't be redone.
+- **Audit events** about them stay for their retention period (`bot.audit_log.RETENTION`): they
+  are the safety record moderators rely on, and never hold what anyone wrote. The one free-text
+  part, the value of a setting they changed ("set to …"), is removed. The deletion itself is
+  recorded (kind "privacy", rule "delete").
+- **Discord messages** are Discord's: the bot does not delete the user's messages there, nor the
+  copies it posted of what they said with `/chat` (deleting a reply with its 🗑️ button removes
+  that copy).
+- **Safety state** survives: an active block, and strikes counted in the current window, otherwise
+  a deletion would be a way around the block. The DM unlock is forgotten.
+- **Usage rows** hold counts and costs, no text. Today's stay until the day is over, because
+  today's quotas and cooldowns are counted from them (deleting them would reset a server's daily
+  limit); `purge_deleted_usage` removes them once the day has passed.
 Everything happens in one transaction: a failure part way leaves everything as it was.
 """
 
@@ -34,13 +48,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import String, and_, delete, exists, func, literal, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.audit_log import RETENTION, about_user
 from bot.errors import UserError
 from bot.limits import day_start
 from bot.policy import STRIKE_WINDOW
+from bot.store import cast
 from bot.store.models import (
     AuditEvent,
     CharacterRow,
@@ -57,7 +73,8 @@ from bot.store.models import (
 
 FORMAT = "lustify-privacy-export"
 VERSION = 1
-TITLE_CHARS = 60  # the chat cog titles a conversation with the first 60 characters of its first message
+LINEAGE_DEPTH = 50  # generations of images derived from a user's, followed on deletion
+ADMIN_DETAIL_REMOVED = "value removed at the user's request"
 CHUNK = 500  # ids per IN (...) clause, well under SQLite's and asyncpg's parameter limits
 
 
@@ -86,6 +103,7 @@ async def export_user(sessions: async_sessionmaker[AsyncSession], user_id: int) 
             "usage": await _usage(session, user_id),
             "user_flags": await _flags(session, user_id),
             "settings_changed": await _settings(session, user_id),
+            "scene_casts": await cast.export_for_user(session, user_id),
         }
     data["audit_events"] = [
         {"kind": e.kind, "rule": e.rule, "at": _iso(e.created_at)} for e in await about_user(sessions, user_id)
@@ -257,6 +275,11 @@ async def delete_user(
     counts: dict[str, int] = {}
     async with sessions.begin() as session:
         counts.update(await _delete_conversations(session, user_id))
+        counts["cast_entries"] = await cast.forget_user(session, user_id)  # before their characters go
+        counts["lore_fired_cleared"] = await _count(session, update(Conversation).where(
+            Conversation.character_ref.in_(select(literal("custom:", String) + sql_cast(CharacterRow.id, String))
+                                           .where(CharacterRow.owner_id == user_id))
+        ).values(lore_fired=[]).execution_options(synchronize_session=False))
         counts["characters"] = await _count(session, delete(CharacterRow).where(CharacterRow.owner_id == user_id))
         counts["persona"] = await _count(session, delete(Persona).where(Persona.user_id == user_id))
         counts["images"] = await _delete_images(session, user_id)
@@ -267,6 +290,8 @@ async def delete_user(
             select(func.count()).select_from(Usage).where(Usage.user_id == user_id)
         ) or 0)
         await session.execute(update(Setting).where(Setting.updated_by == user_id).values(updated_by=None))
+        counts["audit_details_removed"] = await _count(session, update(AuditEvent).where(
+            AuditEvent.user_id == user_id, AuditEvent.kind == "admin").values(detail=ADMIN_DETAIL_REMOVED))
         counts["flags"], counts["block_kept"] = await _settle_flags(session, user_id, now)
         session.add(AuditEvent(
             guild_id=guild_id, channel_id=channel_id, user_id=user_id, kind="privacy", rule="delete",
@@ -306,14 +331,6 @@ async def _delete_conversations(session: AsyncSession, user_id: int) -> dict[str
         update(Conversation).where(Conversation.summary_upto.is_not(None), folded)
         .values(summary="", summary_upto=None).execution_options(synchronize_session=False)
     )
-    titled = exists().where(
-        Message.conversation_id == Conversation.id, Message.author_id == user_id,
-        func.substr(Message.content, 1, TITLE_CHARS) == Conversation.title,
-    )
-    await session.execute(
-        update(Conversation).where(Conversation.title != "", titled)
-        .values(title="").execution_options(synchronize_session=False)
-    )
     await session.execute(
         delete(MessageLink).where(MessageLink.message_id.in_(select(Message.id).where(Message.author_id == user_id)))
     )
@@ -328,6 +345,7 @@ async def _delete_conversations(session: AsyncSession, user_id: int) -> dict[str
 
 
 async def _delete_images(session: AsyncSession, user_id: int) -> int:
+    await _blank_derived_images(session, user_id)
     # Unhook children first (theirs and other people's rerolls of theirs), so the delete never
     # depends on how each database orders ON DELETE SET NULL within one statement.
     theirs = select(ImageRecord.id).where(ImageRecord.user_id == user_id)
@@ -336,6 +354,25 @@ async def _delete_images(session: AsyncSession, user_id: int) -> int:
         .execution_options(synchronize_session=False)
     )
     return await _count(session, delete(ImageRecord).where(ImageRecord.user_id == user_id))
+
+
+async def _blank_derived_images(session: AsyncSession, user_id: int) -> None:
+    """Other people's images made from this user's (and from those, down the line) carry the
+    user's prompt: blank every prompt in them and mark them deleted."""
+    frontier = list((await session.scalars(select(ImageRecord.id).where(ImageRecord.user_id == user_id))).all())
+    derived: list[int] = []
+    for _ in range(LINEAGE_DEPTH):
+        children: list[int] = []
+        for ids in _chunks(frontier):
+            children += (await session.scalars(select(ImageRecord.id).where(
+                ImageRecord.parent_id.in_(ids), ImageRecord.user_id != user_id))).all()
+        if not children:
+            break
+        derived += children
+        frontier = children
+    for ids in _chunks(derived):
+        await session.execute(update(ImageRecord).where(ImageRecord.id.in_(ids)).values(
+            user_prompt="", prompt="", negative="", status="deleted").execution_options(synchronize_session=False))
 
 
 async def _settle_flags(session: AsyncSession, user_id: int, now: datetime) -> tuple[int, int]:

@@ -20,14 +20,20 @@ from bot.chat.screening import ChatScreen
 from bot.chat.service import ChatService
 from bot.config import Env
 from bot.images.service import ImageService
+from bot.images.shared_queue import SharedImageQueue
 from bot.limits import Limits
+from bot.offload import Offload
 from bot.settings import SettingsStore
 from bot.store.engine import make_engine, make_sessionmaker
+from bot.store.processes import Process
 from bot.ui.personas import PersonaPoster
 from bot.ui.router import ComponentRouter
 from bot.venice.client import VeniceClient
 
 log = logging.getLogger(__name__)
+
+# What the worker processes import once, in the fork server: the modules whose functions run there.
+OFFLOADED_MODULES = ("bot.characters.cards", "bot.characters.avatars", "bot.characters.service", "bot.policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,8 @@ class Services:
     venice: VeniceClient
     settings: SettingsStore
     limits: Limits
+    offload: Offload  # worker processes and threads for CPU-heavy work, off the event loop
+    process: Process  # this process in the database: owner of work in flight, periodic-job claims
     characters: CharacterService
     chat: ChatService
     images: ImageService
@@ -48,7 +56,9 @@ class Services:
 
     async def close(self) -> None:
         await self.characters.close()
+        await self.offload.close()
         await self.venice.close()
+        await self.process.retire()
         await self.engine.dispose()
 
 
@@ -62,14 +72,21 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
     sessions = make_sessionmaker(engine)
     venice = VeniceClient(env.venice_api_key.get() if env.venice_api_key else "", env.venice_base_url)
     settings = SettingsStore(sessions, env, clock=clock)
-    limits = Limits(sessions, settings)
-    characters = CharacterService(sessions=sessions, venice=venice, settings=settings, clock=clock)
+    offload = Offload(preload=OFFLOADED_MODULES)
+    offload.start()
+    # A bot process owns its shards; the terminal chat owns none (it recovers nobody's work).
+    process = await Process.register(sessions, shard_ids=env.shard_ids if client is not None else (),
+                                     shard_count=env.shard_count)
+    process.start()
+    limits = Limits(sessions, settings, owner=process)
+    characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
-                       screen=ChatScreen(sessions=sessions), clock=clock)
-    images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits)
+                       screen=ChatScreen(sessions=sessions), process=process, clock=clock)
+    images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits,
+                          queue=SharedImageQueue(sessions, owner=process), offload=offload)
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,
-        characters=characters, chat=chat, images=images,
+        offload=offload, process=process, characters=characters, chat=chat, images=images,
         personas=PersonaPoster(client) if client is not None else None, router=ComponentRouter(sessions=sessions),
     )
 

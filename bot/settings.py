@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cache import TTLCache
 from bot.config import Env
 from bot.errors import UserError
-from bot.store.models import Setting
+from bot.store.locks import insert_for
+from bot.store.models import Setting, utcnow
 
 GLOBAL_SCOPE_ID = 0
 CACHE_TTL = 10.0
@@ -167,11 +168,14 @@ class SettingsStore:
         if scope == "channel" and not spec.channel:
             raise UserError(f"`{key}` is set for the whole server, not per channel.")
         async with self.sessions.begin() as session:
-            await session.execute(
-                delete(Setting).where(Setting.scope == scope, Setting.scope_id == scope_id, Setting.key == key)
-            )
-            if value is not None:
-                session.add(
-                    Setting(scope=scope, scope_id=scope_id, guild_id=guild_id, key=key, value=value, updated_by=by)
+            if value is None:
+                await session.execute(
+                    delete(Setting).where(Setting.scope == scope, Setting.scope_id == scope_id, Setting.key == key)
                 )
+            else:
+                # One upsert: two admins setting the same key at once must not collide on its unique key.
+                changed = {"value": value, "guild_id": guild_id, "updated_by": by, "updated_at": utcnow()}
+                stmt = insert_for(session, Setting).values(scope=scope, scope_id=scope_id, key=key, **changed)
+                await session.execute(stmt.on_conflict_do_update(
+                    index_elements=["scope", "scope_id", "key"], set_=changed))
         self._cache.forget_if(lambda chain: (scope, scope_id) in chain)  # type: ignore[operator]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -180,6 +181,9 @@ class Admin(commands.Cog):
 
     async def _purge(self) -> None:
         try:
+            # Every process wakes hourly; one of them (the claim) purges, once a day.
+            if not await self.services.process.claim("audit-retention", timedelta(hours=23)):
+                return
             removed = await audit_log.purge_expired(self.services.sessions)
         except Exception:
             # A failed purge must not keep the bot from starting; the next day's run retries.
@@ -188,7 +192,7 @@ class Admin(commands.Cog):
         if removed:
             log.info("audit: purged %d events older than %d days", removed, audit_log.RETENTION.days)
 
-    @tasks.loop(hours=24)
+    @tasks.loop(hours=1)
     async def retention(self) -> None:
         if self.retention.current_loop == 0:
             return  # cog_load has just purged

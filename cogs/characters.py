@@ -15,7 +15,6 @@ import secrets
 import time
 from typing import Any
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -24,7 +23,7 @@ from bot.cache import TTLCache
 from bot.characters import avatars
 from bot.characters.cards import MAX_CARD_BYTES
 from bot.characters.names import check_name
-from bot.characters.service import BUILTINS, check_cap, parse_ref
+from bot.characters.service import BUILTINS, parse_ref
 from bot.errors import UserError
 from bot.policy import Where, check_texts
 from bot.services import Services, services_of
@@ -116,20 +115,12 @@ async def delete_character(services: Services, interaction: discord.Interaction,
 
 
 async def load_avatar(bot: Any, services: Services, attachment: discord.Attachment | None,
-                      url: str | None) -> tuple[str | None, bytes | None] | None:
+                      url: str | None, owner: int) -> tuple[str | None, bytes | None] | None:
     """(public URL, PNG bytes) from the avatar options, or None when neither was given."""
     if attachment is not None:
-        data = await avatars.attachment_image(attachment)
-        return attachment.url, avatars.as_png(data)
+        return await services.characters.avatar_from_upload(attachment, owner=owner)
     if url:
-        allow_private = services.characters.allow_private_urls
-        session = avatars.session_of(bot)
-        if session is not None:
-            data = await avatars.fetch_image(session, url, allow_private=allow_private)
-        else:
-            async with aiohttp.ClientSession() as own:
-                data = await avatars.fetch_image(own, url, allow_private=allow_private)
-        return url.strip(), avatars.as_png(data)
+        return await services.characters.avatar_from_link(url, owner=owner)
     return None
 
 
@@ -275,7 +266,7 @@ class Characters(commands.Cog):
     async def create(self, interaction: discord.Interaction, avatar: discord.Attachment | None = None,
                      avatar_url: str | None = None, shared: bool = False) -> None:
         precheck_avatar(avatar, avatar_url)
-        check_cap(await repo.count_owned(self.services.sessions, interaction.user.id))
+        await self.services.characters.check_room(interaction.user.id)
         custom_id = form_id(character_id=None, shared=shared, token=self._stash(avatar, avatar_url))
         await interaction.response.send_modal(CharacterModal(title="New character", base=None, custom_id=custom_id))
 
@@ -308,12 +299,12 @@ class Characters(commands.Cog):
         attachment, url = stashed or (None, None)
         shared = None if match["shared"] == "n" else match["shared"] == "1"
         if match["mode"] == "new":
-            check_cap(await repo.count_owned(self.services.sessions, interaction.user.id))
+            await self.services.characters.check_room(interaction.user.id)
             character = apply_form(None, values)
             if not character.name.strip():
                 raise UserError("Your character needs a name.")
             await interaction.response.defer(ephemeral=True, thinking=True)
-            picture = await load_avatar(self.bot, self.services, attachment, url)
+            picture = await load_avatar(self.bot, self.services, attachment, url, interaction.user.id)
             avatar_url, png = picture if picture is not None else (None, None)
             created = await self.services.characters.create(
                 character, where=where_of(interaction, "character create"), shared=bool(shared),
@@ -330,7 +321,7 @@ class Characters(commands.Cog):
         if not changed.name.strip():
             raise UserError("Your character needs a name.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        picture = await load_avatar(self.bot, self.services, attachment, url)
+        picture = await load_avatar(self.bot, self.services, attachment, url, interaction.user.id)
         await self.services.characters.update(
             row.id, changed, where=where_of(interaction, "character edit"),
             shared=None if shared is None or interaction.guild_id is None else shared, avatar=picture)
@@ -371,9 +362,11 @@ class Characters(commands.Cog):
             raise UserError(f"That file is {file.size / 2**20:.1f} MiB; character cards can be at most "
                             f"{MAX_CARD_BYTES // 2**20} MiB.")
         await interaction.response.defer(ephemeral=True, thinking=True)
+        where = where_of(interaction, "character import")
+        await self.services.characters.begin_import(where)  # caps and cooldown, before downloading
         data = await file.read()
         created = await self.services.characters.import_card(
-            data, file.filename, where=where_of(interaction, "character import"), shared=shared, file_url=file.url)
+            data, file.filename, where=where, shared=shared, file_url=file.url)
         lore = len(created.lorebook.entries) if created.lorebook else 0
         await interaction.followup.send(
             f"📥 Imported **{shown(created.name)}** ({len(created.greetings)} greetings, {lore} lore entries). "

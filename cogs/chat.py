@@ -8,6 +8,7 @@ the component router for the buttons and the edit form (`bot/ui/chat_controls.py
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -24,6 +25,7 @@ from bot.images.service import ImageService
 from bot.services import services_of
 from bot.settings import SettingsStore
 from bot.store import users
+from bot.ui import recovery
 from bot.ui.chat_controls import ChatControls
 from bot.ui.chat_reply import DiscordReply, Echo
 from bot.ui.errors import user_message_for
@@ -78,11 +80,20 @@ class Chat(commands.Cog):
         # on a webhook message, so exactly 1.0 s fills the bucket and the next message waits ~2 s.
         self.edit_interval = 1.25
         self.controls = ChatControls(chat=chat, poster=poster, images=images, edit_interval=lambda: self.edit_interval)
+        self._recovery: asyncio.Task[None] | None = None  # rewriting what a crash left in Discord
 
     async def cog_load(self) -> None:
-        recovered = await self.chat.conversations.recover_interrupted()
-        if recovered:
-            log.info("settled %d replies interrupted by the last shutdown", recovered)
+        settled = await self.chat.conversations.recover_interrupted()
+        if settled:
+            log.info("settled %d replies interrupted by the last shutdown", len(settled))
+            self._recovery = asyncio.create_task(recovery.rewrite(
+                self.bot, settled, conversations=self.chat.conversations, settings=self.settings,
+                poster=self.poster, pictures=True,  # the image service runs beside the chat
+            ), name="chat-recovery")
+
+    async def cog_unload(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
 
     def reply(self, channel: Any, **options: Any) -> DiscordReply:
         return DiscordReply(poster=self.poster, channel=channel, edit_interval=self.edit_interval, **options)

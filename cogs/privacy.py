@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import discord
 from discord import app_commands
@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import privacy
 from bot.chat.service import ChatService
 from bot.services import services_of
+from bot.store.processes import Process
 from bot.ui.errors import GENERIC_ERROR, reply_ephemeral
 from bot.ui.router import ComponentRouter, view
 
 log = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 120.0
+DAILY = timedelta(hours=23)  # a little under a day, so an hourly wake-up never skips a day
 ONLY_YOURS = "Only the person who asked for this deletion can confirm it."
 EXPIRED = "The confirmation expired; nothing was deleted. Run `/privacy delete` again if you meant it."
 CONFIRM_TEXT = (
@@ -88,10 +90,12 @@ class Privacy(commands.Cog):
 
     privacy = app_commands.Group(name="privacy", description="Your data: see it, download it, delete it", nsfw=True)
 
-    def __init__(self, bot: commands.Bot, sessions: async_sessionmaker[AsyncSession], chat: ChatService) -> None:
+    def __init__(self, bot: commands.Bot, sessions: async_sessionmaker[AsyncSession], chat: ChatService,
+                 process: Process) -> None:
         self.bot = bot
         self.sessions = sessions
         self.chat = chat
+        self.process = process  # claims the daily purge, so one process runs it
 
     def register(self, router: ComponentRouter) -> None:
         router.button("privacy", r"(?P<action>confirm|cancel)", self.on_button)
@@ -126,10 +130,13 @@ class Privacy(commands.Cog):
     async def cog_unload(self) -> None:
         self.usage_purge.cancel()
 
-    @tasks.loop(hours=24)
+    @tasks.loop(hours=1)
     async def usage_purge(self) -> None:
         # Usage rows kept for the rest of the day of a deletion (daily limits) go once it is over.
+        # Every process wakes hourly; one of them (the claim) runs it, once a day.
         try:
+            if not await self.process.claim("privacy-usage-purge", DAILY):
+                return
             removed = await privacy.purge_deleted_usage(self.sessions)
         except Exception:
             log.exception("privacy: purging usage of deleted users failed; will retry tomorrow")
@@ -161,6 +168,6 @@ class Privacy(commands.Cog):
 
 async def setup(bot: commands.Bot) -> None:
     services = services_of(bot)
-    cog = Privacy(bot, services.sessions, services.chat)
+    cog = Privacy(bot, services.sessions, services.chat, services.process)
     cog.register(services.router)
     await bot.add_cog(cog)

@@ -69,6 +69,18 @@ async def invoke(bot: discord.Client, payload: dict[str, Any], *, fake: FakeDisc
     return handle
 
 
+async def invoke_together(bot: discord.Client, payloads: list[dict[str, Any]], *,
+                          timeout: float = 30.0) -> list[BaseException]:  # noqa: ASYNC109
+    """Deliver several INTERACTION_CREATE payloads at once (one gateway burst) and wait until all
+    are handled; returns the exceptions their handlers raised instead of raising the first."""
+    before = asyncio.all_tasks()
+    for payload in payloads:
+        bot._connection.parse_interaction_create(copy.deepcopy(payload))
+    handlers = [t for t in asyncio.all_tasks() - before if t.get_name().startswith(HANDLER_TASK_PREFIXES)]
+    results = await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), timeout)
+    return [r for r in results if isinstance(r, BaseException)]
+
+
 invoke_slash = invoke
 invoke_component = invoke
 invoke_modal = invoke

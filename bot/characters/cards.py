@@ -25,7 +25,7 @@ from bot.characters.cards_json import (
     card_to_object,
     load_card_json,
 )
-from bot.characters.charx import CharxArchive
+from bot.characters.charx import MAX_CHARX_BYTES, CharxArchive
 from bot.characters.model import Character
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_ZIP_END = b"PK\x05\x06"  # end of central directory: last 22 bytes plus a comment of up to 64 KiB
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -81,11 +82,13 @@ def export_card_png(character: Character, avatar_png: bytes | None = None) -> by
 def _parse(data: bytes, filename: str, *, want_avatar: bool) -> tuple[Character, bytes | None]:
     if not data:
         raise CardError("The file is empty.")
-    if len(data) > MAX_CARD_BYTES:
-        raise CardError(
-            f"The file is {len(data) / 2**20:.1f} MiB; character cards can be at most {MAX_CARD_BYTES // 2**20} MiB."
-        )
+    if len(data) > MAX_CHARX_BYTES:
+        raise CardError(f"The file is {_mib(len(data))}; character cards can be at most {_mib(MAX_CHARX_BYTES)}.")
     kind = _container(data, filename)
+    if kind != "charx" and len(data) > MAX_CARD_BYTES:
+        raise CardError(
+            f"The file is {_mib(len(data))}; PNG and JSON character cards can be at most {_mib(MAX_CARD_BYTES)}."
+        )
     if kind == "png":
         return _parse_png(data, want_avatar=want_avatar)
     if kind == "charx":
@@ -94,11 +97,15 @@ def _parse(data: bytes, filename: str, *, want_avatar: bool) -> tuple[Character,
 
 
 def _container(data: bytes, filename: str) -> str:
-    """Which container the bytes are: by content first, the file name only to explain failures."""
+    """Which container the bytes are: by content first, the file name only to explain failures.
+
+    A .charx may carry anything in front of its zip (RisuAI writes a JPEG there), so a zip is
+    also recognised by its end-of-directory record.
+    """
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if data.startswith(cards_png.PNG_SIGNATURE):
         return "png"
-    if data.startswith(_ZIP_MAGIC):
+    if data.startswith(_ZIP_MAGIC) or _ZIP_END in data[-(22 + 65_535) :]:
         return "charx"
     if extension == "png":
         raise CardError("This file is not a valid PNG image.")
@@ -107,6 +114,10 @@ def _container(data: bytes, filename: str) -> str:
     if extension == "json" or data.removeprefix(_BOM).lstrip().startswith((b"{", b"[")):
         return "json"
     raise CardError("Unsupported file type: send a character card as PNG, JSON or .charx.")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size % 2**20 else f"{size // 2**20} MiB"
 
 
 def _parse_png(data: bytes, *, want_avatar: bool) -> tuple[Character, bytes | None]:

@@ -29,7 +29,9 @@ MAX_CARD_BYTES = 8 * 1024 * 1024
 MAX_TEXT_CHARS = 50_000
 """Longest text field (description, first message, one lore entry, …)."""
 MAX_NAME_CHARS = 200
-MAX_LORE_ENTRIES = 500
+MAX_LORE_ENTRIES = 5_000
+MAX_LORE_KEYS = 50_000
+"""Keys in all the entries of one lorebook, primary and secondary."""
 MAX_LIST_ITEMS = 200
 """Most greetings, tags, or keys of one lore entry."""
 
@@ -39,6 +41,14 @@ TOP_LEVEL_KEY = "_top_level"
 """`card_extra` key holding unknown top-level keys of the card object (e.g. SillyTavern's `fav`)."""
 
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
+# Pygmalion / Gradio "notepad" JSON, which SillyTavern imports (`importFromJson`, characters.js).
+PYGMALION_FIELDS = {
+    "char_name": "name",
+    "char_persona": "description",
+    "char_greeting": "first_mes",
+    "world_scenario": "scenario",
+    "example_dialogue": "mes_example",
+}
 _TEXT_FIELDS = (
     *V1_FIELDS,
     "creator_notes",
@@ -68,25 +78,39 @@ def load_card_json(raw: bytes) -> Character:
 
 
 def card_from_object(obj: Any) -> Character:
-    """Map a decoded card object (V1, V2 or V3) onto a Character, or raise CardError."""
+    """Map a decoded card object onto a Character, or raise CardError.
+
+    Every shape SillyTavern opens is read (`importFromJson`/`readFromV2` in its characters.js):
+    V2 and V3 cards (the `data` section wins; `spec` and `spec_version` are not checked, as
+    SillyTavern does not), TavernAI/V1 cards (the fields at the top level, with or without a
+    `spec` such as `tavern_ai`) and Pygmalion/Gradio JSON (`char_name`, `char_persona`, …).
+    """
     if not isinstance(obj, dict):
         raise CardError("This JSON is not a character card (expected an object with the card fields).")
     spec = obj.get("spec")
-    if spec is None:
-        if not any(key in obj for key in V1_FIELDS):
-            raise CardError("This JSON is not a character card: it has no `spec` and no character fields.")
-        # V1: the card fields are the top level itself.
+    if spec == "lorebook_v3" or (spec is None and "entries" in obj and not any(k in obj for k in V1_FIELDS)):
+        raise CardError("This file is a lorebook, not a character card: import it as a lorebook instead.")
+    data = obj.get("data")
+    if isinstance(data, dict) and (spec is not None or "name" in data):
+        # V2/V3 writers (SillyTavern) repeat the V1 fields at the top level for old readers; they are
+        # copies of `data`, regenerated on export, so they are not kept twice.
+        skip = {"spec", "spec_version", "data", *V1_FIELDS}
+        top_extra = {k: v for k, v in obj.items() if k not in skip}
+        return _character(data, top_extra)
+    if "char_name" in obj:
+        mapped = {field: obj.get(key) for key, field in PYGMALION_FIELDS.items() if key in obj}
+        top_extra = {k: v for k, v in obj.items() if k not in PYGMALION_FIELDS}
+        return _character(mapped, top_extra)
+    if any(key in obj for key in V1_FIELDS):
+        # V1 / TavernAI: the card fields are the top level itself.
         top_extra = {k: v for k, v in obj.items() if k not in V1_FIELDS}
         return _character(obj, top_extra)
-    _check_spec(spec, obj.get("spec_version"))
-    data = obj.get("data")
-    if not isinstance(data, dict):
-        raise CardError("The card has no `data` section, so there is no character in it.")
-    # V2/V3 writers (SillyTavern) repeat the V1 fields at the top level for old readers; they are
-    # copies of `data`, regenerated on export, so they are not kept twice.
-    skip = {"spec", "spec_version", "data", *V1_FIELDS}
-    top_extra = {k: v for k, v in obj.items() if k not in skip}
-    return _character(data, top_extra)
+    if spec is not None:
+        raise CardError("The card has no `data` section and no character fields, so there is no character in it.")
+    raise CardError(
+        "This JSON is not a character card: it has no `spec`, no `data` section and none of the "
+        "character fields (name, description, first_mes)."
+    )
 
 
 def card_to_object(char: Character, *, spec: str = SPEC_V3) -> dict[str, Any]:
@@ -173,25 +197,6 @@ def _entry_to_object(entry: LoreEntry) -> dict[str, Any]:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _check_spec(spec: Any, version: Any) -> None:
-    if spec == "lorebook_v3":
-        raise CardError("This file is a lorebook, not a character card.")
-    if spec not in (SPEC_V2, SPEC_V3):
-        raise CardError(f"Unknown card format {str(spec)[:40]!r}; character cards V1, V2 and V3 are supported.")
-    if version is None:
-        # Early V2 cards (before 8 May 2023) had no spec_version; V3 readers are asked not to be strict.
-        return
-    try:
-        number = float(str(version))
-    except ValueError:
-        number = -1.0
-    if spec == SPEC_V2 and number != 2.0:
-        raise CardError(f"Unsupported V2 card version {str(version)[:20]!r} (expected 2.0).")
-    # V3 asks readers to accept later 3.x versions; another major version is another format.
-    if spec == SPEC_V3 and not 3.0 <= number < 4.0:
-        raise CardError(f"Unsupported V3 card version {str(version)[:20]!r} (expected 3.x).")
-
-
 def _character(data: dict[str, Any], top_extra: dict[str, Any]) -> Character:
     texts = {key: _text(data, key, MAX_NAME_CHARS if key == "name" else MAX_TEXT_CHARS) for key in _TEXT_FIELDS}
     name = texts.pop("name").strip()
@@ -228,6 +233,14 @@ def _take_appearance(extensions: dict[str, Any]) -> str:
     return value[:MAX_TEXT_CHARS] if isinstance(value, str) else ""
 
 
+def read_character_book(obj: Any) -> Lorebook:
+    """A `character_book` object (in a card, or a V3 `lorebook_v3` file's `data`) as a Lorebook."""
+    book = _lorebook(obj)
+    if book is None:
+        raise CardError("This lorebook is empty: it has no entries.")
+    return book
+
+
 def _lorebook(obj: Any) -> Lorebook | None:
     if obj is None:
         return None
@@ -237,10 +250,14 @@ def _lorebook(obj: Any) -> Lorebook | None:
     if not isinstance(entries, list):
         raise CardError("The card's lorebook entries are not a list.")
     if len(entries) > MAX_LORE_ENTRIES:
-        raise CardError(f"The lorebook has {len(entries)} entries; at most {MAX_LORE_ENTRIES} are supported.")
+        raise CardError(f"The lorebook has {len(entries):,} entries; at most {MAX_LORE_ENTRIES:,} are supported.")
     extensions = obj.get("extensions")
+    parsed = [_entry(entry, number) for number, entry in enumerate(entries, start=1)]
+    keys = sum(len(e.keys) + len(e.secondary_keys) for e in parsed)
+    if keys > MAX_LORE_KEYS:
+        raise CardError(f"The lorebook has {keys:,} keys in all; at most {MAX_LORE_KEYS:,} are supported.")
     return Lorebook(
-        entries=[_entry(entry, number) for number, entry in enumerate(entries, start=1)],
+        entries=parsed,
         name=_text(obj, "name", MAX_NAME_CHARS, "lorebook name"),
         description=_text(obj, "description", MAX_TEXT_CHARS, "lorebook description"),
         scan_depth=_int_or_none(obj.get("scan_depth")),
@@ -259,16 +276,18 @@ def _entry(obj: Any, number: int) -> LoreEntry:
     if isinstance(entry_id, float) and entry_id.is_integer():
         entry_id = int(entry_id)
     return LoreEntry(
-        keys=_text_list(obj, "keys", MAX_NAME_CHARS, label),
+        # Keys may be long regexes; the scanner skips overlong ones rather than refusing the card.
+        keys=_text_list(obj, "keys", MAX_TEXT_CHARS, label),
         content=_text(obj, "content", MAX_TEXT_CHARS, f"{label} content"),
         enabled=obj.get("enabled", True) is not False,
         insertion_order=_int(obj.get("insertion_order"), 100),
         case_sensitive=obj.get("case_sensitive") is True,
         selective=obj.get("selective") is True,
-        secondary_keys=_text_list(obj, "secondary_keys", MAX_NAME_CHARS, label),
+        secondary_keys=_text_list(obj, "secondary_keys", MAX_TEXT_CHARS, label),
         constant=obj.get("constant") is True,
         priority=_int(obj.get("priority"), 10),
-        position="after_char" if obj.get("position") == "after_char" else "before_char",
+        # convertCharacterBook: anything but "before_char" (a missing position too) goes after.
+        position="before_char" if obj.get("position") == "before_char" else "after_char",
         name=_text(obj, "name", MAX_NAME_CHARS, f"{label} name"),
         comment=_text(obj, "comment", MAX_TEXT_CHARS, f"{label} comment"),
         id=entry_id if isinstance(entry_id, int | str) and not isinstance(entry_id, bool) else None,

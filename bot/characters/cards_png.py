@@ -31,6 +31,8 @@ MAX_AVATAR_SIDE = 4096
 PLACEHOLDER_SIZE = (512, 512)
 _PLACEHOLDER_COLOUR = (54, 57, 63)  # Discord's dark grey, so the square looks intentional
 _MAX_CHUNK_LENGTH = 2**31 - 1  # the PNG spec's limit
+MAX_CHUNKS = 10_000
+"""Most chunks read from one PNG: image editors write a few dozen; 650,000 empty ones took seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,11 @@ def read_chunks(png: bytes) -> list[Chunk]:
     chunks: list[Chunk] = []
     pos = len(PNG_SIGNATURE)
     while True:
+        if len(chunks) >= MAX_CHUNKS:
+            raise CardError(
+                f"This PNG is split into more than {MAX_CHUNKS:,} pieces (chunks), far more than any image "
+                "editor writes, so it was not read. Re-save the image and try again."
+            )
         if pos + 8 > len(png):
             raise CardError("The PNG file is incomplete (it ends in the middle of the image data).")
         length, kind = struct.unpack_from(">I4s", png, pos)

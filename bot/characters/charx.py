@@ -1,10 +1,14 @@
 """`.charx` containers (Character Card V3): a zip with `card.json` at its root, plus assets.
 
-A zip from a stranger is hostile until proven otherwise, so before anything is read the whole
-directory is checked: no absolute paths or `..` components (nothing is extracted to disk, but an
-archive carrying them is not a card any honest editor writes), no encryption, a bounded number of
-members, declared sizes within `MAX_UNCOMPRESSED_BYTES` in total and a plausible compression ratio.
-Members are then read with a hard cap, because declared sizes are only claims.
+Only two members are ever read: `card.json` and the main icon. Everything else (expression
+sprites, backgrounds, models: a .charx is often tens of MiB) stays compressed and untouched, so
+the archive may be large (`MAX_CHARX_BYTES`) and may carry anything in front of the zip (RisuAI
+puts a JPEG there; zip readers find the directory from the end).
+
+A zip from a stranger is hostile until proven otherwise: its directory is checked first (a
+bounded number of members, no absolute paths or `..` components — nothing is extracted to disk,
+but no honest editor writes them), and the two members read must be unencrypted, of a plausible
+compression ratio, and are read with a hard cap, because declared sizes are only claims.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from typing import Any
 from bot.characters.cards_json import MAX_CARD_BYTES, CardError
 
 CARD_MEMBER = "card.json"
-MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024
-"""Total declared uncompressed size of all members."""
+MAX_CHARX_BYTES = 64 * 1024 * 1024
+"""Largest .charx file accepted; only card.json and the main icon inside it are read."""
 MAX_RATIO = 100
 """Largest uncompressed/compressed ratio for big members; JSON and images stay far below it."""
 _RATIO_FLOOR = 1024 * 1024  # small members may compress extremely well and still be harmless
@@ -67,6 +71,10 @@ class CharxArchive:
         self._zip.close()
 
     def _read(self, info: zipfile.ZipInfo, cap: int) -> bytes:
+        if info.flag_bits & 0x1:
+            raise CardError("The .charx archive is encrypted; please export it without a password.")
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise CardError("The .charx archive looks like a decompression bomb, so it was rejected.")
         if info.file_size > cap:
             raise CardError(f"{info.filename} in the .charx archive is too large ({_mib(info.file_size)}).")
         try:
@@ -92,20 +100,10 @@ def main_icon_uri(assets: Any) -> str | None:
 
 def _check_members(infos: list[zipfile.ZipInfo]) -> None:
     if len(infos) > MAX_MEMBERS:
-        raise CardError(f"The .charx archive has {len(infos)} files; at most {MAX_MEMBERS} are accepted.")
-    total = 0
+        raise CardError(f"The .charx archive has {len(infos):,} files; at most {MAX_MEMBERS:,} are accepted.")
     for info in infos:
         if not _safe_name(info.filename):
             raise CardError("The .charx archive contains unsafe file paths, so it was rejected.")
-        if info.flag_bits & 0x1:
-            raise CardError("The .charx archive is encrypted; please export it without a password.")
-        total += info.file_size
-        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise CardError("The .charx archive looks like a decompression bomb, so it was rejected.")
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise CardError(
-            f"The .charx archive unpacks to {_mib(total)}; at most {_mib(MAX_UNCOMPRESSED_BYTES)} is accepted."
-        )
 
 
 def _safe_name(name: str) -> bool:

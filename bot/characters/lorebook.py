@@ -1,356 +1,447 @@
-"""Which lorebook entries fire for the recent conversation, and where their text goes.
+"""Which lorebook entries fire for this turn, and where their text goes: SillyTavern's world info.
 
-Rules follow the V2/V3 card specs (`character_book`): disabled entries never fire; constant entries
-always do; a keyed entry fires when one of its keys appears in the scanned texts, and a selective
-one also needs one of its secondary keys. Matching is case-insensitive unless the entry says
-otherwise, and plain keys match whole words (so "cat" does not fire on "concatenate").
+`select_lore` is a port of `checkWorldInfo` in SillyTavern's `public/scripts/world-info.js`
+(the function names below are SillyTavern's), with bounds added so that a hostile card cannot
+stall the bot:
 
-Regex keys (`use_regex`, or a key written `/pattern/flags`) come from strangers' cards and run on
-every message, so they are screened before use: Python's `re` has no timeout, and one pattern with
-nested quantifiers can stall the event loop for minutes. Patterns that are too long, use
-backreferences, repeat a group that itself repeats or alternates, have more than one open-ended
-quantifier, or whose bounded quantifiers multiply to more than `_MAX_BOUNDED_PRODUCT` ways of
-matching are treated as invalid, which the V3 spec says means "no match". What is left is at
-worst quadratic in the text's length, so regexes search overlapping windows of
-`REGEX_WINDOW_CHARS` (worst case measured at tens of milliseconds a window, case-insensitive),
-newest text first, and one call spends at most `REGEX_TIME_BUDGET` seconds on regex keys before
-treating the rest as not matching.
+1. Timed effects are checked first (`WorldInfoTimedEffects.checkTimedEffects`): sticky entries
+   stay on, entries on cooldown or delay stay off.
+2. The scan loop: each pass looks at every entry not yet activated, in SillyTavern's order
+   (`getSortedEntries`: higher `insertion_order` first). Disabled, delayed, cooled-down entries
+   are skipped; `@@activate`, constant and sticky entries activate; the others need a primary key
+   in the scanned text and their secondary keys to satisfy `selectiveLogic`. The scanned text is
+   the last `scan_depth` messages ("Name: message") plus what earlier passes activated.
+3. Each pass's new entries go through inclusion groups (`filterByInclusionGroups`), probability,
+   and the token budget (SillyTavern's 25% of the context), in that order; the first entry that
+   does not fit ends the scan and the rest are reported as left out.
+4. Recursion: what a pass activated (unless `prevent_recursion`) is scanned by the next pass;
+   `exclude_recursion` entries only fire on the messages, `delay_until_recursion` entries only on
+   recursion (their level's pass). The number of passes is bounded (`MAX_RECURSION_STEPS`).
+5. The activated entries are laid out by position (before/after the character, Author's Note
+   top/bottom, example messages top/bottom, at a depth with a role), each list in ascending
+   `insertion_order`, as SillyTavern builds them.
 
-V3 `@@decorators` at the start of an entry's content are understood in part (`@@activate`,
-`@@dont_activate`, `@@scan_depth`, with `@@@` fallbacks) and are always cut from the text.
+Keys are matched by `bot.characters.lore_match` (one automaton for literal keys, RE2 for regex
+keys, a work budget per selection). Randomness (probability, group rolls) comes from the `rng`
+passed in, so tests and replays are deterministic.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from functools import lru_cache
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from bot.characters.model import Lorebook, LoreEntry
+from bot.characters.lore_groups import filter_by_inclusion_groups
+from bot.characters.lore_layout import DepthGroup, place
+from bot.characters.lore_match import JOINER, MATCHER, CompiledBook, KeyRef, ScanWork, compile_book, regex_search
+from bot.characters.lore_settings import (
+    MAX_SCAN_DEPTH,
+    EntrySettings,
+    Logic,
+    LoreSettings,
+    Position,
+)
+from bot.characters.lore_state import Effect, LoreState
+from bot.characters.model import Lorebook
 from bot.chat.tokens import estimate as estimate_tokens
 
-REGEX_WINDOW_CHARS = 1_000
-"""Regex keys search texts in windows this long, overlapping by `_WINDOW_OVERLAP`."""
-_WINDOW_OVERLAP = 100  # a key match longer than this could be missed across a window edge
-REGEX_TIME_BUDGET = 0.2
-"""Seconds one `select_entries` call may spend running regex keys."""
-_MAX_PATTERN_CHARS = 200
-_MAX_UNBOUNDED = 1
-_MAX_BOUNDED_PRODUCT = 4  # e.g. two `?`, or one {2,3}: each multiplies the backtracking
-_BIG_REPEAT = 10  # {m,n} with n above this is treated like `*`
-_MAX_RECURSION = 3  # passes of recursive scanning, so entries that trigger each other terminate
-_SLASH_REGEX = re.compile(r"^/(.+)/([a-zA-Z]*)$", re.DOTALL)
-_SPACED_WORD_CHAR = re.compile(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_QUANTIFIER = re.compile(r"\*|\+|\?|\{(\d*)(,?)(\d*)\}")
-
-
-def select_entries(
-    book: Lorebook | None,
-    recent_texts: list[str],
-    *,
-    budget_tokens: int,
-    estimate: Callable[[str], int] = estimate_tokens,
-) -> list[LoreEntry]:
-    """The entries to put in the prompt, in insertion order (lower `insertion_order` first).
-
-    `recent_texts` is the conversation oldest first; the book's `scan_depth` (or an entry's
-    `@@scan_depth`) limits scanning to the last N of them. If the entries cost more than
-    `budget_tokens` (or the book's own `token_budget`, whichever is smaller), the lowest
-    `priority` entries are left out first, constant entries before keyed ones are kept, and among
-    equals the higher `insertion_order` is kept (the V3 spec drops the lowest order first).
-    """
-    if book is None or budget_tokens <= 0:
-        return []
-    candidates = [(index, entry, *_split_decorators(entry.content)) for index, entry in enumerate(book.entries)]
-    candidates = [c for c in candidates if c[1].enabled and c[3].strip()]
-    scanner = _Scanner(recent_texts, book.scan_depth, time.monotonic() + REGEX_TIME_BUDGET)
-    fired: dict[int, LoreEntry] = {}
-    for _ in range(_MAX_RECURSION if book.recursive_scanning else 1):
-        new = {
-            index: entry
-            for index, entry, decorators, _body in candidates
-            if index not in fired and _fires(entry, decorators, scanner)
-        }
-        if not new:
-            break
-        fired.update(new)
-        # Recursive scanning: what just fired can mention keys of other entries (spec: any depth).
-        scanner.extra.extend(lore_text(entry) for entry in new.values())
-    limit = budget_tokens if not book.token_budget or book.token_budget <= 0 else min(budget_tokens, book.token_budget)
-    kept = _within_budget(fired, limit, estimate)
-    return [fired[index] for index in sorted(kept, key=lambda i: (fired[i].insertion_order, i))]
-
-
-def format_lore(entries: Iterable[LoreEntry]) -> tuple[str, str]:
-    """The entries' texts as (before the character definition, after it), by `position`."""
-    before: list[str] = []
-    after: list[str] = []
-    for entry in entries:
-        text = lore_text(entry)
-        if text:
-            (after if entry.position == "after_char" else before).append(text)
-    return "\n".join(before), "\n".join(after)
-
-
-def lore_text(entry: LoreEntry) -> str:
-    """An entry's content as it goes into the prompt: decorators cut, surrounding newlines trimmed."""
-    return _split_decorators(entry.content)[1]
-
-
-# --- decorators --------------------------------------------------------------------------------
+MAX_RECURSION_STEPS = 25
+"""Scan passes per selection, however the book's recursion and delay levels are set."""
+MAX_MESSAGE_CHARS = 20_000
+"""Each scanned message is cut to its last this-many characters."""
+MAX_SCANNED_CHARS = 200_000
+"""Messages, recursion and card text scanned per selection, in total."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Decorators:
-    activate: bool = False
-    dont_activate: bool = False
-    scan_depth: int | None = None
+class ScanText:
+    """What the scan reads: messages oldest first ("Name: message"), and the card texts entries may opt into."""
+
+    messages: Sequence[str]
+    persona: str = ""
+    description: str = ""
+    personality: str = ""
+    depth_prompt: str = ""
+    scenario: str = ""
+    creator_notes: str = ""
 
 
-_KNOWN_DECORATORS = frozenset({"activate", "dont_activate", "scan_depth"})
+@dataclass(slots=True)
+class LoreResult:
+    """What fired and where it goes. Lists are in prompt order."""
+
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+    an_top: list[str] = field(default_factory=list)
+    an_bottom: list[str] = field(default_factory=list)
+    examples: list[tuple[Position, str]] = field(default_factory=list)  # EM_TOP / EM_BOTTOM
+    depth: list[DepthGroup] = field(default_factory=list)
+    activated: list[EntrySettings] = field(default_factory=list)  # activation order
+    left_out: list[EntrySettings] = field(default_factory=list)  # over the budget
+    state: LoreState = field(default_factory=LoreState)
+    cut_short: set[str] = field(default_factory=set)  # "keys" / "regex" / "text" when a work bound hit
+
+    @property
+    def names(self) -> list[str]:
+        return [entry.name for entry in self.activated]
 
 
-def _split_decorators(content: str) -> tuple[_Decorators, str]:
-    if not content.startswith("@@"):
-        return _Decorators(), content.strip("\r\n")
-    lines = content.split("\n")
-    values: dict[str, str] = {}
-    chain_done = False  # whether the current decorator (or one of its fallbacks) was understood
-    count = 0
-    for line in lines:
-        if not line.startswith("@@"):
-            break
-        count += 1
-        fallback = line.startswith("@@@")
-        if fallback and chain_done:
-            continue
-        name, _, value = line.lstrip("@").strip().partition(" ")
-        chain_done = name in _KNOWN_DECORATORS
-        if chain_done:
-            values.setdefault(name, value.strip())  # the first of a name counts (spec)
-    depth = values.get("scan_depth", "")
-    decorators = _Decorators(
-        activate="activate" in values,
-        dont_activate="dont_activate" in values,
-        scan_depth=int(depth) if depth.isdigit() else None,
-    )
-    return decorators, "\n".join(lines[count:]).strip("\r\n")
+def select_lore(
+    book: Lorebook | None,
+    text: ScanText,
+    *,
+    state: LoreState,
+    budget_tokens: int,
+    settings: LoreSettings | None = None,
+    rng: random.Random | None = None,
+    estimate: Callable[[str], int] = estimate_tokens,
+    substitute: Callable[[str], str] = str,
+    transform: Callable[[str, int | None], str] | None = None,
+    names: tuple[str, str] = ("", ""),
+) -> LoreResult:
+    """Run SillyTavern's world-info scan for one turn; returns the layout and the updated state.
 
-
-# --- matching ----------------------------------------------------------------------------------
-
-
-class _Scanner:
-    """The texts to scan, cut to a depth on demand (each cut built once per call)."""
-
-    def __init__(self, texts: list[str], depth: int | None, regex_deadline: float) -> None:
-        self.texts = texts
-        self.depth = depth
-        self.regex_deadline = regex_deadline
-        self.extra: list[str] = []
-        self._cuts: dict[int | None, list[str]] = {}
-
-    def window(self, depth: int | None) -> list[str]:
-        depth = self.depth if depth is None else depth
-        if depth not in self._cuts:
-            if depth is None or depth < 0:
-                self._cuts[depth] = list(self.texts)
-            else:
-                self._cuts[depth] = self.texts[len(self.texts) - depth :] if depth else []
-        return self._cuts[depth] + self.extra
-
-
-def _fires(entry: LoreEntry, decorators: _Decorators, scanner: _Scanner) -> bool:
-    if decorators.dont_activate and not decorators.activate:
-        return False
-    if entry.constant or decorators.activate:
-        return True
-    if not _any_key(entry.keys, entry, scanner, decorators.scan_depth):
-        return False
-    # V3: secondary keys are ignored for regex entries.
-    if entry.selective and entry.secondary_keys and not entry.use_regex:
-        return _any_key(entry.secondary_keys, entry, scanner, decorators.scan_depth)
-    return True
-
-
-def _any_key(keys: list[str], entry: LoreEntry, scanner: _Scanner, depth: int | None) -> bool:
-    texts = scanner.window(depth)
-    for key in keys:
-        compiled = _compile_key(key, entry.case_sensitive, entry.use_regex)
-        if compiled is None:
-            continue
-        pattern, is_regex = compiled
-        if not is_regex:
-            if any(pattern.search(text) for text in texts):
-                return True
-            continue
-        for window in _windows(texts):
-            if time.monotonic() > scanner.regex_deadline:
-                return False  # out of time for regexes: treated as not matching
-            if pattern.search(window):
-                return True
-    return False
-
-
-def _windows(texts: list[str]) -> Iterator[str]:
-    """Overlapping slices of the texts for regex search, the most recent text and end first."""
-    step = REGEX_WINDOW_CHARS - _WINDOW_OVERLAP
-    for text in reversed(texts):
-        if len(text) <= REGEX_WINDOW_CHARS:
-            yield text
-            continue
-        for end in range(len(text), _WINDOW_OVERLAP, -step):
-            yield text[max(0, end - REGEX_WINDOW_CHARS) : end]
-
-
-@lru_cache(maxsize=4096)
-def _compile_key(key: str, case_sensitive: bool, use_regex: bool) -> tuple[re.Pattern[str], bool] | None:
-    """A key as (compiled pattern, is a user regex), or None for a blank or refused key."""
-    slash = _SLASH_REGEX.match(key.strip())
-    if slash:
-        # `/pattern/flags`: the flags decide case, as in JavaScript and SillyTavern.
-        flags = re.IGNORECASE if "i" in slash.group(2) else 0
-        flags |= (re.MULTILINE if "m" in slash.group(2) else 0) | (re.DOTALL if "s" in slash.group(2) else 0)
-        return _safe_regex(slash.group(1), flags)
-    case = 0 if case_sensitive else re.IGNORECASE
-    if use_regex:
-        return _safe_regex(key, case)
-    word = key.strip()
-    if not word:
-        return None
-    # Whole-word-ish: a boundary is required only where the key itself begins/ends with a word
-    # character, so "Dr." or "#tag" still match next to punctuation; scripts written without
-    # spaces (Chinese, Japanese, Korean) get no boundary at all, or their keys could never match.
-    head = r"(?<!\w)" if _SPACED_WORD_CHAR.match(word[0]) else ""
-    tail = r"(?!\w)" if _SPACED_WORD_CHAR.match(word[-1]) else ""
-    return re.compile(head + re.escape(word) + tail, case), False
-
-
-def _safe_regex(pattern: str, flags: int) -> tuple[re.Pattern[str], bool] | None:
-    if not pattern or len(pattern) > _MAX_PATTERN_CHARS or _is_risky(pattern):
-        return None
-    try:
-        return re.compile(pattern, flags), True
-    except (re.error, RecursionError, OverflowError, ValueError):
-        return None
-
-
-def _is_risky(pattern: str) -> bool:
-    """A cheap structural screen for patterns that can backtrack catastrophically.
-
-    It tracks, for each open group, whether it contains a quantifier or an alternation; a group
-    that does and is itself repeated (`(a+)+`, `(a|aa)*`) is refused, as are backreferences and
-    more than `_MAX_UNBOUNDED` open-ended quantifiers and bounded ones allowing more than
-    `_MAX_BOUNDED_PRODUCT` combinations. It errs on the side of refusing.
+    `state.chat_length` must already count this turn's messages (`lore_state.advance`).
+    `substitute` expands macros in keys and in activated content (SillyTavern's
+    `substituteParams`); `transform(content, depth)` applies the card's world-info regex scripts;
+    `names` (character, user) only keys the compiled index cache when keys hold macros.
     """
-    groups: list[list[bool]] = [[False, False]]  # per open group: [has quantifier, has alternation]
-    unbounded, product = 0, 1
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        kind: str | None = None
-        top = 0
-        if char == "\\":
-            if pattern[i + 1 : i + 2].isdigit() and pattern[i + 1] != "0":
-                return True  # backreference
-            i += 2
-        elif char == "[":
-            i = _skip_class(pattern, i)
-        elif char == "(":
-            if pattern.startswith("(?P=", i):
-                return True  # named backreference
-            groups.append([False, False])
-            i = _skip_group_prefix(pattern, i + 1)
-        elif char == "|":
-            groups[-1][1] = True
-            i += 1
-        elif char == ")":
-            inner = groups.pop() if len(groups) > 1 else [False, False]
-            kind, top, i = _quantifier(pattern, i + 1)
-            if kind in ("repeat", "unbounded") and (inner[0] or inner[1]):
+    settings = settings or LoreSettings()
+    new_state = state.copy()
+    result = LoreResult(state=new_state)
+    if book is None or not book.entries or budget_tokens <= 0:
+        return result
+    compiled = compile_book(book, settings, substitute, names)
+    scan = _Scan(compiled, text, settings, new_state, rng or random.Random(), estimate, substitute, budget_tokens)
+    scan.run()
+    scan.layout(result, transform)
+    result.cut_short = set(scan.work.exhausted)
+    return result
+
+
+# --- the scan ------------------------------------------------------------------------------------
+
+
+class _Scan:
+    """One run of `checkWorldInfo`; holds the buffer, the timed effects and what activated."""
+
+    def __init__(self, book: CompiledBook, text: ScanText, settings: LoreSettings, state: LoreState,
+                 rng: random.Random, estimate: Callable[[str], int], substitute: Callable[[str], str],
+                 budget: int) -> None:
+        self.book, self.settings, self.state, self.rng = book, settings, state, rng
+        self.estimate, self.substitute, self.budget = estimate, substitute, budget
+        self.entries = book.entries
+        self.work = ScanWork()
+        self.chat_length = state.chat_length
+        self._read(text)
+        self.sticky: set[str] = set()
+        self.cooldown: set[str] = set()
+        self.delayed: set[str] = set()
+        self.activated: dict[str, EntrySettings] = {}
+        self.contents: dict[str, str] = {}
+        self.failed: set[str] = set()
+        self.pending: set[int] = set()  # positions that matched but lost a group roll
+        self.left_out: list[EntrySettings] = []
+        self.recursion_tokens = 0
+        self.positions = book.positions
+
+    # -- the buffer (WorldInfoBuffer) ----------------------------------------------------------
+
+    def _read(self, text: ScanText) -> None:
+        """Scan each message once (newest first) and remember where each literal key first appears."""
+        messages = [m.strip()[-MAX_MESSAGE_CHARS:] for m in reversed(text.messages)]  # depth 0 = newest
+        depth_needed = max(self.settings.scan_depth, self.book.deepest)
+        self.messages: list[str] = []
+        total = 0
+        for message in messages[:depth_needed]:
+            total += len(message)
+            if total > MAX_SCANNED_CHARS:
+                self.work.exhausted.add("text")
+                break
+            self.messages.append(message)
+        self.first_seen: dict[int, int] = {}
+        for depth, message in enumerate(self.messages):
+            for ident in self._find(message):
+                self.first_seen.setdefault(ident, depth)
+        self.extras = {
+            "persona": text.persona.strip(), "description": text.description.strip(),
+            "personality": text.personality.strip(), "depth_prompt": text.depth_prompt.strip(),
+            "scenario": text.scenario.strip(), "creator_notes": text.creator_notes.strip(),
+        }
+        self.extra_found = {name: self._find(value) for name, value in self.extras.items() if value}
+        self.recursion: list[str] = []
+        self.recursion_found: set[int] = set()
+        self.recursion_chars = 0
+        self._haystacks: dict[tuple[int, tuple[str, ...], int], bytes] = {}
+        self._regex_results: dict[tuple[int, tuple[int, tuple[str, ...], int]], bool] = {}
+
+    def _find(self, text: str) -> set[int]:
+        index = self.book.index
+        return index.find(text, text.lower() if index.needs_lower else None, self.work)
+
+    def _add_recursion(self, text: str) -> set[int]:
+        if self.recursion_chars + len(text) > MAX_SCANNED_CHARS:
+            self.work.exhausted.add("text")
+            text = text[: max(0, MAX_SCANNED_CHARS - self.recursion_chars)]
+        self.recursion_chars += len(text)
+        self.recursion.append(text)
+        found = self._find(text)
+        self.recursion_found |= found
+        return found
+
+    def _depth(self, entry: EntrySettings) -> int:
+        return entry.scan_depth if entry.scan_depth is not None else self.settings.scan_depth
+
+    def _extras_of(self, entry: EntrySettings) -> tuple[str, ...]:
+        wanted = (
+            ("persona", entry.match_persona), ("description", entry.match_description),
+            ("personality", entry.match_personality), ("depth_prompt", entry.match_depth_prompt),
+            ("scenario", entry.match_scenario), ("creator_notes", entry.match_creator_notes),
+        )
+        return tuple(name for name, on in wanted if on and self.extras[name])
+
+    def _matches(self, ref: KeyRef, entry: EntrySettings, with_recursion: bool) -> bool:
+        depth = self._depth(entry)
+        if depth <= 0:
+            return False  # WorldInfoBuffer.get: nothing at all is scanned at depth 0
+        if ref.literal is not None:
+            seen = self.first_seen.get(ref.literal)
+            if seen is not None and seen < depth:
                 return True
-            groups[-1][0] = groups[-1][0] or inner[0] or kind is not None
-            groups[-1][1] = groups[-1][1] or inner[1]
-        else:
-            # Quantifiers after an escape or a class arrive here too, as the next character.
-            kind, top, i = _quantifier(pattern, i)
-            if kind is None:
-                i += 1
-            else:
-                groups[-1][0] = True
-        if kind == "unbounded":
-            unbounded += 1
-        elif kind is not None:
-            product *= top + 1
-        if unbounded > _MAX_UNBOUNDED or product > _MAX_BOUNDED_PRODUCT:
+            if self.extra_found and any(
+                ref.literal in self.extra_found.get(name, ()) for name in self._extras_of(entry)
+            ):
+                return True
+            return with_recursion and ref.literal in self.recursion_found
+        if ref.regex is None:
+            return False
+        key = (min(depth, len(self.messages)), self._extras_of(entry), len(self.recursion) if with_recursion else 0)
+        cache_key = (id(ref.regex), key)
+        if cache_key not in self._regex_results:
+            self._regex_results[cache_key] = regex_search(ref.regex, self._haystack(key), self.work)
+        return self._regex_results[cache_key]
+
+    def _haystack(self, key: tuple[int, tuple[str, ...], int]) -> bytes:
+        if key not in self._haystacks:
+            depth, extras, recursion = key
+            text = MATCHER + JOINER.join(self.messages[:depth])
+            for name in extras:
+                text += JOINER + self.extras[name]
+            if recursion:
+                text += JOINER + JOINER.join(self.recursion[:recursion])
+            self._haystacks[key] = text.encode("utf-8", "surrogatepass")
+        return self._haystacks[key]
+
+    # -- timed effects (WorldInfoTimedEffects) ---------------------------------------------------
+
+    def _check_timed_effects(self) -> None:
+        by_hash = {entry.hash: entry for entry in self.entries}
+        for kind in ("sticky", "cooldown"):
+            effects: dict[str, Effect] = getattr(self.state, kind)
+            for key, effect in list(effects.items()):
+                entry = by_hash.get(effect.hash)
+                if self.chat_length <= effect.start and not effect.protected:
+                    del effects[key]  # the chat did not advance: a regenerate decides afresh
+                    continue
+                if entry is None:
+                    if self.chat_length >= effect.end:
+                        del effects[key]
+                    continue
+                if not getattr(entry, kind):
+                    del effects[key]
+                    continue
+                if self.chat_length >= effect.end:
+                    del effects[key]
+                    if kind == "sticky" and entry.cooldown:
+                        # onEnded.sticky: the cooldown starts now, protected from the advance rule.
+                        self.state.cooldown[entry.key] = Effect(
+                            entry.hash, self.chat_length, self.chat_length + entry.cooldown, True
+                        )
+                        self.cooldown.add(entry.key)
+                    continue
+                (self.sticky if kind == "sticky" else self.cooldown).add(entry.key)
+        self.delayed = {e.key for e in self.entries if e.delay and self.chat_length < e.delay}
+
+    def _set_timed_effects(self) -> None:
+        for entry in self.activated.values():
+            for kind in ("sticky", "cooldown"):
+                length = getattr(entry, kind)
+                effects: dict[str, Effect] = getattr(self.state, kind)
+                if length and entry.key not in effects:
+                    effects[entry.key] = Effect(entry.hash, self.chat_length, self.chat_length + length)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._check_timed_effects()
+        levels = sorted({e.delay_until_recursion for e in self.entries if e.delay_until_recursion})
+        level = levels.pop(0) if levels else 0
+        recursion = False
+        steps = MAX_RECURSION_STEPS
+        if self.settings.max_recursion_steps:
+            steps = min(steps, self.settings.max_recursion_steps)
+        candidates: Sequence[int] = self._first_candidates()
+        overflowed = False
+        for _ in range(steps):
+            now = [p for p in candidates if self._activates(self.entries[p], recursion, level)]
+            new = sorted(now, key=lambda p: (self.entries[p].key not in self.sticky, p))
+            self._filter_groups(new)
+            overflowed = self._admit(new) or overflowed
+            successful = [p for p in new if self.entries[p].key not in self.failed]
+            for_recursion = [p for p in successful if not self.entries[p].prevent_recursion]
+            go_on = self.settings.recursive and not overflowed and bool(for_recursion)
+            if not go_on and levels:
+                level = levels.pop(0)
+                go_on = True
+            if not go_on:
+                break
+            recursion = True
+            joined = "\n".join(self.contents.get(self.entries[p].key, self.entries[p].content) for p in for_recursion)
+            found: set[int] = set()
+            if joined:
+                found = self._add_recursion(joined)
+                self.recursion_tokens += self.estimate(joined)
+            candidates = self._next_candidates(found)
+        self._set_timed_effects()
+
+    def _first_candidates(self) -> list[int]:
+        """Entries that can fire in the first pass: a keyed entry none of whose keys was seen cannot."""
+        index = self.book.index
+        positions = set(self.book.always) | index.regex_entries
+        for ident in self.first_seen:
+            positions.update(index.literal_entries.get(ident, ()))
+        for found in self.extra_found.values():
+            for ident in found:
+                positions.update(index.literal_entries.get(ident, ()))
+        positions.update(self.positions[key] for key in self.sticky if key in self.positions)
+        return sorted(positions)
+
+    def _next_candidates(self, found: set[int]) -> list[int]:
+        """Entries whose outcome can change in the next pass: those touched by the new text, regex
+        entries, entries waiting for a recursion level, and group losers. Everything else would be
+        decided exactly as before, so it is not looked at again."""
+        index = self.book.index
+        positions = set(self.pending) | index.regex_entries
+        for ident in found:
+            positions.update(index.literal_entries.get(ident, ()))
+        positions.update(p for p, e in enumerate(self.entries) if e.delay_until_recursion)
+        return sorted(positions)
+
+    def _activates(self, entry: EntrySettings, recursion: bool, level: int) -> bool:
+        """One entry of the scan loop in `checkWorldInfo`, in SillyTavern's order of checks."""
+        if entry.key in self.failed or entry.key in self.activated or entry.disabled:
+            return False
+        sticky = entry.key in self.sticky
+        if entry.key in self.delayed or (entry.key in self.cooldown and not sticky):
+            return False
+        if entry.delay_until_recursion and not sticky and (not recursion or entry.delay_until_recursion > level):
+            return False
+        if recursion and self.settings.recursive and entry.exclude_recursion and not sticky:
+            return False
+        if "@@activate" in entry.decorators:
             return True
-    return False
+        if "@@dont_activate" in entry.decorators:
+            return False
+        if entry.constant or sticky:
+            return True
+        if not entry.keys:
+            return False
+        primary, secondary = self.book.index.refs[self.positions[entry.key]]
+        depth, seen = self._depth(entry), self.first_seen
+        quick = depth > 0 and any(
+            r.literal is not None and seen.get(r.literal, MAX_SCAN_DEPTH) < depth for r in primary
+        )
+        if not quick and not any(self._matches(ref, entry, recursion) for ref in primary):
+            return False
+        if not (entry.selective and entry.secondary):
+            return True
+        return self._secondary(entry, secondary, recursion)
 
+    def _secondary(self, entry: EntrySettings, refs: tuple[KeyRef, ...], recursion: bool) -> bool:
+        """`matchSecondaryKeys`: AND ANY, NOT ALL, NOT ANY, AND ALL."""
+        any_match, all_match = False, True
+        for ref in refs:
+            hit = self._matches(ref, entry, recursion)
+            any_match = any_match or hit
+            all_match = all_match and hit
+            if entry.logic is Logic.AND_ANY and hit:
+                return True
+            if entry.logic is Logic.NOT_ALL and not hit:
+                return True
+        if entry.logic is Logic.NOT_ANY:
+            return not any_match
+        if entry.logic is Logic.AND_ALL:
+            return all_match
+        return False
 
-def _quantifier(pattern: str, i: int) -> tuple[str | None, int, int]:
-    """The quantifier at `i`: its kind ("optional", "repeat" or "unbounded"), its maximum, its end."""
-    match = _QUANTIFIER.match(pattern, i)
-    if match is None:
-        return None, 0, i
-    text = match.group(0)
-    if text in ("*", "+"):
-        kind, top = "unbounded", 0
-    elif text == "?":
-        kind, top = "optional", 1
-    else:
-        low, comma, high = match.groups()
-        if not low and not high:
-            return None, 0, i  # a literal "{"
-        limit = int(high) if high else (None if comma else int(low))
-        if limit is None or limit > _BIG_REPEAT:
-            kind, top = "unbounded", 0
-        else:
-            kind, top = ("repeat" if limit > 1 else "optional"), limit
-    end = match.end()
-    if pattern[end : end + 1] in ("?", "+"):
-        end += 1  # lazy or possessive suffix
-    return kind, top, end
+    # -- inclusion groups (filterByInclusionGroups) -------------------------------------------------
 
+    def _filter_groups(self, new: list[int]) -> None:
+        removed = filter_by_inclusion_groups(
+            new, self.entries, sticky=self.sticky, off=self.cooldown | self.delayed,
+            activated_groups={e.group for e in self.activated.values()},
+            use_group_scoring=self.settings.use_group_scoring, rng=self.rng, score=self._score,
+        )
+        self.pending.update(p for p in removed if self.entries[p].key not in self.failed)
 
-def _skip_class(pattern: str, i: int) -> int:
-    """Index just past a character class starting at `i` (quantifier characters inside are literal)."""
-    j = i + 1
-    if pattern[j : j + 1] == "^":
-        j += 1
-    if pattern[j : j + 1] == "]":
-        j += 1
-    while j < len(pattern) and pattern[j] != "]":
-        j += 2 if pattern[j] == "\\" else 1
-    return j + 1
+    def _score(self, entry: EntrySettings) -> int:
+        """`WorldInfoBuffer.getScore`: how many keys matched, secondary ones per the logic."""
+        primary, secondary = self.book.index.refs[self.positions[entry.key]]
+        if not primary:
+            return 0
+        recursion = bool(self.recursion)
+        primary_score = sum(self._matches(ref, entry, recursion) for ref in primary)
+        secondary_score = sum(self._matches(ref, entry, recursion) for ref in secondary)
+        if secondary and entry.logic is Logic.AND_ANY:
+            return primary_score + secondary_score
+        if secondary and entry.logic is Logic.AND_ALL and secondary_score == len(secondary):
+            return primary_score + secondary_score
+        return primary_score
 
+    # -- probability and budget --------------------------------------------------------------------
 
-def _skip_group_prefix(pattern: str, i: int) -> int:
-    """Index past `?:`, `?P<name>`, `?=`, inline flags… so their `?` is not read as a quantifier."""
-    if pattern[i : i + 1] != "?":
-        return i
-    if pattern.startswith(("?:", "?=", "?!", "?>"), i):
-        return i + 2
-    if pattern.startswith(("?<=", "?<!"), i):
-        return i + 3
-    if pattern.startswith("?P<", i):
-        close = pattern.find(">", i)
-        return close + 1 if close != -1 else len(pattern)
-    j = i + 1  # inline flags: (?i) or (?s-i:...)
-    while j < len(pattern) and (pattern[j].isalpha() or pattern[j] == "-"):
-        j += 1
-    return j + 1 if pattern[j : j + 1] == ":" else j
+    def _admit(self, new: list[int]) -> bool:
+        """Probability, then the budget; True once the budget overflowed."""
+        tokens = 0
+        overflowed = False
+        ignoring = sum(1 for p in new if self.entries[p].ignore_budget)
+        for at, p in enumerate(new):
+            entry = self.entries[p]
+            ignoring -= entry.ignore_budget
+            if overflowed and not entry.ignore_budget:
+                self.left_out.append(entry)
+                if ignoring > 0:
+                    continue
+                self.left_out.extend(self.entries[q] for q in new[at + 1 :])
+                break
+            rolls = entry.use_probability and entry.probability != 100 and entry.key not in self.sticky
+            if rolls and not self.rng.random() * 100 <= entry.probability:
+                self.failed.add(entry.key)
+                continue
+            content = self.substitute(entry.content)
+            self.contents[entry.key] = content
+            cost = self.estimate(f"{content}\n")
+            if self.recursion_tokens + tokens + cost >= self.budget and not entry.ignore_budget:
+                overflowed = True
+                self.left_out.append(entry)
+                if ignoring > 0:
+                    continue
+                self.left_out.extend(self.entries[q] for q in new[at + 1 :])
+                break
+            tokens += cost
+            self.pending.discard(p)
+            self.activated[entry.key] = entry
+        return overflowed
 
+    # -- building the prompt parts -----------------------------------------------------------------
 
-def _within_budget(fired: dict[int, LoreEntry], limit: int, estimate: Callable[[str], int]) -> set[int]:
-    """Indexes of the entries kept: constant first, then by priority, each only if it still fits."""
-    order = sorted(fired, key=lambda i: (not fired[i].constant, -fired[i].priority, -fired[i].insertion_order, i))
-    kept: set[int] = set()
-    used = 0
-    for index in order:
-        cost = estimate(lore_text(fired[index]))
-        if used + cost <= limit:
-            kept.add(index)
-            used += cost
-    return kept
+    def layout(self, result: LoreResult, transform: Callable[[str, int | None], str] | None) -> None:
+        activated = list(self.activated.values())
+        result.activated = activated
+        unique = {e.key: e for e in self.left_out}
+        result.left_out = [e for key, e in unique.items() if key not in self.activated]
+        placed = place(activated, self.contents, transform)
+        result.before, result.after = placed.before, placed.after
+        result.an_top, result.an_bottom = placed.an_top, placed.an_bottom
+        result.examples, result.depth = placed.examples, placed.depth

@@ -24,17 +24,24 @@ class LoreEntry:
     secondary_keys: list[str] = field(default_factory=list)
     constant: bool = False
     priority: int = 10
-    position: str = "before_char"  # "before_char" | "after_char"
+    position: str = "before_char"  # "before_char" | "after_char"; extensions["position"] says more
     name: str = ""
     comment: str = ""
     id: int | str | None = None
-    use_regex: bool = False
+    use_regex: bool = False  # written by SillyTavern on every entry and ignored by it, so by us too
     extensions: dict[str, Any] = field(default_factory=dict)
+    # Fields of a standalone lorebook format that no card field holds, kept for export.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class Lorebook:
-    """A character_book: entries plus the book-level settings the spec allows."""
+    """A character_book or a standalone lorebook: entries plus the book-level settings the spec allows.
+
+    `scan_depth`, `token_budget` and `recursive_scanning` are kept for export but, as in
+    SillyTavern, do not steer the scan: the global lore settings do. `extra` holds top-level
+    fields of a standalone lorebook file that no field here models.
+    """
 
     entries: list[LoreEntry] = field(default_factory=list)
     name: str = ""
@@ -43,6 +50,9 @@ class Lorebook:
     token_budget: int | None = None
     recursive_scanning: bool = False
     extensions: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    # The scanner's compiled form of this book (see `bot.characters.lorebook`); not part of the card.
+    compiled: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from bot.cache import TTLCache
-from bot.characters import cards
+from bot.characters import avatars, caps, cards
+from bot.characters.avatars import AvatarFetcher
 from bot.characters.catalogue import Catalogue
 from bot.characters.model import DEFAULT_CHARACTER, Character
 from bot.characters.names import check_name
-from bot.errors import Refused, UserError
+from bot.errors import LimitReached, Refused, UserError
+from bot.offload import Offload, TooSlow
 from bot.policy import Where, check_texts
 from bot.store import channels
 from bot.store import characters as repo
@@ -49,11 +51,11 @@ _SETTING_SOURCES = {
     "bot owner": "bot default",
 }
 _SLUG = re.compile(r"[^a-z0-9]+")
-CHARACTER_CAP = 200  # custom characters one person may own
-CAP_REACHED = f"You have {CHARACTER_CAP} characters already; delete one before creating another."
 CUSTOM_TTL = 30.0  # seconds a custom character edited in another process may play as it was
 SCREEN_WINDOW = 16_000  # below the screen's 20,000-character limit
 SCREEN_OVERLAP = 1_000
+CARD_TOO_SLOW = ("That card took too long to read and check, so it wasn't imported. Cards this large or "
+                 "unusual can't be used; try a smaller one.")
 
 
 def parse_ref(ref: str) -> tuple[str, str] | None:
@@ -64,12 +66,6 @@ def parse_ref(ref: str) -> tuple[str, str] | None:
             return None
         return kind, key
     return None
-
-
-def check_cap(owned: int) -> None:
-    """Raise UserError when someone who owns `owned` characters may not make another."""
-    if owned >= CHARACTER_CAP:
-        raise UserError(CAP_REACHED)
 
 
 def ref_of(character: Character) -> str:
@@ -134,10 +130,27 @@ def _windows(text: str, size: int = SCREEN_WINDOW, overlap: int = SCREEN_OVERLAP
 
 
 async def screen_definition(
-    sessions: async_sessionmaker[AsyncSession], character: Character, where: Where
+    sessions: async_sessionmaker[AsyncSession], character: Character, where: Where, offload: Offload | None = None
 ) -> None:
-    """Raise `Refused` (after auditing) if any part of the definition breaks the content policy."""
-    await check_texts(sessions, definition_texts(character), where)
+    """Raise `Refused` (after auditing) if any part of the definition breaks the content policy.
+    With `offload`, a long definition is screened in a worker process, off the event loop."""
+    await check_texts(sessions, definition_texts(character), where, offload=offload)
+
+
+def read_card(data: bytes, filename: str) -> tuple[Character, bytes | None, int]:
+    """(character, its picture as PNG, the bytes storing it takes) from a card file; CardError if
+    it can't be read. Runs in a worker process: the whole card is only ever walked there."""
+    character, avatar_png = cards.parse_card_with_avatar(data, filename)
+    return character, avatar_png, caps.stored_size(character, avatar_png)
+
+
+def export_files(character: Character, avatar_png: bytes | None) -> tuple[bytes, bytes]:
+    """(PNG card, JSON card); a broken stored avatar must not block export. Runs in a worker."""
+    try:
+        png = cards.export_card_png(character, avatar_png)
+    except cards.CardError:
+        png = cards.export_card_png(character, None)
+    return png, cards.export_card_json(character)
 
 
 def venice_character(found: VeniceCharacter) -> Character:
@@ -163,23 +176,26 @@ class CharacterService:
         sessions: async_sessionmaker[AsyncSession],
         venice: VeniceClient,
         settings: SettingsStore,
-        allow_private_urls: bool = False,
+        offload: Offload,
+        avatar_fetcher: AvatarFetcher | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.venice = venice
         self.settings = settings
+        self.offload = offload
+        # Only tests pass a fetcher (one that may reach their local servers).
+        self.avatar_fetcher = avatar_fetcher or AvatarFetcher()
         # Custom characters are read on every turn: kept a short while, forgotten when changed here.
         self._custom = TTLCache(CUSTOM_TTL, clock, max_entries=2_000)
         self.catalogue = Catalogue(venice)
         # Last good copy per Venice slug, so a Venice catalogue hiccup does not change who is
         # talking mid-scene (chat itself may still work: Venice applies the character by slug).
         self._venice_seen: OrderedDict[str, Character] = OrderedDict()
-        # Tests point avatar downloads at the local fake Discord; production never allows that.
-        self.allow_private_urls = allow_private_urls
 
     async def close(self) -> None:
         await self.catalogue.close()
+        await self.avatar_fetcher.close()
 
     # -- resolution -------------------------------------------------------------------------------
 
@@ -332,6 +348,10 @@ class CharacterService:
 
     # -- custom characters ------------------------------------------------------------------------
 
+    async def check_room(self, owner_id: int) -> None:
+        """Raise LimitReached when this person can't make another character (see `caps`)."""
+        caps.room_for(await repo.storage(self.sessions, owner_id))
+
     async def create(
         self,
         character: Character,
@@ -341,14 +361,26 @@ class CharacterService:
         avatar_url: str | None = None,
         avatar_png: bytes | None = None,
     ) -> Character:
-        """Screen, then store a new custom character; returns it with its id."""
+        """Check the person's caps, screen, then store a new custom character; returns it with its id.
+
+        Every way of making a character comes here, so the caps (`caps.room_for`) hold for all of
+        them; they are checked again inside the storing transaction, so simultaneous creations
+        can't pass them together.
+        """
+        return await self._create(character, where=where, shared=shared, avatar_url=avatar_url,
+                                  avatar_png=avatar_png, size=caps.stored_size(character, avatar_png))
+
+    async def _create(self, character: Character, *, where: Where, shared: bool, avatar_url: str | None,
+                      avatar_png: bytes | None, size: int) -> Character:
         if where.user_id is None:
             raise UserError("I can't tell who is creating this character.")
         check_name(character.name)
-        await screen_definition(self.sessions, character, where)
+        caps.room_for(await repo.storage(self.sessions, where.user_id), adding=size)  # before the costly screen
+        await screen_definition(self.sessions, character, where, self.offload)
         character.id = await repo.create(
             self.sessions, character, owner_id=where.user_id, guild_id=where.guild_id,
             shared=shared and where.guild_id is not None, avatar_url=avatar_url, avatar_png=avatar_png,
+            room=lambda storage: caps.room_for(storage, adding=size),
         )
         character.source = "custom"
         character.avatar_url = avatar_url
@@ -363,29 +395,67 @@ class CharacterService:
         shared: bool | None = None,
         avatar: tuple[str | None, bytes | None] | None = None,
     ) -> None:
-        """Screen, then replace a custom character's definition."""
+        """Screen, then replace a custom character's definition (within its owner's byte cap)."""
         check_name(character.name)
-        await screen_definition(self.sessions, character, where)
+        await screen_definition(self.sessions, character, where, self.offload)
+        card = caps.stored_size(character, None)
+
+        def room(storage: repo.Storage, old: tuple[int, int]) -> None:
+            picture = len(avatar[1] or b"") if avatar is not None else old[1]
+            caps.room_for(storage, adding=card + picture, replacing=sum(old), new=False)
+
         self.forget(character_id)
-        if not await repo.update(self.sessions, character_id, character, shared=shared, avatar=avatar):
+        if not await repo.update(self.sessions, character_id, character, shared=shared, avatar=avatar, room=room):
             raise UserError("That character was deleted in the meantime.")
+
+    async def begin_import(self, where: Where) -> None:
+        """Before a card is even downloaded: room for one more character, and the import cooldown
+        (the attempt is booked here, so a refused or broken card counts too)."""
+        if where.user_id is None:
+            raise UserError("I can't tell who is importing this card.")
+        await self.check_room(where.user_id)
+        wait = await repo.book_import(self.sessions, where.user_id, where.guild_id, caps.import_wait)
+        if wait > 0:
+            raise LimitReached(f"You can import another card in {wait:.0f} s (one every "
+                               f"{caps.IMPORT_COOLDOWN:.0f} s: reading a card takes me a while).")
 
     async def import_card(
         self, data: bytes, filename: str, *, where: Where, shared: bool, file_url: str | None = None
     ) -> Character:
         """Parse a card file, screen it, store it. CardError text becomes the user's message.
 
-        A PNG card is its own picture, so its (Discord) URL serves as the persona avatar.
+        Parsing and screening run in a worker process (a card can be 8 MiB of hostile input), one
+        at a time per person and within a time limit. A PNG card is its own picture, so its
+        (Discord) URL serves as the persona avatar.
         """
         try:
-            character, avatar_png = cards.parse_card_with_avatar(data, filename)
+            character, avatar_png, size = await self.offload.in_process(read_card, data, filename, owner=where.user_id)
         except cards.CardError as exc:
             raise UserError(f"I couldn't read that card: {exc}") from None
-        return await self.create(
-            character, where=where, shared=shared,
-            avatar_url=file_url if avatar_png is not None and data.startswith(b"\x89PNG") else None,
-            avatar_png=avatar_png,
-        )
+        except TooSlow:
+            raise UserError(CARD_TOO_SLOW) from None
+        try:
+            return await self._create(
+                character, where=where, shared=shared,
+                avatar_url=file_url if avatar_png is not None and data.startswith(b"\x89PNG") else None,
+                avatar_png=avatar_png, size=size,
+            )
+        except TooSlow:
+            raise UserError(CARD_TOO_SLOW) from None
+
+    # -- avatars ----------------------------------------------------------------------------------
+
+    async def avatar_from_upload(self, attachment: Any, *, owner: int) -> tuple[str, bytes]:
+        """(URL, PNG) for an uploaded picture: size checked before downloading, checked and
+        converted in a worker process."""
+        data = await avatars.attachment_image(attachment)
+        return attachment.url, await self.offload.in_process(avatars.as_png, data, owner=owner)
+
+    async def avatar_from_link(self, url: str, *, owner: int) -> tuple[str, bytes]:
+        """(URL, PNG) for a picture link: fetched from public addresses only, then checked and
+        converted in a worker process."""
+        data = await self.avatar_fetcher.fetch(url)
+        return url.strip(), await self.offload.in_process(avatars.as_png, data, owner=owner)
 
     async def export(self, ref: str) -> tuple[str, bytes, bytes]:
         """(file name stem, PNG card, JSON card) for a custom or built-in character."""
@@ -404,10 +474,7 @@ class CharacterService:
             if found is None:
                 raise UserError("That character no longer exists.")
             character = found
-        try:
-            png = cards.export_card_png(character, avatar_png)
-        except cards.CardError:
-            png = cards.export_card_png(character, None)  # a broken stored avatar must not block export
+        png, raw = await self.offload.in_process(export_files, character, avatar_png)
         stem = slugify(character.name) or "character"
-        return stem, png, cards.export_card_json(character)
+        return stem, png, raw
 

@@ -252,7 +252,11 @@ class Generator:
             status=settled.status, character_name=scene.character.name,
             finish_reason=end.finish_reason if end else status, tokens=estimate(settled.content), discord_ids=ids,
             channel_id=where.channel_id, new_links=new_links, origin=out.origin, settle_user=new_turn,
+            lore_state=prompt.lore_state.to_json(), lore_fired=prompt.lore_names,
         )
+        if stored.status != "deleted":  # the scene's cached conversation plays on from this state
+            scene.conversation.lore_state = prompt.lore_state.to_json()
+            scene.conversation.lore_fired = list(prompt.lore_names)
         await self._record(scene, where, prompt, text, end)
         return Outcome(stored, text, status, note, prompt.notice, withheld)
 

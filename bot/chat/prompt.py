@@ -1,10 +1,18 @@
 """Prompt assembly within the model's context budget.
 
 The prompt is built SillyTavern-style: one system message (system prompt, lorebook "before",
-character definition, lorebook "after", persona, example dialogue, rolling summary), then as many
-of the newest turns as fit, then the card's post-history instructions last. Turns that do not fit
-are reported, never silently lost, so the chat service can fold them into the summary and tell
-the user (llmcord's honesty: "only the last N messages were used").
+character definition, lorebook "after", persona, example dialogue with lorebook example blocks,
+rolling summary), then as many of the newest turns as fit, with the Character's Note, the
+Author's Note and at-depth lorebook entries injected among them (`bot.chat.prompt_lore`), then
+the card's post-history instructions last. Turns that do not fit and lorebook entries over the
+lore budget are reported, never silently lost, so the chat service can fold old turns into the
+summary and tell the user (llmcord's honesty: "only the last N messages were used").
+
+Macros in the card, the persona and the lorebook are expanded with a `MacroContext` built from
+the input (clock, random generator and chat variables included), so a prompt is reproducible
+given `now`, `rng` and `lore_state`; chat turns only get their names expanded, so their
+`{{random}}` or `{{setvar}}` do not run again on every turn. The card's `regex_scripts` shape
+what the model is sent (`prompt_text`), as SillyTavern applies them to the history.
 
 Token counts are local estimates (`bot.chat.tokens`); with a calibrator every budget is converted
 once into raw-estimate units, so the arithmetic stays in one unit and `adjust` is applied once.
@@ -12,13 +20,20 @@ once into raw-estimate units, so the arithmetic stays in one unit and `adjust` i
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
-from bot.characters.lorebook import format_lore, select_entries
+from bot.characters import lore_state
+from bot.characters.lore_settings import LoreSettings
+from bot.characters.lore_state import LoreState
+from bot.characters.lorebook import ScanText
 from bot.characters.model import Character, LoreEntry
-from bot.chat.macros import expand
+from bot.characters.regex_scripts import RegexScript, prompt_text, scripts_of
+from bot.chat.macros import MacroContext, expand, render
+from bot.chat.prompt_lore import LorePlan, inject, plan_lore
 from bot.chat.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCalibrator, estimate
 
 ADULT_RULE = "Every character is an adult (18 or older) and must never be portrayed or described as a minor."
@@ -39,10 +54,9 @@ DROPPED_NOTICE = "Only the last {n} messages fit; older ones are summarised."
 NOTHING_FIT_NOTICE = "No earlier messages fit in this model's context; they are summarised."
 CLIPPED_NOTICE = "The character's description is too long for this model and was shortened."
 
-# Scan depth when the lorebook sets none (SillyTavern's default is similar), and the most texts we
-# hand the lorebook when it does set one, so a huge depth cannot make every reply scan everything.
-DEFAULT_SCAN_DEPTH = 4
-MAX_SCAN_TEXTS = 100
+# The most turns handed to the lorebook scan (SillyTavern's MAX_SCAN_DEPTH); the scan reads only
+# as many as its deepest entry asks for.
+MAX_SCAN_TEXTS = 1000
 # The definitions may take at most this share of the budget before the description is clipped.
 MAX_SYSTEM_SHARE = 0.75
 _START_RE = re.compile(r"<start>", re.IGNORECASE)
@@ -71,12 +85,19 @@ class PromptInput:
     # Required and keyword-only: a silent default context would hide a caller that forgot the model's.
     context_tokens: int = field(kw_only=True)
     reply_tokens: int = field(kw_only=True)
-    lore_budget_ratio: float = 0.15
+    # SillyTavern's default world-info budget: 25% of the context left after the reply.
+    lore_budget_ratio: float = 0.25
     example_budget_ratio: float = 0.15
     base_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     multi_user: bool = False
     continue_text: str | None = None
     calibrator: TokenCalibrator | None = None
+    # Per-conversation lorebook and macro state (timed effects, variables); None starts afresh.
+    lore_state: LoreState | None = None
+    lore_settings: LoreSettings = field(default_factory=LoreSettings)
+    author_note: str = ""
+    now: datetime | None = None  # the clock for {{time}} and friends; None: the real time
+    rng: random.Random | None = None  # for {{random}}, {{roll}}, probability and group rolls
 
 
 @dataclass(slots=True)
@@ -90,6 +111,8 @@ class Prompt:
     lore: list[LoreEntry]
     estimated_tokens: int  # calibrated when a calibrator was given
     notice: str | None = None
+    lore_state: LoreState = field(default_factory=LoreState)  # to store with the conversation
+    lore_names: list[str] = field(default_factory=list)  # which entries fired, for "why" displays
 
 
 def build_prompt(inp: PromptInput) -> Prompt:
@@ -109,22 +132,27 @@ def build_prompt(inp: PromptInput) -> Prompt:
     if last is not None and last.role == "assistant" and last.content == inp.continue_text:
         continued, end = last, end - 1  # the partial reply is passed once, not twice
 
-    tail = _tail_messages(inp, char, user)
+    state, ctx, rng = _macro_context(inp, turns[:end])
+    scripts = scripts_of(inp.character.extensions)
+    tail = _tail_messages(inp, ctx)
     tail_cost = sum(_cost(m["content"]) for m in tail)
-    sections = _Sections.build(inp, char, user)
+    sections = _Sections.build(inp, ctx)
     notices: list[str] = []
     if sections.clip_definition(int(budget * MAX_SYSTEM_SHARE) - tail_cost):
         notices.append(CLIPPED_NOTICE)
 
-    lore_budget = min(int(budget * inp.lore_budget_ratio), budget - tail_cost - sections.cost())
-    lore = _pick_lore(inp, turns[max(0, end - MAX_SCAN_TEXTS) : end], lore_budget)
-    before, after = format_lore(lore)
-    sections.lore_before = expand(before, char=char, user=user)
-    sections.lore_after = expand(after, char=char, user=user)
-    sections.add_examples(inp, char, user, int(budget * inp.example_budget_ratio), budget - tail_cost)
+    room = budget - tail_cost - sections.cost() - 4 * MESSAGE_OVERHEAD
+    lore_budget = min(max(1, round(inp.lore_budget_ratio * (inp.context_tokens - inp.reply_tokens))), room)
+    plan = _plan_lore(inp, turns[max(0, end - MAX_SCAN_TEXTS) : end], state, ctx, rng, lore_budget, scripts)
+    notices += plan.notices
+    sections.lore_before = plan.before
+    sections.lore_after = plan.after
+    injected = plan.injection_messages()
+    injected_cost = sum(_cost(m["content"]) for m in injected)
+    sections.add_examples(inp, ctx, plan, int(budget * inp.example_budget_ratio), budget - tail_cost - injected_cost)
     system = sections.text()
 
-    used_cost = REPLY_PRIMING + _cost(system) + tail_cost
+    used_cost = REPLY_PRIMING + _cost(system) + tail_cost + injected_cost
     first = end  # index of the oldest turn kept
     for i in range(end - 1, -1, -1):
         cost = _turn_cost(turns[i], inp.multi_user, user)
@@ -137,9 +165,8 @@ def build_prompt(inp: PromptInput) -> Prompt:
     if dropped:
         notices.append(DROPPED_NOTICE.format(n=len(kept)) if kept else NOTHING_FIT_NOTICE)
 
-    messages = [{"role": "system", "content": system}]
-    messages += [_render_turn(t, inp.multi_user, char, user) for t in kept]
-    messages += tail
+    history = [_render_turn(t, inp.multi_user, char, user, scripts, end - 1 - i) for i, t in enumerate(kept, first)]
+    messages = [{"role": "system", "content": system}, *inject(history, plan.injections), *tail]
     used_ids = [t.id for t in kept if t.id is not None]
     if continued is not None and continued.id is not None:
         used_ids.append(continued.id)
@@ -148,9 +175,67 @@ def build_prompt(inp: PromptInput) -> Prompt:
         used_turns=len(kept) + (continued is not None),
         used_turn_ids=used_ids,
         dropped_turns=dropped,
-        lore=lore,
+        lore=plan.lore,
         estimated_tokens=calibrator.adjust(used_cost),
         notice=" ".join(notices) or None,
+        lore_state=plan.state,
+        lore_names=plan.names,
+    )
+
+
+def _macro_context(inp: PromptInput, history: list[Turn]) -> tuple[LoreState, MacroContext, random.Random]:
+    """The conversation's state brought up to this turn, and the macro context built on it."""
+    now = inp.now or datetime.now(UTC)
+    rng = inp.rng or random.Random()
+    state = lore_state.advance(inp.lore_state or LoreState(), [t.id for t in history], fallback_length=len(history))
+    last_user = next((t for t in reversed(history) if t.role == "user"), None)
+    lore_state.note_user_turn(state, last_user.id if last_user else None, now)
+    card, char, user = inp.character, inp.character.name, inp.user_name
+    last_char = next((t for t in reversed(history) if t.role == "assistant"), None)
+    names = MacroContext(char=char, user=user)
+    ctx = MacroContext(
+        char=char, user=user,
+        persona=render(inp.persona.strip(), names),
+        description=render(card.description, names),
+        personality=render(card.personality, names),
+        scenario=render(card.scenario, names),
+        mes_examples=render(card.mes_example, names),
+        last_message=history[-1].content if history else "",
+        last_user_message=last_user.content if last_user else "",
+        last_char_message=last_char.content if last_char else "",
+        now=now,
+        idle_since=datetime.fromisoformat(state.previous_user_at) if state.previous_user_at else None,
+        rng=rng,
+        seed=state.seed,
+        variables=state.variables,
+    )
+    return state, ctx, rng
+
+
+def _plan_lore(inp: PromptInput, turns: list[Turn], state: LoreState, ctx: MacroContext, rng: random.Random,
+               budget: int, scripts: list[RegexScript]) -> LorePlan:
+    """Lorebook entries for the recent `turns`, placed, within the lore budget."""
+    card, char, user = inp.character, inp.character.name, inp.user_name
+    include_names = inp.lore_settings.include_names
+    texts = []
+    for depth, turn in enumerate(reversed(turns)):
+        content = prompt_text(turn.content, scripts, depth=depth, user=turn.role == "user") if scripts else turn.content
+        speaker = char if turn.role == "assistant" else (turn.author or user)
+        texts.append(f"{speaker}: {content}" if include_names else content)
+    texts.reverse()
+    if inp.continue_text:
+        texts.append(f"{char}: {inp.continue_text}" if include_names else inp.continue_text)
+    scan = ScanText(
+        messages=texts, persona=ctx.persona, description=ctx.description, personality=ctx.personality,
+        depth_prompt=str((card.extensions.get("depth_prompt") or {}).get("prompt") or "")
+        if isinstance(card.extensions.get("depth_prompt"), dict) else "",
+        scenario=ctx.scenario, creator_notes=card.creator_notes,
+    )
+    if budget <= 0:
+        return LorePlan(state=state)
+    return plan_lore(
+        card, scan, state=state, settings=inp.lore_settings, budget=budget, ctx=ctx, rng=rng,
+        estimate=estimate, scripts=scripts, author_note=inp.author_note,
     )
 
 
@@ -172,10 +257,10 @@ class _Sections:
     examples: str = ""
 
     @classmethod
-    def build(cls, inp: PromptInput, char: str, user: str) -> _Sections:
-        card = inp.character
-        base = expand(inp.base_system_prompt, char=char, user=user)
-        system = expand(card.system_prompt, char=char, user=user, original=base) if card.system_prompt.strip() else base
+    def build(cls, inp: PromptInput, ctx: MacroContext) -> _Sections:
+        card, char = inp.character, inp.character.name
+        base = render(inp.base_system_prompt, ctx)
+        system = render(card.system_prompt, ctx.with_original(base)) if card.system_prompt.strip() else base
         if ADULT_RULE not in system:  # a card or server prompt may replace ours; this rule stays
             system = f"{system.rstrip()}\n{ADULT_RULE}"
         if inp.multi_user:
@@ -193,9 +278,9 @@ class _Sections:
         summary = f"Story so far: {inp.summary.strip()}" if inp.summary.strip() else ""
         return cls(
             system=system,
-            definition=expand(definition, char=char, user=user),
-            persona=expand(persona, char=char, user=user),
-            summary=expand(summary, char=char, user=user),
+            definition=render(definition, ctx),
+            persona=render(persona, ctx),
+            summary=expand(summary, char=char, user=ctx.user),
         )
 
     def text(self) -> str:
@@ -221,11 +306,19 @@ class _Sections:
         self.definition = clip_to_tokens(self.definition, estimate(self.definition) - overflow)
         return True
 
-    def add_examples(self, inp: PromptInput, char: str, user: str, own_budget: int, budget: int) -> None:
-        """Add the example dialogue only if it fits both its own share and the whole budget."""
-        examples = format_examples(inp.character.mes_example, char=char, user=user)
-        if not examples:
+    def add_examples(self, inp: PromptInput, ctx: MacroContext, plan: LorePlan, own_budget: int, budget: int) -> None:
+        """Add the example dialogue only if it fits both its own share and the whole budget.
+
+        Lorebook entries for the example messages come as blocks of their own, top ones before
+        the card's, bottom ones after (as SillyTavern unshifts and pushes them).
+        """
+        card_blocks = _example_blocks(render(inp.character.mes_example, ctx))
+        top = [b for text in reversed(plan.examples_top) for b in _example_blocks(text)]
+        bottom = [b for text in plan.examples_bottom for b in _example_blocks(text)]
+        blocks = [*top, *card_blocks, *bottom]
+        if not blocks:
             return
+        examples = "Example dialogue:\n" + "\n---\n".join(blocks)
         cost = estimate(examples) + 1  # +1: the blank line joining it to the other sections
         if cost <= own_budget and self.cost() + cost <= budget:
             self.examples = examples
@@ -233,11 +326,14 @@ class _Sections:
 
 def format_examples(mes_example: str, *, char: str, user: str) -> str:
     """The card's example dialogue with `<START>` markers turned into plain separators."""
-    blocks = [b.strip() for b in _START_RE.split(mes_example)]
-    blocks = [b for b in blocks if b]
+    blocks = _example_blocks(mes_example)
     if not blocks:
         return ""
     return expand("Example dialogue:\n" + "\n---\n".join(blocks), char=char, user=user)
+
+
+def _example_blocks(text: str) -> list[str]:
+    return [b for b in (block.strip() for block in _START_RE.split(text)) if b]
 
 
 def clip_to_tokens(text: str, tokens: int) -> str:
@@ -263,37 +359,28 @@ def _turn_cost(turn: Turn, multi_user: bool, user: str) -> int:
     return MESSAGE_OVERHEAD + tokens
 
 
-def _render_turn(turn: Turn, multi_user: bool, char: str, user: str) -> dict[str, str]:
-    content = expand(turn.content, char=char, user=user)
+def _render_turn(turn: Turn, multi_user: bool, char: str, user: str, scripts: list[RegexScript],
+                 depth: int) -> dict[str, str]:
+    content = turn.content
+    if scripts:
+        content = prompt_text(content, scripts, depth=depth, user=turn.role == "user")
+    content = expand(content, char=char, user=user)
     if multi_user and turn.role == "user":
         content = f"{turn.author or user}: {content}"
     return {"role": turn.role, "content": content}
 
 
-def _tail_messages(inp: PromptInput, char: str, user: str) -> list[dict[str, str]]:
+def _tail_messages(inp: PromptInput, ctx: MacroContext) -> list[dict[str, str]]:
     """What follows the history: post-history instructions, then the continue nudge and partial."""
     tail: list[dict[str, str]] = []
     phi = inp.character.post_history_instructions
     if phi.strip():
-        original = expand(DEFAULT_POST_HISTORY, char=char, user=user)
-        tail.append({"role": "system", "content": expand(phi, char=char, user=user, original=original)})
+        original = render(DEFAULT_POST_HISTORY, ctx)
+        tail.append({"role": "system", "content": render(phi, ctx.with_original(original))})
     if inp.continue_text is not None:
-        tail.append({"role": "system", "content": expand(CONTINUE_NUDGE, char=char, user=user)})
+        tail.append({"role": "system", "content": render(CONTINUE_NUDGE, ctx)})
         tail.append({"role": "assistant", "content": inp.continue_text})
     return tail
-
-
-def _pick_lore(inp: PromptInput, turns: list[Turn], budget: int) -> list[LoreEntry]:
-    """Lorebook entries whose keys appear in the recent `turns`, within the lore budget."""
-    book = inp.character.lorebook
-    if book is None or not book.entries or budget <= 0:
-        return []
-    # The lorebook cuts to its own scan_depth; without one, only the last few turns count.
-    depth = MAX_SCAN_TEXTS if book.scan_depth is not None else DEFAULT_SCAN_DEPTH
-    texts = [t.content for t in turns[-depth:]]
-    if inp.continue_text:
-        texts.append(inp.continue_text)
-    return select_entries(book, texts, budget_tokens=budget, estimate=estimate)
 
 
 # --- side requests: rolling summary and scene image prompt ------------------------------------

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.characters.lore_state import LoreState
 from bot.characters.service import CharacterService
 from bot.chat import pictures, rules
 from bot.chat.generation import WITHHELD, Generator, Outcome, OutputGate
+from bot.chat.personas import Personas
 from bot.chat.prompt import (
     SCENE_TURNS,
     Prompt,
@@ -32,7 +34,6 @@ from bot.chat.queue import ChannelQueue
 from bot.chat.render import Controls, Renderer
 from bot.chat.scenes import Scene, Scenes
 from bot.chat.screening import ChatScreen
-from bot.chat.speakers import Speakers
 from bot.chat.summaries import fold_summary
 from bot.chat.tokens import TokenCalibrator
 from bot.errors import LimitReached, UserError
@@ -40,6 +41,7 @@ from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store.conversations import Conversations, TurnRow
 from bot.store.models import Conversation
+from bot.store.processes import Process
 from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
 from bot.where import Where
@@ -67,42 +69,43 @@ class ChatService:
 
     def __init__(
         self, *, sessions: async_sessionmaker[AsyncSession], venice: VeniceClient, settings: SettingsStore,
-        limits: Limits, characters: CharacterService, screen: ChatScreen,
+        limits: Limits, characters: CharacterService, screen: ChatScreen, process: Process | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.venice = venice
         self.limits = limits
         self.screen = screen
-        self.conversations = Conversations(sessions)
+        # `process` owns the turns this service writes, so start-up recovery settles only its own.
+        self.conversations = Conversations(sessions, owner=process)
         self.scenes = Scenes(conversations=self.conversations, characters=characters, settings=settings, clock=clock)
         self.queue = ChannelQueue()
         self.generator = Generator(venice=venice, limits=limits, conversations=self.conversations)
-        self.speakers = Speakers(sessions=sessions, clock=clock)
+        self.personas = Personas(sessions=sessions, clock=clock)
 
     # -- who is speaking ------------------------------------------------------------------------
 
     async def persona(self, user_id: int) -> tuple[str, str] | None:
         """(name, description) of the user's persona, or None."""
-        return await self.speakers.persona(user_id)
+        return await self.personas.persona(user_id)
 
     async def set_persona(self, user_id: int, name: str, description: str) -> None:
         """Store who the user is in stories (the caller has screened the text)."""
-        await self.speakers.set(user_id, name, description)
+        await self.personas.set(user_id, name, description)
 
     async def clear_persona(self, user_id: int) -> bool:
         """Forget the user's persona; False when there was none."""
-        return await self.speakers.clear(user_id)
+        return await self.personas.clear(user_id)
 
     def forget_user(self, user_id: int) -> None:
         """A user's data was deleted: drop what this process remembers of them."""
-        self.speakers.forget(user_id)
+        self.personas.forget(user_id)
         self.scenes.forget()
         self.scenes.characters.forget()
 
     async def speaker(self, where: Where) -> Where:
         """`where` with the speaker's story name: their persona's, else the name they came with."""
-        return await self.speakers.named(where)
+        return await self.personas.named(where)
 
     # -- a turn -----------------------------------------------------------------------------------
 
@@ -158,10 +161,7 @@ class ChatService:
         conv = scene.conversation
         user, reply = await self.conversations.begin(
             conv.id, author_id=where.user_id, author_name=where.user_name, content=text, model=scene.model,
-            title=text[:60] if not conv.title else None,
         )
-        if not conv.title:
-            conv.title = text[:60]
         turns = await self.conversations.window(conv, before_id=user.id)
         turns.append(user)
         prompt = await self.prompt_for(scene, where, turns)
@@ -357,7 +357,7 @@ class ChatService:
 
     async def prompt_for(self, scene: Scene, where: Where, turns: list[TurnRow], *,
                          continue_text: str | None = None) -> Prompt:
-        persona = await self.speakers.persona(where.user_id) if where.user_id is not None else None
+        persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
         calibrator = self.generator.calibrators.setdefault(scene.model, TokenCalibrator())
         return build_prompt(PromptInput(
             character=scene.character,
@@ -370,6 +370,7 @@ class ChatService:
             multi_user=where.multi_user,
             continue_text=continue_text,
             calibrator=calibrator,
+            lore_state=LoreState.from_json(scene.conversation.lore_state, seed=scene.conversation.id),
         ))
 
     async def _context_tokens(self, model: str) -> int:

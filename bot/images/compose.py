@@ -17,14 +17,13 @@ prompt may be sent at all, and runs before this.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-# The single source of the terms every image request carries against minor features.
-# bot.safety may import this constant rather than keep its own copy.
-MINOR_NEGATIVE_TERMS = (
-    "child, children, kid, minor, underage, teen, teenager, young-looking, childlike, "
-    "childish proportions, baby face, loli, shota, schoolgirl, school uniform"
-)
+from bot.safety import MINOR_NEGATIVE_TERMS
+
+# MINOR_NEGATIVE_TERMS (the terms every image request carries against minor features) is owned
+# by the content policy, `bot.safety`; it is re-exported here for the composer's callers.
 QUALITY_NEGATIVE = (
     "lowres, worst quality, low quality, bad anatomy, bad hands, extra fingers, extra limbs, "
     "deformed, blurry, jpeg artifacts, watermark, text, signature"
@@ -155,6 +154,44 @@ def selfie_prompt(character_name: str, appearance: str, scene: str = "") -> str:
     else:
         subject = f"{ADULT_ANCHOR}{_SEP}{look}"
     return clean(f"portrait selfie of {subject}, {clean(scene) or 'looking at the camera'}")
+
+
+def cast_appearance(looks: Sequence[str]) -> str:
+    """Several characters' appearances as one `appearance` for `compose_prompt`: "N adults", then
+    each look in parentheses, each with its own adult anchor unless it states an adult age.
+
+    The parentheses keep each person one clause, so trimming drops a whole person rather than
+    mixing features between them. Names are never used (see `selfie_prompt`). One look is
+    returned as it is, so a scene of one is composed exactly like today's character pictures.
+    """
+    cleaned = [_balanced(clean(look)) for look in looks]
+    if len(cleaned) == 1:
+        return cleaned[0] or ADULT_ANCHOR
+    people = []
+    for look in cleaned:
+        if not look:
+            people.append(f"({ADULT_ANCHOR})")
+        elif any(states_adult(c) for c in split_clauses(look)):
+            people.append(f"({look})")
+        else:
+            people.append(f"({ADULT_ANCHOR}{_SEP}{look})")
+    return _SEP.join([f"{len(people)} adults", *people])
+
+
+def _balanced(text: str) -> str:
+    """`text` without its brackets when they do not pair up: an open bracket would swallow the
+    commas after it, merging the next people into this one."""
+    depth = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth < 0:
+                break
+    if depth == 0:
+        return text
+    return clean(re.sub(r"[()\[\]{}]", "", text))
 
 
 def states_adult(text: str) -> bool:

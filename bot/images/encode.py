@@ -4,9 +4,9 @@ Venice returns WebP by default, usually a few hundred kilobytes, so most images 
 untouched. Upscales are PNG and can be tens of megabytes; those are decoded once, re-encoded at
 falling quality and, if need be, downscaled until they fit `interaction.filesize_limit`.
 
-Everything here is CPU-bound and synchronous: call it through `asyncio.to_thread` from the
-event loop. Images are closed as soon as they are no longer needed and only bytes are returned,
-so nothing decoded outlives the call.
+Everything here is CPU-bound and synchronous: call it through the bot's offload thread pool
+(`Offload.in_thread`; Pillow's codecs release the GIL) from the event loop. Images are closed as
+soon as they are no longer needed and only bytes are returned, so nothing decoded outlives the call.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import hashlib
 import random
 import re
 import secrets
+from collections.abc import Sequence
 
 SEED_MIN = -999_999_999
 SEED_MAX = 999_999_999
@@ -29,6 +30,7 @@ _INTEGER = re.compile(r"[+-]?\d+")
 # A fixed salt keeps character seeds stable across releases and distinct from any other
 # hash of the same key the bot might take.
 _CHARACTER_SALT = b"lustify.bot/character-seed/v1\x00"
+_SCENE_SALT = b"lustify.bot/scene-seed/v1\x00"
 
 
 def valid_seed(n: object) -> bool:
@@ -92,6 +94,22 @@ def character_seed(character_key: str) -> int:
     if not key:
         raise ValueError("A character key is needed to derive its seed.")
     digest = hashlib.sha256(_CHARACTER_SALT + key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % SEED_MAX + 1
+
+
+def scene_seed(seeds: Sequence[int]) -> int:
+    """One seed for a picture of several characters, from each one's own seed.
+
+    An image has a single seed, so a scene's seed is derived from its members' seeds: the same
+    cast gives the same seed (in any order), a different cast a different one, and a scene of one
+    is drawn with that character's own seed, exactly as its /selfie is.
+    """
+    if not seeds:
+        raise ValueError("A scene needs at least one character's seed.")
+    if len(set(seeds)) == 1:
+        return seeds[0]
+    key = ",".join(str(s) for s in sorted(set(seeds))).encode("ascii")
+    digest = hashlib.sha256(_SCENE_SALT + key).digest()
     return int.from_bytes(digest[:8], "big") % SEED_MAX + 1
 
 

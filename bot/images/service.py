@@ -36,6 +36,7 @@ from bot.images.jobs import (
 )
 from bot.images.queue import Cancelled, ImageQueue, QueueEntry
 from bot.limits import Limits
+from bot.offload import Offload
 from bot.settings import SettingsStore
 from bot.store import images as store
 from bot.venice.client import VeniceClient
@@ -55,7 +56,8 @@ T = TypeVar("T")
 
 
 class ImageService:
-    """Plans, queues, generates and records images. One per process (queue state is in memory)."""
+    """Plans, queues, generates and records images. One per process; the queue it is given is
+    shared by every process on the database (`SharedImageQueue`) or, in tests, local."""
 
     def __init__(
         self,
@@ -68,8 +70,11 @@ class ImageService:
         patience: float = RATE_LIMIT_PATIENCE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        offload: Offload | None = None,
     ) -> None:
         self.sessions = sessions
+        # Re-encoding runs in its bounded thread pool (Pillow's codecs release the GIL).
+        self.offload = offload or Offload(threads=1)
         self.venice = venice
         self.settings = settings
         self.limits = limits
@@ -107,7 +112,7 @@ class ImageService:
         progress = _Careful(progress or Progress())
         lease = await self.limits.acquire(
             user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id, kind="image",
-            parent_id=job.parent_channel_id,
+            parent_id=job.parent_channel_id, estimate_usd=plan.cost_usd,
         )
         try:
             record_id = await store.create(self.sessions, planning.new_record(plan))
@@ -168,7 +173,8 @@ class ImageService:
             parent_image_id=source.id,
         )
         lease = await self.limits.acquire(
-            user_id=user_id, guild_id=guild_id, channel_id=channel_id, kind="upscale", parent_id=parent_channel_id
+            user_id=user_id, guild_id=guild_id, channel_id=channel_id, kind="upscale", parent_id=parent_channel_id,
+            estimate_usd=cost,
         )
         try:
             new = planning.upscale_record(source, job, source_size, scale)
@@ -264,7 +270,8 @@ class ImageService:
         self, record_id: int, plan: ImagePlan, result: ImageResult, seconds: float, limit: int
     ) -> Delivery:
         try:
-            data, content_type, ext = await asyncio.to_thread(fit_to_limit, result.data, result.content_type, limit)
+            data, content_type, ext = await self.offload.in_thread(fit_to_limit, result.data, result.content_type,
+                                                                   limit)
         except ValueError as exc:
             log.warning("image %s could not be fitted to %d bytes: %s", record_id, limit, exc)
             raise UserError(TOO_LARGE) from None

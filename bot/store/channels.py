@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.store.models import ChannelState
+from bot.store.locks import insert_for
+from bot.store.models import ChannelState, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +40,24 @@ async def load(
     return ChannelView(character_ref, character_source, seed, locked, seed_source)
 
 
-async def _row(session: AsyncSession, channel_id: int, guild_id: int | None) -> ChannelState:
-    row = await session.get(ChannelState, channel_id)
-    if row is None:
-        row = ChannelState(channel_id=channel_id, guild_id=guild_id, seed_locked=False)
-        session.add(row)
-    return row
+async def _upsert(session: AsyncSession, channel_id: int, guild_id: int | None, **values: object) -> None:
+    """Create the channel's row or change `values` in it: one statement, so concurrent first
+    writes to a channel cannot both insert."""
+    row = {"channel_id": channel_id, "guild_id": guild_id, "seed_locked": False, "updated_at": utcnow(), **values}
+    stmt = insert_for(session, ChannelState).values(**row)
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["channel_id"], set_={**values, "updated_at": stmt.excluded.updated_at}))
 
 
 async def set_character(
     sessions: async_sessionmaker[AsyncSession], channel_id: int, guild_id: int | None, ref: str | None
 ) -> None:
     async with sessions.begin() as session:
-        (await _row(session, channel_id, guild_id)).character_ref = ref
+        await _upsert(session, channel_id, guild_id, character_ref=ref)
 
 
 async def set_seed(
     sessions: async_sessionmaker[AsyncSession], channel_id: int, guild_id: int | None, seed: int | None, *, locked: bool
 ) -> None:
     async with sessions.begin() as session:
-        row = await _row(session, channel_id, guild_id)
-        row.seed = seed
-        row.seed_locked = locked
+        await _upsert(session, channel_id, guild_id, seed=seed, seed_locked=locked)

@@ -7,14 +7,17 @@ character created in Discord, imported from a file, edited and exported again lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Text, cast, func, or_, select, text
+from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.characters.cards_json import SPEC_V3, CardError, card_from_object, card_to_object
 from bot.characters.model import Character
-from bot.store.models import CharacterRow
+from bot.store.models import CharacterRow, Usage, utcnow
 
 NAME_LIMIT = 200
 
@@ -32,6 +35,63 @@ class CharacterSummary:
     @property
     def ref(self) -> str:
         return f"custom:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """What one person's characters take: how many, and their stored bytes (card JSON + avatar)."""
+
+    characters: int
+    bytes: int
+
+
+# The card is stored as JSON text (ASCII: the serializer escapes the rest), so its length is its size.
+_ROW_BYTES = func.length(cast(CharacterRow.card, Text)) + func.coalesce(func.length(CharacterRow.avatar_png), 0)
+# Advisory-lock class for "one owner's characters" (PostgreSQL's two-key form, its own key space).
+_OWNER_LOCK_CLASS = 0x4C43
+IMPORT_KIND = "card import"
+
+
+async def lock_owner(session: AsyncSession, owner_id: int) -> None:
+    """Serialise writers of one owner's characters until the transaction ends, across processes.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite (one process): a first write takes the
+    database's write lock, so the counting that follows sees every earlier writer's rows.
+    """
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:c, :o)"),
+                              {"c": _OWNER_LOCK_CLASS, "o": owner_id % 2**31})
+    else:
+        await session.execute(sql_update(CharacterRow).where(CharacterRow.owner_id == owner_id)
+                              .values(owner_id=CharacterRow.owner_id))
+
+
+async def storage_of(session: AsyncSession, owner_id: int) -> Storage:
+    """How many characters `owner_id` has and how many bytes they take."""
+    count, size = (await session.execute(
+        select(func.count(), func.coalesce(func.sum(_ROW_BYTES), 0)).where(CharacterRow.owner_id == owner_id)
+    )).one()
+    return Storage(int(count or 0), int(size or 0))
+
+
+async def storage(sessions: async_sessionmaker[AsyncSession], owner_id: int) -> Storage:
+    async with sessions() as session:
+        return await storage_of(session, owner_id)
+
+
+async def book_import(sessions: async_sessionmaker[AsyncSession], owner_id: int, guild_id: int | None,
+                      wait: Callable[[datetime | None, datetime], float]) -> float:
+    """Record a card import by `owner_id` unless `wait(last import, now)` says to wait; returns the
+    seconds left to wait (0 when booked). Atomic per owner, so simultaneous imports book one."""
+    async with sessions.begin() as session:
+        await lock_owner(session, owner_id)
+        last = await session.scalar(
+            select(func.max(Usage.created_at)).where(Usage.user_id == owner_id, Usage.kind == IMPORT_KIND))
+        now = utcnow()
+        left = wait(last if last is None or last.tzinfo else last.replace(tzinfo=now.tzinfo), now)
+        if left <= 0:
+            session.add(Usage(user_id=owner_id, guild_id=guild_id, kind=IMPORT_KIND))
+        return left
 
 
 def card_of(character: Character) -> dict[str, object]:
@@ -75,9 +135,17 @@ async def create(
     shared: bool,
     avatar_url: str | None = None,
     avatar_png: bytes | None = None,
+    room: Callable[[Storage], None] | None = None,
 ) -> int:
-    """Store a new custom character and return its id."""
+    """Store a new custom character and return its id.
+
+    `room` sees the owner's storage, with other writers of this owner held off, and raises to
+    refuse: so a cap holds even when many creations arrive at once.
+    """
     async with sessions.begin() as session:
+        if room is not None:
+            await lock_owner(session, owner_id)
+            room(await storage_of(session, owner_id))
         row = CharacterRow(
             owner_id=owner_id, guild_id=guild_id, shared=shared, name=character.name[:NAME_LIMIT],
             card=card_of(character), avatar_url=avatar_url, avatar_png=avatar_png,
@@ -94,12 +162,24 @@ async def update(
     *,
     shared: bool | None = None,
     avatar: tuple[str | None, bytes | None] | None = None,
+    room: Callable[[Storage, tuple[int, int]], None] | None = None,
 ) -> bool:
-    """Replace a character's card (and sharing, and avatar when given). False if it is gone."""
+    """Replace a character's card (and sharing, and avatar when given). False if it is gone.
+
+    `room` sees the owner's storage and this character's current (card, avatar) bytes, with
+    other writers of this owner held off, and raises to refuse the change.
+    """
     async with sessions.begin() as session:
         row = await session.get(CharacterRow, character_id)
         if row is None:
             return False
+        if room is not None:
+            await lock_owner(session, row.owner_id)
+            sizes = (await session.execute(
+                select(func.length(cast(CharacterRow.card, Text)),
+                       func.coalesce(func.length(CharacterRow.avatar_png), 0)).where(CharacterRow.id == character_id)
+            )).one()
+            room(await storage_of(session, row.owner_id), (int(sizes[0] or 0), int(sizes[1] or 0)))
         row.name = character.name[:NAME_LIMIT]
         row.card = card_of(character)
         if shared is not None:
@@ -173,8 +253,3 @@ async def manageable(
     if server_admin and guild_id is not None:
         visible = or_(visible, CharacterRow.guild_id == guild_id)
     return await _summaries(sessions, visible, user_id=user_id, search=search, limit=limit)
-
-
-async def count_owned(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:
-    async with sessions() as session:
-        return int(await session.scalar(select(func.count()).where(CharacterRow.owner_id == user_id)) or 0)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, select, update
+from sqlalchemy import case, delete, func, insert, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chat.tokens import estimate
-from bot.store.models import Conversation, Message, MessageLink, utcnow
+from bot.store.locks import insert_for
+from bot.store.models import Conversation, Message, MessageLink, ProcessRow, utcnow
+from bot.store.processes import Process, overlaps
 
 IN_HISTORY = ("complete", "cut")
 WINDOW_ROWS = 400  # newest turns loaded per prompt; the prompt builder takes what fits
@@ -66,9 +69,40 @@ class TurnRow:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A reply that start-up recovery settled: what Discord still shows needs rewriting."""
+
+    reply: TurnRow  # as stored now: `cut` (partial text kept), `complete` (a regenerate's previous
+    # swipe shown again) or `failed` (no text)
+    channel_id: int
+    guild_id: int | None
+    character_name: str
+    archived: bool
+
+
+def title_for(created: datetime) -> str:
+    """A conversation's title: its date. Never anyone's words (they would outlive their deletion)."""
+    created = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(UTC)
+    return f"Conversation of {created.day} {created:%b %Y, %H:%M} UTC"
+
+
+async def _link(s: AsyncSession, discord_message_id: int, message_id: int, channel_id: int) -> None:
+    """Point a Discord message at a turn: one upsert, so two writers of one link never collide."""
+    stmt = insert_for(s, MessageLink).values(
+        discord_message_id=discord_message_id, message_id=message_id, channel_id=channel_id)
+    await s.execute(stmt.on_conflict_do_update(
+        index_elements=["discord_message_id"], set_={"message_id": message_id, "channel_id": channel_id}))
+
+
 class Conversations:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, owner: Process | None = None) -> None:
         self.sessions = sessions
+        self.owner = owner  # stamped on turns in flight, so recovery knows whose they are
+
+    @property
+    def _owner_id(self) -> int | None:
+        return self.owner.id if self.owner is not None else None
 
     # -- conversations --------------------------------------------------------------------------
 
@@ -96,9 +130,11 @@ class Conversations:
                 .where(Conversation.channel_id == channel_id, Conversation.archived.is_(False))
                 .values(archived=True)
             )
+            now = utcnow()
             conv = Conversation(
                 channel_id=channel_id, guild_id=guild_id, character_ref=character_ref,
-                character_name=character_name, created_by=created_by, title="", summary="", lore_fired=[],
+                character_name=character_name, created_by=created_by, title=title_for(now), summary="",
+                lore_fired=[], created_at=now,
             )
             s.add(conv)
             await s.flush()
@@ -150,13 +186,6 @@ class Conversations:
             if conv is not None:
                 await s.delete(conv)
 
-    async def set_title_if_empty(self, conversation_id: int, title: str) -> None:
-        async with self.sessions.begin() as s:
-            await s.execute(
-                update(Conversation).where(Conversation.id == conversation_id, Conversation.title == "")
-                .values(title=title[:200])
-            )
-
     async def set_summary(self, conversation_id: int, summary: str, upto: int) -> None:
         async with self.sessions.begin() as s:
             await s.execute(
@@ -168,6 +197,17 @@ class Conversations:
     async def set_lore_fired(self, conversation_id: int, names: list[str]) -> None:
         async with self.sessions.begin() as s:
             await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(lore_fired=names))
+
+    async def lore_state(self, conversation_id: int) -> dict[str, Any] | None:
+        """The conversation's stored lorebook/macro state (a `LoreState.to_json()` dict), if any."""
+        async with self.sessions() as s:
+            value = await s.scalar(select(Conversation.lore_state).where(Conversation.id == conversation_id))
+        return value if isinstance(value, dict) else None
+
+    async def set_lore_state(self, conversation_id: int, state: dict[str, Any], fired: list[str] | None = None) -> None:
+        """Store the lorebook/macro state (and which entries fired) on its own, outside a turn."""
+        async with self.sessions.begin() as s:
+            await s.execute(_lore_update(conversation_id, state, fired))
 
     # -- turns ----------------------------------------------------------------------------------
 
@@ -226,17 +266,16 @@ class Conversations:
             user = Message(
                 conversation_id=conversation_id, role="user", author_id=author_id, author_name=author_name,
                 content=content, swipes=[], status="pending", tokens=estimate(content),
-                discord_ids=[discord_message_id] if discord_message_id else [],
+                discord_ids=[discord_message_id] if discord_message_id else [], owner_id=self._owner_id,
             )
             s.add(user)
             await s.flush()
             if discord_message_id:
-                await s.merge(
-                    MessageLink(discord_message_id=discord_message_id, message_id=user.id, channel_id=channel_id)
-                )
+                await _link(s, discord_message_id, user.id, channel_id)
             reply = Message(
                 conversation_id=conversation_id, role="assistant", author_name="", content="", swipes=[""],
                 swipe_index=0, status="streaming", reply_to=user.id, discord_ids=[], model=model,
+                owner_id=self._owner_id,
             )
             s.add(reply)
             await s.flush()
@@ -244,10 +283,10 @@ class Conversations:
 
     async def begin(
         self, conversation_id: int, *, author_id: int | None, author_name: str, content: str, model: str,
-        origin: int | None = None, title: str | None = None,
+        origin: int | None = None,
     ) -> tuple[TurnRow, TurnRow]:
         """Store the user's words (pending) and the reply's placeholder (streaming): one transaction,
-        two INSERTs (a third sets the conversation's title when it has none yet).
+        two INSERTs. Both carry this process as their owner, for start-up recovery.
 
         `origin` is the Discord message showing the words, when already known; its link is written
         with the reply's first message (`link`), which is the next write of the turn anyway.
@@ -257,15 +296,13 @@ class Conversations:
             user_id = await s.scalar(insert(Message).values(
                 conversation_id=conversation_id, role="user", author_id=author_id, author_name=author_name,
                 content=content, swipes=[], swipe_index=0, status="pending", tokens=estimate(content),
-                discord_ids=origin_ids,
+                discord_ids=origin_ids, owner_id=self._owner_id,
             ).returning(Message.id))
             reply_id = await s.scalar(insert(Message).values(
                 conversation_id=conversation_id, role="assistant", author_name="", content="", swipes=[""],
                 swipe_index=0, status="streaming", reply_to=user_id, discord_ids=[], model=model, tokens=0,
+                owner_id=self._owner_id,
             ).returning(Message.id))
-            if title is not None:
-                await s.execute(update(Conversation).where(Conversation.id == conversation_id,
-                                                           Conversation.title == "").values(title=title[:200]))
         assert user_id is not None and reply_id is not None
         user = TurnRow(user_id, "user", author_id, author_name, content, [], 0, "pending", origin_ids, None,
                        conversation_id, estimate(content))
@@ -284,10 +321,15 @@ class Conversations:
         self, reply: TurnRow, *, content: str, swipes: list[str], swipe_index: int, status: str,
         character_name: str, finish_reason: str | None, tokens: int, discord_ids: list[int], channel_id: int,
         new_links: Sequence[tuple[int, int]] = (), origin: int | None = None, settle_user: bool = False,
+        lore_state: dict[str, Any] | None = None, lore_fired: list[str] | None = None,
     ) -> TurnRow:
         """End a reply (settled by the chat service) and, for a new turn (`settle_user`), the user turn
         it answers, in one transaction: one UPDATE of both rows, and one upsert for messages not
-        linked yet. A reply deleted while it streamed stays deleted."""
+        linked yet. A reply deleted while it streamed stays deleted.
+
+        `lore_state` (and `lore_fired`), when given, are saved on the conversation in the same
+        transaction (one more UPDATE), so a turn's timed lore effects and chat variables land with it.
+        """
         asked = reply.reply_to if settle_user else None
         values: dict[str, Any] = {
             "content": content, "swipes": swipes, "swipe_index": swipe_index, "status": status,
@@ -308,6 +350,8 @@ class Conversations:
             if new_links:
                 rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in new_links]
                 await s.execute(_upsert_links(s.get_bind().dialect.name, rows))
+            if lore_state is not None:
+                await s.execute(_lore_update(reply.conversation_id, lore_state, lore_fired))
         return TurnRow(reply.id, "assistant", reply.author_id, character_name, content, list(swipes), swipe_index,
                        status, list(discord_ids), reply.reply_to, reply.conversation_id, tokens)
 
@@ -327,11 +371,13 @@ class Conversations:
             m.swipe_index = len(swipes) - 1
             m.content = ""
             m.status = "streaming"
+            m.owner_id = self._owner_id
             return TurnRow.of(m)
 
     async def mark_streaming(self, reply_id: int) -> None:
         async with self.sessions.begin() as s:
-            await s.execute(update(Message).where(Message.id == reply_id).values(status="streaming"))
+            await s.execute(update(Message).where(Message.id == reply_id)
+                            .values(status="streaming", owner_id=self._owner_id))
 
     async def link_discord(self, reply_id: int, channel_id: int, discord_ids: list[int]) -> None:
         """Remember which Discord messages show this turn (first one as soon as it exists)."""
@@ -343,14 +389,18 @@ class Conversations:
             m.discord_ids = list(discord_ids)
             for did in discord_ids:
                 if did not in old:
-                    await s.merge(MessageLink(discord_message_id=did, message_id=reply_id, channel_id=channel_id))
+                    await _link(s, did, reply_id, channel_id)
 
     async def finish(
         self, reply_id: int, *, content: str, status: str, character_name: str,
         finish_reason: str | None = None, tokens: int = 0, discord_ids: list[int] | None = None,
-        channel_id: int | None = None,
+        channel_id: int | None = None, lore_state: dict[str, Any] | None = None, lore_fired: list[str] | None = None,
     ) -> TurnRow:
-        """End a reply and settle the user turn it answers, in one transaction."""
+        """End a reply and settle the user turn it answers, in one transaction.
+
+        `lore_state` (and `lore_fired`), when given, are saved on the conversation in the same
+        transaction, so a turn's timed lore effects and chat variables land with the turn.
+        """
         async with self.sessions.begin() as s:
             m = await s.get(Message, reply_id)
             if m is None:
@@ -378,13 +428,15 @@ class Conversations:
             if discord_ids is not None:
                 m.discord_ids = discord_ids
                 for did in discord_ids:
-                    await s.merge(MessageLink(discord_message_id=did, message_id=reply_id, channel_id=channel_id or 0))
+                    await _link(s, did, reply_id, channel_id or 0)
             if m.reply_to is not None:
                 await s.execute(
                     update(Message)
                     .where(Message.id == m.reply_to, Message.status == "pending")
                     .values(status="complete")
                 )
+            if lore_state is not None:
+                await s.execute(_lore_update(m.conversation_id, lore_state, lore_fired))
             return TurnRow.of(m)
 
     async def set_swipe(self, reply_id: int, index: int) -> TurnRow | None:
@@ -433,16 +485,43 @@ class Conversations:
             m = await s.get(Message, link.message_id)
             return TurnRow.of(m) if m else None
 
-    async def recover_interrupted(self) -> int:
-        """After a crash: replies left `streaming` go back to what they were before, else `failed`.
+    async def recover_interrupted(self) -> list[Settled]:
+        """At start-up: settle the turns left in flight by a previous run of this process's shards,
+        or by any process that stopped renewing its lease. Returns the settled replies.
 
-        A regenerate falls back to its previous swipe and a continue to the text it continued
-        (stored text is only ever a finished reply), so a crash loses no earlier reply; a new
-        reply has no text yet and becomes `failed`. Their user turns stay in history.
+        Turns another live process is writing (other shards) are left alone. A reply left
+        `streaming` goes back to what it was before: a regenerate falls back to its previous swipe
+        and a continue to the text it continued (stored text is only ever a finished reply), so a
+        crash loses no earlier reply; a reply with text keeps it as `cut`; a new reply with none
+        becomes `failed`. `pending` user turns stay in history.
         """
+        now = utcnow()
         async with self.sessions.begin() as s:
-            rows = (await s.scalars(select(Message).where(Message.status == "streaming"))).all()
-            for m in rows:
+            mine = self.owner.shard_ids if self.owner is not None else ()
+            others = (await s.execute(select(ProcessRow.id, ProcessRow.shard_ids).where(
+                ProcessRow.expires_at > now, ProcessRow.id != (self._owner_id or 0)))).all()
+            live = [pid for pid, shards in others if not overlaps(mine, shards)]
+            ours = or_(Message.owner_id.is_(None), Message.owner_id.not_in(live)) if live else true()
+            rows = (await s.execute(
+                select(Message, Conversation.channel_id, Conversation.guild_id, Conversation.character_name,
+                       Conversation.archived)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.status == "streaming", ours)
+            )).all()
+            # A new reply's messages are linked as they appear (`link`) and only copied onto the
+            # reply when it ends: read them back, so the rewrite finds what the crash left on screen.
+            linked: dict[int, list[int]] = {}
+            unlinked = [m.id for m, *_ in rows if not m.discord_ids]
+            if unlinked:
+                for discord_id, message_id in (await s.execute(
+                    select(MessageLink.discord_message_id, MessageLink.message_id)
+                    .where(MessageLink.message_id.in_(unlinked)).order_by(MessageLink.discord_message_id)
+                )).all():
+                    linked.setdefault(message_id, []).append(discord_id)
+            settled = []
+            for m, channel_id, guild_id, character_name, archived in rows:
+                if m.id in linked:
+                    m.discord_ids = linked[m.id]
                 swipes = [w for w in (m.swipes or []) if w.strip()]
                 if m.content.strip():
                     m.status = "cut"
@@ -451,8 +530,11 @@ class Conversations:
                 else:
                     m.status = "failed"
                 m.tokens = estimate(m.content)
-            await s.execute(update(Message).where(Message.status == "pending").values(status="complete"))
-            return len(rows)
+                m.owner_id = None
+                settled.append(Settled(TurnRow.of(m), channel_id, guild_id, character_name, bool(archived)))
+            await s.execute(update(Message).where(Message.status == "pending", ours)
+                            .values(status="complete", owner_id=None).execution_options(synchronize_session=False))
+            return settled
 
     async def forget_discord_message(self, discord_message_id: int) -> TurnRow | None:
         """A message was deleted in Discord: a user's message leaves history; a reply only loses the link.
@@ -505,6 +587,13 @@ def _upsert_links(dialect: str, rows: list[dict[str, int]]) -> Any:
         index_elements=[MessageLink.discord_message_id],
         set_={"message_id": stmt.excluded.message_id, "channel_id": stmt.excluded.channel_id},
     )
+
+
+def _lore_update(conversation_id: int, state: dict[str, Any], fired: list[str] | None) -> Any:
+    values: dict[str, Any] = {"lore_state": state}
+    if fired is not None:
+        values["lore_fired"] = list(fired)
+    return update(Conversation).where(Conversation.id == conversation_id).values(**values)
 
 
 def export_rows(conv: Conversation, turns: list[TurnRow]) -> dict[str, Any]:

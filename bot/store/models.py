@@ -96,13 +96,19 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
     lore_fired: Mapped[Any] = mapped_column(JSON, default=list)
+    # Lorebook timed effects, chat variables and the like (bot.characters.lore_state.LoreState).
+    lore_state: Mapped[Any | None] = mapped_column(JSON, nullable=True)
 
 
 class Message(Base):
     """One turn. Assistant turns keep every swipe; `content` is the swipe history uses."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # Start-up recovery looks for the few turns still `pending` or `streaming`.
+        Index("ix_messages_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(IdKey, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -117,9 +123,15 @@ class Message(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     discord_ids: Mapped[Any] = mapped_column(JSON, default=list)
     reply_to: Mapped[int | None] = mapped_column(BigInteger)  # the user turn this reply answers
+    # In a group scene, the cast member who spoke this reply (`custom:12`, `venice:slug`…): swipes,
+    # regenerate and continue ask the same character again even after a rename.
+    speaker_ref: Mapped[str | None] = mapped_column(String(120))
     model: Mapped[str | None] = mapped_column(String(100))
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    # The process (`processes.id`) writing this turn while it is `pending`/`streaming`: start-up
+    # recovery settles only its own process's work, or work whose owner stopped renewing its lease.
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class MessageLink(Base):
@@ -130,6 +142,45 @@ class MessageLink(Base):
     discord_message_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class Cast(Base):
+    """A conversation's group scene: how the next speaker is chosen and what that choice needs.
+
+    `replies` counts the cast's replies (members' `spoke_at` refer to it, so "silent for how long"
+    is a subtraction); `chained` counts character replies since the last user message (the cap).
+    """
+
+    __tablename__ = "casts"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    mode: Mapped[str] = mapped_column(String(16), default="natural")  # natural | round_robin | everyone
+    last_speaker: Mapped[str | None] = mapped_column(String(120))
+    last_position: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    chained: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class CastMember(Base):
+    """One character in a conversation's cast, in cast order (`position`; gaps are fine)."""
+
+    __tablename__ = "cast_members"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "character_ref", name="uq_cast_members_conversation_ref"),
+        UniqueConstraint("conversation_id", "position", name="uq_cast_members_conversation_position"),
+    )
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("casts.conversation_id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    character_ref: Mapped[str] = mapped_column(String(120))
+    character_name: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[int | None] = mapped_column(Snowflake, index=True)
+    spoke_at: Mapped[int] = mapped_column(Integer, default=0)  # the cast's `replies` when it last spoke
+    added_at: Mapped[datetime] = mapped_column(When, default=utcnow)
 
 
 class CharacterRow(Base):
@@ -187,7 +238,13 @@ class ImageRecord(Base):
 
 
 class Usage(Base):
-    """One billed Venice call, attributed to a user and server, for quotas and privacy export."""
+    """One billed Venice call, attributed to a user and server, for quotas and privacy export.
+
+    A row is written when the call is admitted (`bot.limits`), as a reservation: `reserved` (cost
+    is an estimate) until Venice reports what it cost, then `running` until the work is over
+    (it holds one of the user's concurrency slots while its owner process is alive), then `done`.
+    A call that fails before Venice answers takes its reservation back, so it uses up nothing.
+    """
 
     __tablename__ = "usage"
     __table_args__ = (
@@ -203,6 +260,8 @@ class Usage(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)  # the process that holds the reservation
 
 
 class AuditEvent(Base):
@@ -233,14 +292,57 @@ class UserFlag(Base):
     blocked_until: Mapped[datetime | None] = mapped_column(When)
 
 
-class Lease(Base):
-    """A running job (chat reply, image) held by one process, so limits hold across processes."""
+class ProcessRow(Base):
+    """A running bot process: its shards, and a lease on being alive that its heartbeat renews.
 
-    __tablename__ = "leases"
-    __table_args__ = (Index("ix_leases_user_kind", "user_id", "kind"),)
+    Work in flight (streaming replies, usage reservations, image queue slots) names its process,
+    so other processes can tell live work from what a crashed one left behind.
+    """
+
+    __tablename__ = "processes"
 
     id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))  # host:pid, for operators
+    shard_ids: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)  # None: every shard
+    shard_count: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(When, index=True)
+
+
+class ImageSlot(Base):
+    """One image request in the shared queue: waiting for a slot, or holding one (`running`)."""
+
+    __tablename__ = "image_slots"
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)  # order of arrival
+    owner_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     user_id: Mapped[int] = mapped_column(Snowflake)
-    guild_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    expires_at: Mapped[datetime] = mapped_column(When)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake)
+    state: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | running
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class JobRun(Base):
+    """When a periodic job (retention, purges) last ran, so one process runs it for all."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(When)
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class JudgeVerdict(Base):
+    """The judge's answer for one content hash (text or image, with its context, policy version
+    and model), so the same content is judged once. Holds no text and no user: only the hash."""
+
+    __tablename__ = "judge_verdicts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    kind: Mapped[str] = mapped_column(String(8))  # text | image
+    minor_sexual: Mapped[bool] = mapped_column(Boolean)
+    real_person_sexual: Mapped[bool] = mapped_column(Boolean)
+    confidence: Mapped[str] = mapped_column(String(8))  # low | medium | high
+    reason: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.store.models import Persona
+from bot.store.locks import insert_for
+from bot.store.models import Persona, utcnow
 
 NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 2000
@@ -21,13 +22,10 @@ async def get(sessions: async_sessionmaker[AsyncSession], user_id: int) -> Perso
 
 async def put(sessions: async_sessionmaker[AsyncSession], user_id: int, name: str, description: str) -> None:
     """Create or replace the user's persona (callers screen and bound the text first)."""
+    values = {"name": name[:NAME_LIMIT], "description": description[:DESCRIPTION_LIMIT], "updated_at": utcnow()}
     async with sessions.begin() as session:
-        row = await session.get(Persona, user_id)
-        if row is None:
-            session.add(Persona(user_id=user_id, name=name[:NAME_LIMIT], description=description[:DESCRIPTION_LIMIT]))
-        else:
-            row.name = name[:NAME_LIMIT]
-            row.description = description[:DESCRIPTION_LIMIT]
+        stmt = insert_for(session, Persona).values(user_id=user_id, **values)
+        await session.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
 
 
 async def clear(sessions: async_sessionmaker[AsyncSession], user_id: int) -> bool:

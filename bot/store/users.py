@@ -1,4 +1,8 @@
-"""Per-user flags: the DM unlock, safety strikes and temporary blocks."""
+"""Per-user flags: the DM unlock, safety strikes and temporary blocks.
+
+The row is created on demand by an upsert: a new user's first commands often arrive together
+(several in their DM at once), and a get-then-add would let two of them insert the same row.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,33 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.store.locks import insert_for
 from bot.store.models import UserFlag, utcnow
 
 
-async def _flags(session: AsyncSession, user_id: int) -> UserFlag:
-    row = await session.get(UserFlag, user_id)
-    if row is None:
-        row = UserFlag(user_id=user_id, strikes=0)
-        session.add(row)
+async def _locked_flags(session: AsyncSession, user_id: int) -> UserFlag:
+    """The user's row, created if missing, locked for this transaction (read-modify-write)."""
+    await session.execute(
+        insert_for(session, UserFlag).values(user_id=user_id, strikes=0).on_conflict_do_nothing(
+            index_elements=["user_id"])
+    )
+    # FOR UPDATE on PostgreSQL; on SQLite the insert above already holds the write lock.
+    row = await session.scalar(select(UserFlag).where(UserFlag.user_id == user_id).with_for_update()
+                               .execution_options(populate_existing=True))
+    assert row is not None
     return row
 
 
 async def unlock_dm(sessions: async_sessionmaker[AsyncSession], user_id: int) -> None:
     """Remember that this user ran one of our (age-restricted) commands in their DM with the bot."""
+    if await dm_unlocked(sessions, user_id):
+        return  # the usual case: one read, no write on every DM command
     async with sessions.begin() as session:
-        row = await _flags(session, user_id)
-        if row.dm_unlocked_at is None:
-            row.dm_unlocked_at = utcnow()
+        stmt = insert_for(session, UserFlag).values(user_id=user_id, strikes=0, dm_unlocked_at=utcnow())
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["user_id"], set_={"dm_unlocked_at": stmt.excluded.dm_unlocked_at},
+            where=UserFlag.dm_unlocked_at.is_(None),
+        ))
 
 
 async def dm_unlocked(sessions: async_sessionmaker[AsyncSession], user_id: int) -> bool:
@@ -53,7 +67,7 @@ async def add_strike(
     """
     now = utcnow()
     async with sessions.begin() as session:
-        row = await _flags(session, user_id)
+        row = await _locked_flags(session, user_id)
         if row.strikes_since is None or now - row.strikes_since > window:
             row.strikes_since = now
             row.strikes = 0

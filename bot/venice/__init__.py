@@ -1,4 +1,5 @@
-"""Async Venice AI client: chat (plain and SSE), images, upscale, models, styles and characters."""
+"""Async Venice AI client: chat (plain and SSE), images, upscale, edit, speech, transcription, models,
+styles and characters."""
 
 from .client import VeniceClient
 from .errors import (
@@ -15,6 +16,7 @@ from .errors import (
     VeniceError,
     VeniceTimeout,
 )
+from .media import SpeechResult, Transcription
 from .transport import Timeouts
 from .types import (
     Balance,
@@ -45,10 +47,12 @@ __all__ = [
     "RateLimitError",
     "RateLimitInfo",
     "ServerError",
+    "SpeechResult",
     "StreamDelta",
     "StreamEnd",
     "StreamError",
     "Timeouts",
+    "Transcription",
     "Usage",
     "VeniceCharacter",
     "VeniceClient",

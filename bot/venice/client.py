@@ -1,5 +1,7 @@
 """The async Venice client used by the bot: chat (plain and streamed), images, models, characters.
 
+Speech, transcription, image edits and voices come from `MediaMixin` (media_client.py).
+
 One client (and one aiohttp session) per process, created in `setup_hook` and closed in `close()`.
 Errors are `bot.venice.errors` exceptions whose `user_message` can be shown in Discord as is.
 """
@@ -21,6 +23,7 @@ import aiohttp
 from bot.cache import TTLCache
 
 from .errors import MalformedResponse, VeniceError
+from .media_client import MediaMixin
 from .payloads import (
     chat_body,
     check_image_flags,
@@ -44,7 +47,7 @@ log = logging.getLogger("bot.venice")
 _SORTS = ("featured", "highestRating", "highlyRated", "highlyRatedAndRecent", "imports", "mostRecent", "ratingCount")
 
 
-class VeniceClient:
+class VeniceClient(MediaMixin):
     """Async client for the Venice endpoints the bot uses.
 
     `sleep`, `clock` and `rng` are injectable so tests can record back-off waits and expire
@@ -207,9 +210,16 @@ class VeniceClient:
         character_slug: str | None = None,
         include_venice_system_prompt: bool = False,
         strip_thinking: bool = True,
+        disable_thinking: bool = False,
+        response_format: Mapping[str, Any] | None = None,
+        attempt_timeout: float | None = None,
         on_wait: OnWait | None = None,
     ) -> ChatResult:
-        """`POST /chat/completions` without streaming. `content_filter` → ContentPolicyError."""
+        """`POST /chat/completions` without streaming. `content_filter` → ContentPolicyError.
+
+        `attempt_timeout` (seconds) bounds each attempt instead of `timeouts.chat`; retries may
+        follow, so a caller that needs a bound on the whole call wraps it in `asyncio.timeout`.
+        """
         body = chat_body(
             messages,
             model=model,
@@ -220,13 +230,15 @@ class VeniceClient:
             character_slug=character_slug,
             include_venice_system_prompt=include_venice_system_prompt,
             strip_thinking=strip_thinking,
+            disable_thinking=disable_thinking,
+            response_format=response_format,
         )
         reply = await self._http.fetch(
             "POST",
             "/chat/completions",
             json=body,
             model=model,
-            client_timeout=self.timeouts.total(self.timeouts.chat),
+            client_timeout=self.timeouts.total(attempt_timeout or self.timeouts.chat),
             on_wait=on_wait,
         )
         return parse_chat_completion(parse_json(reply.body, "chat"), model=model)

@@ -67,9 +67,16 @@ def chat_body(
     character_slug: str | None = None,
     include_venice_system_prompt: bool = False,
     strip_thinking: bool = True,
+    disable_thinking: bool = False,
+    response_format: Mapping[str, Any] | None = None,
     stream: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body for `POST /chat/completions`."""
+    """The JSON body for `POST /chat/completions`.
+
+    `response_format` is passed as given (e.g. `{"type": "json_schema", "json_schema": {...}}`);
+    only models with `supportsResponseSchema` honour it. `disable_thinking` turns reasoning off
+    on models that support it (a classifier wants its answer, not an essay).
+    """
     if not messages:
         raise ValueError("a chat needs at least one message")
     if not model:
@@ -99,9 +106,15 @@ def chat_body(
     if strip_thinking:
         # Keeps <think> blocks of reasoning models out of what users see; ignored by other models.
         params["strip_thinking_response"] = True
+    if disable_thinking:
+        params["disable_thinking"] = True
     if character_slug:
         params["character_slug"] = character_slug
     body["venice_parameters"] = params
+    if response_format is not None:
+        if stream:
+            raise ValueError("response_format needs a non-streamed completion")
+        body["response_format"] = dict(response_format)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}

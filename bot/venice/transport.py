@@ -44,6 +44,7 @@ class Timeouts:
     stream_read: float = 60.0
     image: float = 180.0
     upscale: float = 120.0
+    audio: float = 120.0
 
     def total(self, seconds: float) -> aiohttp.ClientTimeout:
         """A whole-request timeout that also bounds connecting."""
@@ -179,12 +180,17 @@ class Transport:
         *,
         client_timeout: aiohttp.ClientTimeout,
         json: Any = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
         params: list[tuple[str, str]] | None = None,
         model: str | None = None,
         accept: str = "application/json",
         on_wait: OnWait | None = None,
     ) -> Reply:
-        """Send a request with retries and return the fully read successful response."""
+        """Send a request with retries and return the fully read successful response.
+
+        `form` builds a multipart body; it is a factory because aiohttp consumes a FormData
+        once, and a retry needs a fresh one.
+        """
         what = f"{method} {path}"
 
         async def attempt() -> Reply:
@@ -194,6 +200,7 @@ class Transport:
                     method,
                     self.url(path),
                     json=json,
+                    data=form() if form is not None else None,
                     params=params,
                     headers=self.headers(accept),
                     timeout=client_timeout,

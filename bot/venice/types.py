@@ -153,6 +153,14 @@ class ModelInfo:
     width_height_divisor: int | None = None
     aspect_ratios: tuple[str, ...] = ()
     resolutions: tuple[str, ...] = ()
+    supports_vision: bool = False
+    response_schema: bool = False
+    supports_multiple_images: bool = False
+    max_images: int | None = None
+    voices: tuple[str, ...] = ()
+    supported_formats: tuple[str, ...] = ()
+    default_format: str | None = None
+    privacy: str | None = None
     pricing: Mapping[str, Any] = field(default_factory=dict, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -160,6 +168,7 @@ class ModelInfo:
     def from_api(cls, data: Mapping[str, Any]) -> ModelInfo:
         """Build from a `ModelResponse` dict."""
         spec = _map(data.get("model_spec"))
+        capabilities = _map(spec.get("capabilities"))
         constraints = _map(spec.get("constraints"))
         steps = _map(constraints.get("steps"))
         context = _int(spec.get("availableContextTokens"))
@@ -181,6 +190,14 @@ class ModelInfo:
             width_height_divisor=_int(constraints.get("widthHeightDivisor")),
             aspect_ratios=_strs(constraints.get("aspectRatios")),
             resolutions=_strs(constraints.get("resolutions")),
+            supports_vision=capabilities.get("supportsVision") is True,
+            response_schema=capabilities.get("supportsResponseSchema") is True,
+            supports_multiple_images=capabilities.get("supportsMultipleImages") is True,
+            max_images=_int(capabilities.get("maxImages")),
+            voices=_strs(spec.get("voices")),
+            supported_formats=_strs(spec.get("supported_formats")),
+            default_format=_str(spec.get("default_format")),
+            privacy=_str(spec.get("privacy")),
             pricing=dict(_map(spec.get("pricing"))),
             raw=dict(data),
         )
@@ -198,6 +215,7 @@ class ImageResult:
     model: str
     timing_ms: float | None = None
     blurred: bool = False
+    cost: Cost | None = None
 
 
 @dataclass(frozen=True, slots=True)

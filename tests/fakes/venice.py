@@ -8,6 +8,10 @@ client never sent anything Venice would reject.
 Scripting: `fake.reply_text`, `fake.replies` (one per chat call), `fake.reasoning_text`,
 `fake.chat_delay`, `fake.chunk_delay`, `fake.context_tokens[model] = n`, `fake.offline.add(model)`,
 and `fake.inject(path_prefix, Fault...)` for one-shot (or `times`-shot) faults.
+
+The content judge's requests (a JSON-schema `response_format` named by `bot.judge.prompt`) are
+answered by `fake.judge` from documented rules, recorded in `fake.judge.calls`, and take their own
+faults (`fake.judge.inject(...)`): see `tests/fakes/venice_judge.py`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from tests.fakes.venice_chat import ChatHandler
 from tests.fakes.venice_data import STATIC_MODELS, STYLES, build_characters, build_models
 from tests.fakes.venice_faults import DEFAULT_BODIES, FAULT_KEY, Fault
 from tests.fakes.venice_images import ImageHandler
+from tests.fakes.venice_judge import JudgeHandler
+from tests.fakes.venice_media import MediaHandler, form_fields
 
 __all__ = ["API_PREFIX", "FAULT_KEY", "FakeVenice", "Fault", "RecordedRequest", "Violation"]
 
@@ -87,6 +93,8 @@ class FakeVenice:
         self._server: TestServer | None = None
         self.chat = ChatHandler(self)
         self.images = ImageHandler(self)
+        self.judge = JudgeHandler(self)
+        self.media = MediaHandler(self)  # speech, transcription, image edit (venice_media.py)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -102,6 +110,7 @@ class FakeVenice:
             ("POST", "/image/upscale", self.images.upscale),
             ("GET", "/characters", self._characters),
             ("GET", "/characters/{slug}", self._character),
+            *self.media.routes,
         ]
         for method, path, handler in routes:
             app.router.add_route(method, API_PREFIX + path, handler)
@@ -174,7 +183,8 @@ class FakeVenice:
             try:
                 body = json.loads(raw)
             except ValueError:
-                body = None
+                # Multipart forms are validated as the JSON their schema describes (files as strings).
+                body = form_fields(raw, request.headers.get("Content-Type", ""))
         self.requests.append(
             RecordedRequest(request.method, path, list(request.query.items()), dict(request.headers), body, raw)
         )

@@ -15,7 +15,10 @@ from tests.fakes.venice_faults import FAULT_KEY
 if TYPE_CHECKING:
     from tests.fakes.venice import FakeVenice
 
-__all__ = ["ChatHandler", "estimate_tokens", "last_user_text"]
+__all__ = [
+    "ChatHandler", "bill", "completion", "count_prompt_tokens", "echo_parameters", "estimate_tokens",
+    "last_user_text", "reply_head",
+]
 
 # Faults that cut the reply short after `fault.after` pieces.
 _CUTTING_FAULTS = {"drop", "midstream_error", "content_filter"}
@@ -42,6 +45,34 @@ def estimate_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4)
 
 
+def count_prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """The prompt's tokens as the fake counts them (text parts only, plus a few per message)."""
+    return sum(estimate_tokens(_text(m.get("content"))) + 4 for m in messages)
+
+
+def bill(
+    fake: FakeVenice, model: dict[str, Any], prompt_tokens: int, text: str
+) -> tuple[dict[str, int], dict[str, float]]:
+    """`usage` and `cost` of one completion at the model's listed prices, taken from the balance."""
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": estimate_tokens(text),
+        "total_tokens": prompt_tokens + estimate_tokens(text),
+    }
+    pricing = model["model_spec"].get("pricing", {})
+    usd = (
+        usage["prompt_tokens"] * pricing.get("input", {}).get("usd", 0)
+        + usage["completion_tokens"] * pricing.get("output", {}).get("usd", 0)
+    ) / 1_000_000
+    fake.balance_usd -= usd
+    return usage, {"usd": round(usd, 8), "diem": 0}
+
+
+def reply_head(model: dict[str, Any]) -> dict[str, Any]:
+    """`id`, `created` and `model` of a completion."""
+    return {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": model["id"]}
+
+
 def _pieces(text: str, size: int = 7) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or []
 
@@ -65,8 +96,10 @@ class ChatHandler:
         slug = (body.get("venice_parameters") or {}).get("character_slug")
         if slug and not any(slug in (c["slug"], c["id"]) for c in fake.characters):
             return _error(404, f"Character {slug} not found", "CHARACTER_NOT_FOUND")
+        if fake.judge.wants(body):
+            return await fake.judge.handle(request, body, model)
         messages = body["messages"]
-        prompt_tokens = sum(estimate_tokens(_text(m.get("content"))) + 4 for m in messages)
+        prompt_tokens = count_prompt_tokens(messages)
         context = fake.context_tokens.get(model["id"], model["model_spec"].get("availableContextTokens", 32768))
         if prompt_tokens > context:
             return web.json_response(
@@ -93,25 +126,14 @@ class ChatHandler:
                 text = "".join(_pieces(text)[: fault.after])
         if fake.chat_delay:
             await fake.pause(fake.chat_delay)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": estimate_tokens(text),
-            "total_tokens": prompt_tokens + estimate_tokens(text),
-        }
-        pricing = model["model_spec"].get("pricing", {})
-        usd = (
-            usage["prompt_tokens"] * pricing.get("input", {}).get("usd", 0)
-            + usage["completion_tokens"] * pricing.get("output", {}).get("usd", 0)
-        ) / 1_000_000
-        cost = {"usd": round(usd, 8), "diem": 0}
-        fake.balance_usd -= usd
-        reply = {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": model["id"]}
+        usage, cost = bill(fake, model, prompt_tokens, text)
+        reply = reply_head(model)
         if body.get("stream"):
             return await self._stream(request, reply, text, finish, usage, cost, fault)
-        reply["venice_parameters"] = _echo_parameters(body.get("venice_parameters") or {})
+        reply["venice_parameters"] = echo_parameters(body.get("venice_parameters") or {})
         if fault is not None and fault.kind == "midstream_error":
             return web.json_response({"error": _inband_error(fault)})
-        return web.json_response(_completion(reply, text, finish, usage, cost))
+        return web.json_response(completion(reply, text, finish, usage, cost))
 
     def _reply_for(self, messages: list[dict[str, Any]]) -> str:
         fake = self.fake
@@ -177,7 +199,7 @@ class ChatHandler:
         return resp
 
 
-def _completion(
+def completion(
     reply: dict[str, Any], text: str, finish: str, usage: dict[str, int], cost: dict[str, float]
 ) -> dict[str, Any]:
     message = {"role": "assistant", "content": text, "reasoning_content": None, "tool_calls": []}
@@ -191,7 +213,7 @@ def _completion(
     }
 
 
-def _echo_parameters(sent: dict[str, Any]) -> dict[str, Any]:
+def echo_parameters(sent: dict[str, Any]) -> dict[str, Any]:
     """The settings that took effect, as Venice echoes them (defaults filled in)."""
     echo: dict[str, Any] = {
         "enable_e2ee": True,

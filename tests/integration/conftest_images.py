@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from bot.client import LustifyBot, make_bot
-from bot.images.queue import ImageQueue
+from bot.images.shared_queue import SharedImageQueue
 from bot.store import images as store
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.models import AuditEvent, ImageRecord
@@ -57,8 +57,10 @@ class ImageWorld:
         bot = make_bot(settings, extensions=("cogs.images",))
         await bot.login(DISCORD_TOKEN)
         assert bot.services is not None
-        # Positions are shown at most once a second in production; tests need not wait that long.
-        bot.services.images.queue = ImageQueue(min_update_interval=update_interval)
+        # Positions are shown at most once a second in production, and other processes' changes to
+        # the shared line are looked up once a second; tests need not wait that long.
+        bot.services.images.queue = SharedImageQueue(bot.services.sessions, owner=bot.services.process,
+                                                     min_update_interval=update_interval, poll_interval=0.05)
         if not self.bots:
             # Tests press several buttons in a row; the 5 s default cooldown has its own test.
             await bot.services.settings.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
@@ -121,11 +123,11 @@ class ImageWorld:
         """Rows per table the image paths could write to, to prove that nothing was written."""
         from sqlalchemy import func, select
 
-        from bot.store.models import ChannelState, Lease, Usage, UserFlag
+        from bot.store.models import ChannelState, ImageSlot, Usage, UserFlag
 
         counts = {}
         async with self.sessions() as session:
-            for model in (ImageRecord, Usage, Lease, AuditEvent, ChannelState, UserFlag):
+            for model in (ImageRecord, Usage, ImageSlot, AuditEvent, ChannelState, UserFlag):
                 counts[model.__tablename__] = int(await session.scalar(select(func.count()).select_from(model)) or 0)
         return counts
 

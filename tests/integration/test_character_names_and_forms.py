@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.characters.avatars import AvatarFetcher
 from bot.characters.names import NO_LINKS
 from bot.client import make_bot
 from bot.config import Env
@@ -33,7 +35,8 @@ async def bots(settings: Env, fake_discord: Any) -> AsyncIterator[list[Any]]:
     async def start() -> Any:
         b = make_bot(settings, extensions=("cogs.characters", "cogs.chat"))
         await b.login(DISCORD_TOKEN)
-        b.services.characters.allow_private_urls = True  # avatars are served by the fake on 127.0.0.1
+        # Avatar links are served by the fake on 127.0.0.1; only a test builds a fetcher that may go there.
+        b.services.characters.avatar_fetcher = AvatarFetcher(also_allow=[ipaddress.ip_network("127.0.0.1/32")])
         if not started:
             await b.tree.sync()
         started.append(b)

@@ -7,6 +7,7 @@ goes in through discord.py's own parser (`tests.harness.invoke`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.characters.avatars import AvatarFetcher
 from bot.characters.cards import parse_card
 from bot.characters.cards_json import card_to_object
 from bot.client import make_bot
@@ -32,7 +34,8 @@ async def bot(settings: Env, fake_discord: Any) -> AsyncIterator[Any]:
     b = make_bot(settings, extensions=("cogs.characters",))
     await b.login(DISCORD_TOKEN)
     assert b.services is not None
-    b.services.characters.allow_private_urls = True  # avatars are served by the fake on 127.0.0.1
+    # Avatar links are served by the fake on 127.0.0.1; only a test builds a fetcher that may go there.
+    b.services.characters.avatar_fetcher = AvatarFetcher(also_allow=[ipaddress.ip_network("127.0.0.1/32")])
     await b.tree.sync()
     yield b
     await b.close()
@@ -116,7 +119,8 @@ async def test_import_export_and_reimport_are_identical(bot: Any, fake_discord: 
     chunks = cardgen.png_text_chunks(files["mara.png"])
     assert cardgen.decode_b64_json(chunks["ccv3"])["data"]["name"] == "Mara" and "chara" in chunks
 
-    again = await run(bot, fake_discord, world["alice"], world["nsfw"], "character import",
+    # Someone else imports the exported card (alice's next import waits out the import cooldown).
+    again = await run(bot, fake_discord, world["bob"], world["nsfw"], "character import",
                       {"file": ("mara.png", files["mara.png"])})
     assert "Imported **Mara**" in await texts(again)
     first, second = await rows(bot, CharacterRow)

@@ -36,9 +36,11 @@ async def test_list_shows_every_conversation_of_the_channel(chat: ChatWorld) -> 
     data = (await handle.response()).json["data"]
     assert data["flags"] & 64
     lines = data["embeds"][0]["description"].splitlines()
-    assert f"`#{current}`" in lines[0] and "New question" in lines[0] and "▶️" in lines[0]
-    assert f"`#{archived}`" in lines[1] and "Old question" in lines[1]
-    choices = await _autocomplete(chat, where, "old")
+    # Titled by their date: a title never carries anyone's words (privacy).
+    assert f"`#{current}`" in lines[0] and "**Conversation of " in lines[0] and "▶️" in lines[0]
+    assert f"`#{archived}`" in lines[1] and "**Conversation of " in lines[1]
+    assert "question" not in data["embeds"][0]["description"]
+    choices = await _autocomplete(chat, where, f"#{archived} ")
     assert [c["value"] for c in choices] == [archived]
 
 

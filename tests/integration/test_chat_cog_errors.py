@@ -91,7 +91,8 @@ async def test_each_venice_error_says_what_happened_and_loses_nothing(
 async def test_output_that_breaks_the_policy_is_never_shown_and_left_out(chat: ChatWorld, pace: float) -> None:
     where = chat.place()
     chat.venice.chunk_delay = pace  # streamed: the reply is written to Discord while it arrives
-    chat.venice.reply_text = "She says she is only 14 years old and " + "blushes " * 80
+    # Clear-cut for stage 1 (an explicit word, then a stated minor age): refused without the judge.
+    chat.venice.reply_text = "She undresses and says she is only 14 years old and " + "blushes " * 80
     await chat.say(where, "Who are you?")
     [reply] = chat.replies_in(where)
     assert text_of(reply) == WITHHELD and button(reply, "regen")
@@ -184,10 +185,11 @@ async def test_a_crash_mid_stream_leaves_no_half_turn_and_the_next_bot_carries_o
     # The question stays; the half-written reply never reaches the model.
     assert chat.history() == ["alice: first", "A complete first answer.", "alice: second", "alice: third"]
     assert (await stored(chat, stuck)).status == "failed"
-    # Its stop button, pressed after the restart, gives the message its real buttons back.
-    await chat.click(where, stuck, button(stuck, "stop"))
+    # The restart rewrites the stuck message itself: cut off, with its real buttons instead of Stop.
+    await until(lambda: MARKER not in text_of(chat.discord.world.messages[stuck["id"]]))
     repaired = chat.discord.world.messages[stuck["id"]]
-    assert MARKER not in text_of(repaired) and not any(c.startswith("chat:stop:") for c in custom_ids(repaired))
+    assert "cut off: the bot restarted" in text_of(repaired) and button(repaired, "regen")
+    assert not any(c.startswith("chat:stop:") for c in custom_ids(repaired))
 
 
 async def test_a_new_bot_instance_continues_the_conversation(chat: ChatWorld) -> None:
@@ -206,7 +208,8 @@ async def test_an_edited_message_updates_the_story_after_screening(chat: ChatWor
     await chat.say(where, "Cheers")
     assert chat.history()[0] == "alice: I order a whisky"
 
-    await chat.edit_message(message, f"<@{chat.discord.world.bot['id']}> I am 15 years old")
+    # Clear-cut (a stated minor age next to an explicit word): refused by stage 1 alone.
+    await chat.edit_message(message, f"<@{chat.discord.world.bot['id']}> I am 15 years old and naked")
     notices = [m["content"] for m in chat.messages_in(where) if m.get("message_reference")
                and m["author"]["id"] == chat.discord.world.bot["id"]]
     assert len(notices) == 1 and notices[0].startswith(EDIT_REFUSED.split("{")[0])

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from bot.characters.lore_state import LoreState
+from bot.characters.model import Character
 from bot.chat.render import Controls, Look, OutputCheck
 from bot.services import Services, build_services
 from bot.ui.stream import StreamRenderer
@@ -183,7 +185,8 @@ async def test_stop_keeps_what_arrived(services: Services, fake_venice: Any) -> 
 
 
 async def test_output_that_breaks_the_policy_is_withheld(services: Services, fake_venice: Any) -> None:
-    fake_venice.reply_text = "She says she is only 14 years old and " + "blushes " * 80
+    # Clear-cut for stage 1 (an explicit word, then a stated minor age): refused without the judge.
+    fake_venice.reply_text = "She undresses and says she is only 14 years old and " + "blushes " * 80
     outcome, _ = await say(services, "Who are you?")
     assert outcome.withheld and outcome.status == "failed" and outcome.text == ""
     stored = await services.chat.conversations.turn(outcome.reply.id)
@@ -235,3 +238,46 @@ async def test_a_backlog_older_than_the_window_is_folded_from_its_oldest_turn(
     summary_request = [r for r in fake_venice.requests_to("/chat/completions") if not r.json.get("stream")][-1]
     text = summary_request.json["messages"][-1]["content"]
     assert "old line 0" in text and "old line 39" in text and "old line 40" not in text
+
+
+async def test_each_turn_stores_the_conversations_lore_state_with_the_reply(
+    services: Services, fake_venice: Any
+) -> None:
+    fake_venice.replies.extend(["Hi.", "Sure."])
+    await say(services, "Hello")
+    conversation = await services.chat.conversations.active(WHERE.channel_id)
+    assert conversation is not None
+    state = LoreState.from_json(conversation.lore_state)
+    assert (state.seed, state.chat_length) == (conversation.id, 1)  # `{{pick}}` is seeded by the conversation
+    await say(services, "Again")
+    stored = await services.chat.conversations.lore_state(conversation.id)
+    assert LoreState.from_json(stored).chat_length == 3  # the user's message, the reply, the next message
+
+
+async def test_lore_state_helpers_read_back_what_they_wrote(services: Services) -> None:
+    conversations = services.chat.conversations
+    conversation, _ = await conversations.start(channel_id=900, guild_id=1, character_ref="builtin:scarlett",
+                                                character_name="Scarlett", created_by=7)
+    assert await conversations.lore_state(conversation.id) is None
+    state = LoreState(seed=4, variables={"hp": "10"})
+    await conversations.set_lore_state(conversation.id, state.to_json(), ["Castle"])
+    assert LoreState.from_json(await conversations.lore_state(conversation.id)) == state
+    assert (await conversations.get(conversation.id)).lore_fired == ["Castle"]  # type: ignore[union-attr]
+
+
+async def test_chat_variables_carry_from_turn_to_turn_while_the_scene_is_cached(
+    services: Services, fake_venice: Any
+) -> None:
+    # The channel's conversation is cached between turns: each turn must play on from the state the
+    # previous one stored, not from the state the cached copy was loaded with.
+    counter = await services.characters.create(
+        Character(name="Counter", description="Visits so far: {{incvar::visits}}."), where=WHERE, shared=False)
+    await services.characters.set_for_channel(channel_id=WHERE.channel_id, guild_id=WHERE.guild_id,
+                                              ref=f"custom:{counter.id}")
+    fake_venice.replies.extend(["One.", "Two.", "Three."])
+    seen = []
+    for text in ("Hello", "Again", "Once more"):
+        await say(services, text)
+        system = last_chat_body(fake_venice)["messages"][0]["content"]
+        seen.append(system.split("Visits so far: ", 1)[1].split(".", 1)[0])
+    assert seen == ["1", "2", "3"]

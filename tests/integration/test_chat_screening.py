@@ -26,7 +26,8 @@ from tests.integration.conftest_chat import ChatWorld, chat_fixture, text_of
 
 __all__ = ["chat_fixture"]
 
-BAD = "She says she is only 14 years old and blushes."
+# Clear-cut for stage 1 (an explicit word, then a stated minor age): refused without the judge.
+BAD = "She undresses and says she is only 14 years old and blushes."
 HARMLESS = "The tavern is warm and loud, and the rain taps on the windows. "
 
 

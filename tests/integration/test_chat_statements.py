@@ -2,7 +2,8 @@
 
 Counted with SQLAlchemy's `before_cursor_execute` on the real store, for a turn in a channel that
 has talked before (its conversation, settings and persona are cached). The limits' bookkeeping
-(a lease taken and given back, the usage recorded) is `bot.limits`' and counted apart.
+(the lock and reservation, the usage recorded, the work released) is `bot.limits`' and counted
+apart.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from tests.integration.test_chat_engine import Recorder, RecordingReply
 pytestmark = pytest.mark.postgres
 
 WHERE = Where(7, 1, 500, "chat", user_name="Kim")
-CHAT_BUDGET = 5  # begin: 2 INSERTs · the window: 1 SELECT · the first message linked: 1 · finish: 1 UPDATE
-LIMITS_TABLES = ("leases", "usage")
+# begin: 2 INSERTs · the window: 1 SELECT · the first message linked: 1 · finish: 1 UPDATE of the reply
+# and its user turn, 1 UPDATE of the conversation's lore state (timed lore effects, chat variables)
+CHAT_BUDGET = 6
+# the lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) · INSERT … SELECT of the
+# reservation · the usage recorded · the work released (settings come from the settings cache)
+LIMITS_BUDGET = 4
+LIMITS_TABLES = ("usage",)
+LIMITS_LOCKS = ("BEGIN IMMEDIATE", "SELECT pg_advisory_xact_lock")
 
 
 @pytest.fixture
@@ -44,7 +51,8 @@ class Statements:
 
     def split(self) -> tuple[list[str], list[str]]:
         """(the chat turn's own statements, the limits' bookkeeping)."""
-        limits = [s for s in self.seen if any(f" {t} " in f" {s} " for t in LIMITS_TABLES)]
+        limits = [s for s in self.seen if any(f" {t} " in f" {s} " for t in LIMITS_TABLES)
+                  or s.startswith(LIMITS_LOCKS)]
         return [s for s in self.seen if s not in limits], limits
 
 
@@ -56,6 +64,6 @@ async def test_a_turn_in_a_channel_that_talked_before_stays_within_its_statement
     outcome = await services.chat.take_turn(WHERE, "A gin, please", RecordingReply(Recorder()))
     assert outcome.status == "complete"
     chat, limits = statements.split()
-    assert len(chat) <= CHAT_BUDGET, "\n".join(chat)
-    assert [s.split()[0] for s in chat].count("INSERT") <= 3
-    assert len(chat) + len(limits) <= CHAT_BUDGET + 4, "\n".join(statements.seen)
+    assert len(chat) == CHAT_BUDGET, "\n".join(chat)
+    assert [s.split()[0] for s in chat].count("INSERT") == 3
+    assert len(limits) == LIMITS_BUDGET, "\n".join(limits)

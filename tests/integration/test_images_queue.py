@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from bot.images.queue import ImageQueue
+from bot.images.shared_queue import SharedImageQueue
 from tests.fakes.venice import Fault
 from tests.harness import invoke
 from tests.integration.conftest_images import (  # noqa: F401 - fixtures
@@ -66,7 +66,9 @@ async def test_thirty_concurrent_requests_are_each_delivered_exactly_once(busy_w
 
 
 async def test_a_waiting_request_can_be_cancelled_by_its_requester_only(world: ImageWorld) -> None:
-    world.bot.services.images.queue = ImageQueue(global_limit=1, min_update_interval=0.01)
+    services = world.bot.services
+    services.images.queue = SharedImageQueue(services.sessions, owner=services.process, global_limit=1,
+                                             min_update_interval=0.01, poll_interval=0.05)
     place = world.place()
     first_user, second_user = world.user("first"), world.user("second")
     world.venice.inject(GENERATE, Fault.hang(0.8))

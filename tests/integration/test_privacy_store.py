@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import audit_log, policy, privacy
-from bot.store import users
+from bot.store import cast, users
 from bot.store.conversations import Conversations
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.models import (
@@ -76,7 +76,6 @@ async def world(sessions: Sessions) -> World:
                                  character_name="Scarlett", created_by=ALICE, greetings=["Welcome in."])
     await _turn(repo, shared, ALICE, "Alice", ALICE_WORDS, 9001)
     await _turn(repo, shared, BOB, "Bob", BOB_WORDS, 9003)
-    await repo.set_title_if_empty(shared.id, ALICE_WORDS[:60])
     solo, _ = await repo.start(channel_id=DM_CHANNEL, guild_id=None, character_ref="builtin:scarlett",
                                character_name="Scarlett", created_by=ALICE, greetings=["Hi you."])
     await _turn(repo, solo, ALICE, "Alice", "just between us", 9005)
@@ -180,10 +179,11 @@ async def test_delete_leaves_other_users_data_alone(world: World) -> None:
     await privacy.delete_user(world.sessions, ALICE)
 
     after = await privacy.export_user(world.sessions, BOB)
-    # The only change: Bob's reroll no longer points at Alice's (deleted) image.
-    assert [i["parent_id"] for i in after["images"]] == [None]
+    # The only change: Bob's reroll no longer points at Alice's (deleted) image, and loses the
+    # prompt it copied from her (her words), so it is marked deleted.
+    assert [(i["parent_id"], i["prompt"], i["status"]) for i in after["images"]] == [(None, "", "deleted")]
     for image in before["images"]:
-        image["parent_id"] = None
+        image.update(parent_id=None, prompt="", user_prompt="", negative="", status="deleted")
     assert _without_clock(after) == _without_clock(before)
     async with world.sessions() as s:
         assert await s.get(Conversation, world.bobs.id) is not None
@@ -193,7 +193,7 @@ async def test_shared_conversation_stays_coherent_without_the_users_turns(world:
     await privacy.delete_user(world.sessions, ALICE)
 
     conv = await world.repo.get(world.shared.id)
-    assert conv is not None and conv.created_by is None and conv.title == ""
+    assert conv is not None and conv.created_by is None and conv.title.startswith("Conversation of ")
     window = await world.repo.window(conv)
     assert [(t.role, t.content) for t in window] == [
         ("assistant", "Welcome in."), ("assistant", "(reply to Alice)"),
@@ -293,3 +293,43 @@ async def test_events_older_than_the_retention_are_purged(world: World) -> None:
 
     async with world.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(AuditEvent)) == 2
+
+
+# -- group scenes ---------------------------------------------------------------------------------
+
+
+async def _alices_character_in_bobs_scene(world: World) -> str:
+    """Alice adds her own character and a catalogue one to the scene in Bob's conversation."""
+    async with world.sessions() as s:
+        rogue = await s.scalar(select(CharacterRow.id).where(CharacterRow.owner_id == ALICE))
+        muse = await s.scalar(select(CharacterRow.id).where(CharacterRow.owner_id == BOB))
+    ref = f"custom:{rogue}"
+    await cast.add(world.sessions, world.bobs.id, ref=ref, name="Alice's rogue", added_by=ALICE,
+                   founder=(f"custom:{muse}", "Bob's muse"))
+    await cast.add(world.sessions, world.bobs.id, ref="venice:luna", name="Luna", added_by=ALICE)
+    return ref
+
+
+async def test_export_holds_the_cast_entries_the_user_made(world: World) -> None:
+    ref = await _alices_character_in_bobs_scene(world)
+
+    data = await privacy.export_user(world.sessions, ALICE)
+
+    assert [(e["conversation_id"], e["character_ref"]) for e in data["scene_casts"]] == [
+        (world.bobs.id, ref), (world.bobs.id, "venice:luna"),
+    ]
+    assert (await privacy.export_user(world.sessions, BOB))["scene_casts"] == []
+
+
+async def test_delete_takes_the_users_characters_out_of_other_peoples_scenes(world: World) -> None:
+    await _alices_character_in_bobs_scene(world)
+
+    founder = (await cast.load(world.sessions, world.bobs.id)).members[0].ref  # type: ignore[union-attr]
+
+    counts = await privacy.delete_user(world.sessions, ALICE)
+
+    view = await cast.load(world.sessions, world.bobs.id)
+    assert counts["cast_entries"] == 1
+    assert view is not None
+    assert [(m.ref, m.added_by) for m in view.members] == [(founder, None), ("venice:luna", None)]
+    assert (await privacy.export_user(world.sessions, ALICE))["scene_casts"] == []

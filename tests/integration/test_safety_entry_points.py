@@ -486,10 +486,13 @@ async def test_a_flagged_venice_character_cannot_be_set(chat: ChatWorld, bad: st
 @pytest.mark.parametrize(
     ("reply", "pace"),
     [
-        ("She giggles and says she is only 14 years old.", 0.0),
-        ("She says she is only 14 years old and " + "blushes " * 80, 0.0),
+        # Clear-cut for stage 1 at every length that holds the age (an explicit word, then a stated
+        # minor age): refused without the judge, so these show that output is screened whatever
+        # the judge decides.
+        ("She undresses, giggles and says she is only 14 years old.", 0.0),
+        ("She undresses and says she is only 14 years old and " + "blushes " * 80, 0.0),
         # Streamed at a readable pace (as Venice does), so the reply is edited while it arrives.
-        ("She says she is only 14 years old and " + "blushes " * 80, 0.01),
+        ("She undresses and says she is only 14 years old and " + "blushes " * 80, 0.01),
     ],
     ids=["short", "long", "long-streamed"],
 )

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -362,12 +364,11 @@ BAD_INPUTS: dict[str, tuple[bytes, str, str]] = {
     "json nested too deeply": (b'{"name": "a", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "", "nested"),
     "json list": (b"[1, 2]", "a.json", "not a character card"),
     "json unrelated object": (_json({"model": "gpt", "messages": []}), "a.json", "not a character card"),
-    "lorebook file": (_json({"spec": "lorebook_v3", "data": {"entries": []}}), "", "lorebook, not a character"),
-    "unknown spec": (_json({"spec": "chara_card_v9", "data": {"name": "a"}}), "", "Unknown card format"),
-    "v2 with v3 version": (_json({**cardgen.v2_card(name="a"), "spec_version": "3.0"}), "", "version"),
-    "v3 with v2 version": (_json({**cardgen.v3_card(name="a"), "spec_version": "2.0"}), "", "version"),
-    "v3 with future major version": (_json({**cardgen.v3_card(name="a"), "spec_version": "4.0"}), "", "version"),
-    "v3 with garbage version": (_json({**cardgen.v3_card(name="a"), "spec_version": "three"}), "", "version"),
+    "lorebook file": (_json({"spec": "lorebook_v3", "data": {"entries": []}}), "", "import it as a lorebook"),
+    "sillytavern world file": (_json({"entries": {"0": {"key": ["k"]}}}), "", "import it as a lorebook"),
+    "png of endless empty chunks": (
+        cardgen.png_from_chunks(cardgen.image_chunks() + [cardgen.chunk(b"tEXt", b"")] * 650_000), "", "pieces",
+    ),
     "v2 without data": (_json({"spec": "chara_card_v2", "spec_version": "2.0"}), "", "no `data`"),
     "v2 without name": (_json({"spec": "chara_card_v2", "data": {"description": "d"}}), "", "no character name"),
     "v2 with blank name": (cardgen.card_json(cardgen.v2_card(name="  ")), "", "no character name"),
@@ -381,10 +382,10 @@ BAD_INPUTS: dict[str, tuple[bytes, str, str]] = {
     "text field too long": (cardgen.card_json(cardgen.v2_card(name="a", description="x" * 50_001)), "", "50,000"),
     "too many lore entries": (
         cardgen.card_json(
-            cardgen.v2_card(name="a", character_book=cardgen.character_book([cardgen.lore_entry(["k"], "c")] * 501))
+            cardgen.v2_card(name="a", character_book=cardgen.character_book([cardgen.lore_entry(["k"], "c")] * 5_001))
         ),
         "",
-        "at most 500",
+        "at most 5,000",
     ),
     "lore entry not an object": (
         cardgen.card_json(cardgen.v2_card(name="a", character_book=cardgen.character_book(["oops"]))),
@@ -401,12 +402,8 @@ BAD_INPUTS: dict[str, tuple[bytes, str, str]] = {
     "charx with absolute path": (cardgen.raw_zip([("card.json", _json(V3)), ("/etc/passwd", b"x")]), "", "unsafe"),
     "charx with drive path": (cardgen.raw_zip([("card.json", _json(V3)), ("C:/x", b"x")]), "", "unsafe"),
     "charx with backslash path": (cardgen.raw_zip([("card.json", _json(V3)), ("..\\x", b"x")]), "", "unsafe"),
-    "charx bomb by ratio": (cardgen.charx(V3, {"pad.bin": b"\0" * (4 * 2**20)}), "a.charx", "decompression bomb"),
-    "charx bomb by total size": (
-        # Many members just under the per-member ratio check, adding up to more than the total cap.
-        cardgen.raw_zip([("card.json", _json(V3))] + [(f"p{i}.bin", b"\0" * 2**20) for i in range(40)]),
-        "",
-        "unpacks to",
+    "charx card.json is a bomb": (
+        cardgen.raw_zip([("card.json", b"{" + b" " * (4 * 2**20) + b"}")]), "a.charx", "decompression bomb",
     ),
     "charx lying about sizes": (
         _patch_zip(_patch_zip(cardgen.charx(V3), b"PK\x03\x04", 22, b"\x05\0\0\0"), b"PK\x01\x02", 24, b"\x05\0\0\0"),
@@ -437,3 +434,78 @@ def test_card_error_is_a_value_error_with_a_short_message() -> None:
     with pytest.raises(ValueError) as caught:
         parse_card(b"{}", "a.json")
     assert len(str(caught.value)) < 200 and "\n" not in str(caught.value)
+
+
+# --- cards SillyTavern opens (importFromJson / readFromV2 / importFromCharX in its characters.js) ----
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        {"spec": "chara_card_v9", "data": {"name": "a"}},
+        {**cardgen.v2_card(name="a"), "spec_version": "3.0"},
+        {**cardgen.v3_card(name="a"), "spec_version": "2.0"},
+        {**cardgen.v3_card(name="a"), "spec_version": "4.0"},
+        {**cardgen.v3_card(name="a"), "spec_version": "three"},
+        {"spec": "tavern_ai", "name": "a", "description": "d"},
+    ],
+    ids=["unknown spec", "v2 saying 3.0", "v3 saying 2.0", "v3 saying 4.0", "garbage version", "tavern_ai"],
+)
+def test_cards_with_any_spec_or_version_are_read_as_sillytavern_reads_them(card: dict[str, Any]) -> None:
+    assert parse_card(_json(card), "a.json").name == "a"
+
+
+def test_tavernai_v1_card_without_spec() -> None:
+    char = parse_card(_json({"name": "Kim", "description": "d", "first_mes": "hi", "mes_example": "e",
+                             "scenario": "s", "personality": "p", "talkativeness": 0.5}), "a.json")
+    assert (char.name, char.first_mes, char.personality) == ("Kim", "hi", "p")
+    assert char.card_extra[TOP_LEVEL_KEY] == {"talkativeness": 0.5}
+
+
+def test_pygmalion_json_is_mapped_onto_the_card_fields() -> None:
+    obj = {"char_name": "Kim", "char_persona": "a sailor", "char_greeting": "Ahoy!", "world_scenario": "a ship",
+           "example_dialogue": "<START>\nKim: Ahoy", "creator_notes": "n"}
+    char = parse_card(_json(obj), "kim.json")
+    assert (char.name, char.description, char.first_mes, char.scenario, char.mes_example) == (
+        "Kim", "a sailor", "Ahoy!", "a ship", "<START>\nKim: Ahoy")
+
+
+def test_charx_with_a_jpeg_in_front_of_the_zip_is_read() -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + b"\0" * 4_000 + b"\xff\xd9"
+    assert parse_card(jpeg + cardgen.charx(V3), "risu.charx").name == V3["data"]["name"]
+
+
+def test_charx_over_8_mib_reads_only_the_card_and_its_icon() -> None:
+    # A large asset that would be refused as a decompression bomb if it were ever read.
+    bomb = b"\0" * (12 * 2**20)
+    noise = random.Random(1).randbytes(9 * 2**20)  # incompressible: the file itself is over 8 MiB
+    data = cardgen.charx(V3, {"assets/bomb.bin": bomb, "assets/big.bin": noise})
+    assert len(data) > MAX_CARD_BYTES
+    assert parse_card(data, "big.charx").name == V3["data"]["name"]
+
+
+def test_charx_with_many_big_assets_still_imports() -> None:
+    data = cardgen.raw_zip([("card.json", _json(V3))] + [(f"p{i}.bin", b"\0" * 2**20) for i in range(40)])
+    assert parse_card(data, "a.charx").name == V3["data"]["name"]
+
+
+def test_a_regex_key_over_200_characters_does_not_refuse_the_card() -> None:
+    key = "/(" + "|".join(f"alias{i}" for i in range(50)) + ")/i"
+    card = cardgen.v2_card(name="a", character_book=cardgen.character_book([cardgen.lore_entry([key], "c")]))
+    assert parse_card(cardgen.card_json(card)).lorebook.entries[0].keys == [key]  # type: ignore[union-attr]
+
+
+def test_a_missing_entry_position_goes_after_the_character_as_in_sillytavern() -> None:
+    entry = {"keys": ["k"], "content": "c", "enabled": True, "insertion_order": 1, "extensions": {}}
+    card = cardgen.v2_card(name="a", character_book={"entries": [entry], "extensions": {}})
+    assert parse_card(cardgen.card_json(card)).lorebook.entries[0].position == "after_char"  # type: ignore[union-attr]
+
+
+def test_sillytaverns_bundled_seraphina_card() -> None:
+    char = parse_card((DATA / "default_Seraphina.png").read_bytes(), "default_Seraphina.png")
+    assert char.name == "Seraphina" and char.extensions["world"] == "Eldoria"
+    book = char.lorebook
+    assert book is not None and len(book.entries) == 4
+    assert book.entries[0].extensions == {"position": 0, "probability": None, "useProbability": False}

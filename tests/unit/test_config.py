@@ -35,6 +35,12 @@ def test_defaults_when_nothing_needed() -> None:
         ({"LOG_LEVEL": "LOUD"}, {}, "LOG_LEVEL"),
         ({"LOG_FORMAT": "xml"}, {}, "LOG_FORMAT"),
         ({"TEXT_MODEL": "two words"}, {}, "TEXT_MODEL"),
+        ({"SAFETY_MODEL": "two words"}, {}, "SAFETY_MODEL"),
+        ({"SAFETY_VISION_MODEL": "two words"}, {}, "SAFETY_VISION_MODEL"),
+        ({"SAFETY_TIMEOUT": "soon"}, {}, "SAFETY_TIMEOUT"),
+        ({"SAFETY_TIMEOUT": "0"}, {}, "SAFETY_TIMEOUT"),
+        ({"SAFETY_TIMEOUT": "nan"}, {}, "SAFETY_TIMEOUT"),
+        ({"SAFETY_TIMEOUT": "600"}, {}, "SAFETY_TIMEOUT"),
     ],
 )
 def test_bad_values_name_the_variable_in_one_line(env: dict, need: dict, names: str) -> None:
@@ -43,6 +49,20 @@ def test_bad_values_name_the_variable_in_one_line(env: dict, need: dict, names: 
     message = str(info.value)
     assert message.startswith(names)
     assert "\n" not in message
+
+
+def test_the_judge_settings_default_to_a_private_vision_model_and_a_few_seconds() -> None:
+    s = load_env({})
+    assert (s.safety_model, s.safety_vision_model) == ("gemma-4-uncensored", "gemma-4-uncensored")
+    assert s.safety_timeout == 6.0
+
+
+def test_the_vision_judge_follows_the_safety_model_unless_set() -> None:
+    assert load_env({"SAFETY_MODEL": "qwen3-5-9b"}).safety_vision_model == "qwen3-5-9b"
+    s = load_env({"SAFETY_MODEL": "mistral-small-3-2-24b-instruct", "SAFETY_VISION_MODEL": "qwen3-5-9b",
+                       "SAFETY_TIMEOUT": "2.5"})
+    assert (s.safety_model, s.safety_vision_model, s.safety_timeout) == (
+        "mistral-small-3-2-24b-instruct", "qwen3-5-9b", 2.5)
 
 
 def test_plain_database_urls_get_async_drivers() -> None:

@@ -24,7 +24,7 @@ from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store import images as store
 from bot.store.engine import make_engine, make_sessionmaker
-from bot.store.models import AuditEvent, CharacterRow, Lease, Usage
+from bot.store.models import AuditEvent, CharacterRow, Usage
 from bot.venice.client import VeniceClient
 from tests.conftest import VENICE_KEY, make_settings
 from tests.fakes.venice import FakeVenice, Fault
@@ -182,7 +182,8 @@ async def test_run_delivers_once_records_everything_and_keeps_no_bytes(service: 
     async with service.sessions() as session:
         cost = await session.scalar(select(Usage.cost_usd))
     assert cost == pytest.approx(0.01)
-    assert await count(service, Lease) == 0
+    async with service.sessions() as session:  # booked, and no concurrency slot left held
+        assert (await session.scalars(select(Usage.state))).all() == ["done"]
 
 
 async def test_rate_limits_beyond_the_clients_retries_are_waited_out(
@@ -218,7 +219,7 @@ async def test_a_venice_flag_is_audited_not_retried_and_nothing_is_delivered(
     async with service.sessions() as session:
         audit = await session.scalar(select(AuditEvent))
     assert audit is not None and (audit.kind, audit.rule) == ("venice_flag", "x-venice-contains-minor")
-    assert await count(service, Usage) == 0 and await count(service, Lease) == 0
+    assert await count(service, Usage) == 0  # nothing booked, no reservation left
 
 
 async def test_a_failed_delivery_marks_the_record_failed_and_raises(service: ImageService) -> None:
@@ -263,7 +264,7 @@ async def test_a_waiting_request_is_cancelled_only_by_its_requester(
     await holding
     assert service.cancel(record_id, user_id=1) is None
     assert (await store.count_by_status(service.sessions)) == {"cancelled": 1}
-    assert fake_venice.count(GENERATE) == 0 and await count(service, Lease) == 0
+    assert fake_venice.count(GENERATE) == 0 and await count(service, Usage) == 0
 
 
 async def test_scene_image_runs_like_imagine_with_the_character(service: ImageService) -> None:

@@ -7,13 +7,16 @@ typing-only import is still an upward dependency). Imports are read with `ast`, 
 The layers, top to bottom (DESIGN §1, "one way down"):
 
 - entry: the command line and the two front ends it starts (`bot.client`, the Discord bot, loads
-  the cogs by name; `bot.terminal` is the terminal chat; `bot.check` checks the setup);
+  the cogs by name; `bot.terminal` is the terminal chat; `bot.check` checks the setup and
+  `bot.screen_check` measures the content screen on a labelled file);
 - cogs: thin Discord adapters;
 - wiring: `bot.services`, the one place that builds every part and hands each one what it uses;
 - ui: Discord rendering shared by cogs (views, the component router, the reply writer, personas);
-- services: chat, characters, images, privacy (what users do);
+- services: chat, characters, images, privacy, voice and vision (what users do);
 - rules: policy, per-server settings, limits, the age gate, the audit log;
-- base: the store, the Venice client, the content screen;
+- base: the store, the Venice client, the content screen (stage 1, `bot.safety`, and stage 2, the
+  judge), the worker pools that keep CPU-heavy work off the event loop (`bot.offload`) and the
+  watch that reports when the loop stalls (`bot.loopwatch`);
 - plain: values and formats with no I/O that every layer may use (errors, the environment, `Where`,
   a character and its card formats, token estimates).
 """
@@ -30,13 +33,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "cogs")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("entry", ("bot.__main__", "bot.client", "bot.terminal", "bot.check")),
+    ("entry", ("bot.__main__", "bot.client", "bot.terminal", "bot.check", "bot.screen_check")),
     ("cogs", ("cogs",)),
     ("wiring", ("bot.services",)),
     ("ui", ("bot.ui",)),
-    ("services", ("bot.chat", "bot.characters", "bot.images", "bot.privacy")),
+    ("services", ("bot.chat", "bot.characters", "bot.images", "bot.privacy", "bot.audio", "bot.vision")),
     ("rules", ("bot.policy", "bot.settings", "bot.limits", "bot.gate", "bot.audit_log")),
-    ("base", ("bot.store", "bot.venice", "bot.safety")),
+    ("base", ("bot.store", "bot.venice", "bot.safety", "bot.judge", "bot.offload", "bot.loopwatch")),
     ("plain", ("bot", "bot.errors", "bot.config", "bot.logsetup", "bot.where", "bot.cache", "bot.characters.model",
                "bot.characters.cards", "bot.characters.cards_json", "bot.characters.cards_png",
                "bot.characters.charx", "bot.chat.tokens")),
@@ -44,11 +47,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 RANK = {name: len(LAYERS) - i for i, (name, _) in enumerate(LAYERS)}
 
 # Known upward imports being removed on other branches. Each entry names who removes it; the list
-# only shrinks. `bot.safety` takes the minor-feature terms from the image composer until the
-# content-screen rewrite moves those terms into `bot.safety` (lead merges the "safety" branch).
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("bot.safety", "bot.images.compose"),
-}
+# only shrinks (it is empty: the content screen now owns the minor-feature terms the image composer
+# uses, `bot.safety.MINOR_NEGATIVE_TERMS`).
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def modules() -> dict[str, Path]:

@@ -323,3 +323,117 @@ def test_scene_prompt_request_uses_appearance_and_recent_turns() -> None:
 def test_scene_prompt_request_falls_back_to_the_description() -> None:
     messages = build_scene_prompt_request(MIRA, [Turn("user", "Hi")], "Alex")
     assert "scar over one eyebrow" in messages[1]["content"]
+
+
+# --- SillyTavern's layout: depth injections, notes, example blocks, the lore budget -------------------
+
+import random  # noqa: E402
+
+from bot.characters.lore_state import LoreState  # noqa: E402
+from bot.chat.prompt_lore import inject  # noqa: E402
+
+
+def _at(keys: list[str], content: str, **ext: object) -> LoreEntry:
+    return LoreEntry(keys=keys, content=content, use_regex=True, extensions=dict(ext))
+
+
+def _chat(n: int) -> list[Turn]:
+    return [Turn("user" if i % 2 else "assistant", f"m{i}", id=i + 1) for i in range(n)]
+
+
+def _contents(prompt_messages: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in prompt_messages[1:]]
+
+
+def test_an_at_depth_entry_goes_that_many_messages_from_the_end_with_its_role() -> None:
+    card = replace(MIRA, lorebook=_book(_at(["m5"], "RULE", position=4, depth=2, role=1)))
+    prompt = build_prompt(_input(character=card, turns=_chat(6)))
+    assert _contents(prompt.messages)[-4:] == [("user", "m3"), ("user", "RULE"), ("assistant", "m4"), ("user", "m5")]
+
+
+def test_depth_zero_goes_after_the_last_message_and_before_post_history() -> None:
+    card = replace(MIRA, post_history_instructions="Be brief.",
+                   lorebook=_book(_at(["m5"], "NOW", position=4, depth=0, role=0)))
+    prompt = build_prompt(_input(character=card, turns=_chat(6)))
+    assert _contents(prompt.messages)[-3:] == [("user", "m5"), ("system", "NOW"), ("system", "Be brief.")]
+
+
+def test_a_depth_past_the_history_goes_before_the_oldest_message() -> None:
+    card = replace(MIRA, lorebook=_book(_at(["m1"], "OLD", position=4, depth=50)))
+    assert _contents(build_prompt(_input(character=card, turns=_chat(2))).messages)[0] == ("system", "OLD")
+
+
+def test_one_depth_holds_assistant_then_user_then_system_messages() -> None:
+    entries = [_at(["m1"], "S", position=4, depth=1, role=0), _at(["m1"], "U", position=4, depth=1, role=1),
+               _at(["m1"], "A", position=4, depth=1, role=2)]
+    prompt = build_prompt(_input(character=replace(MIRA, lorebook=_book(*entries)), turns=_chat(2)))
+    assert _contents(prompt.messages) == [("assistant", "m0"), ("assistant", "A"), ("user", "U"), ("system", "S"),
+                                          ("user", "m1")]
+
+
+def test_the_characters_note_goes_at_its_depth_and_role_before_lore_there() -> None:
+    card = replace(MIRA, extensions={"depth_prompt": {"prompt": "{{char}} limps.", "depth": 1, "role": "system"}},
+                   lorebook=_book(_at(["m3"], "LORE", position=4, depth=1, role=0)))
+    prompt = build_prompt(_input(character=card, turns=_chat(4)))
+    assert _contents(prompt.messages)[-2:] == [("system", "Mira limps.\nLORE"), ("user", "m3")]
+
+
+def test_authors_note_entries_wrap_the_note_at_depth_four() -> None:
+    entries = [_at(["m5"], "TOP", position=2), _at(["m5"], "BOTTOM", position=3)]
+    prompt = build_prompt(_input(character=replace(MIRA, lorebook=_book(*entries)), turns=_chat(6),
+                                 author_note="Keep it tense."))
+    assert _contents(prompt.messages)[1:3] == [("user", "m1"), ("system", "TOP\nKeep it tense.\nBOTTOM")]
+
+
+def test_example_message_entries_become_blocks_around_the_cards_examples() -> None:
+    entries = [_at(["m1"], "{{char}}: top", position=5), _at(["m1"], "{{char}}: bottom", position=6)]
+    system = _system(build_prompt(_input(character=replace(MIRA, lorebook=_book(*entries)), turns=_chat(2))).messages)
+    blocks = ["Mira: top", "Alex: Hi\nMira: *waves* Hello!", "Mira: Fly with me.", "Mira: bottom"]
+    assert "Example dialogue:\n" + "\n---\n".join(blocks) in system
+
+
+def test_lore_left_out_by_the_budget_is_named_in_the_notice() -> None:
+    entries = [LoreEntry(keys=["m1"], content="fact " * 400, comment=f"Fact {i}", id=i) for i in range(4)]
+    prompt = build_prompt(_input(character=replace(MIRA, lorebook=_book(*entries)), turns=_chat(2)))
+    assert prompt.notice is not None and "left out" in prompt.notice and "Fact" in prompt.notice
+
+
+def test_the_lore_budget_is_sillytaverns_25_percent_of_the_context() -> None:
+    entries = [LoreEntry(keys=["m1"], content=f"Fact {i}: " + "rivets " * 200, id=i) for i in range(20)]
+    prompt = build_prompt(_input(character=replace(MIRA, lorebook=_book(*entries)), turns=_chat(2)))
+    used = sum(estimate(e.content + "\n") for e in prompt.lore)
+    assert 0.2 * (8192 - 512) < used <= 0.25 * (8192 - 512)
+
+
+def test_speaker_names_are_scanned() -> None:
+    card = replace(MIRA, lorebook=_book(_at(["Bob"], "Bob is a mechanic.")))
+    turns = [Turn("assistant", "Hello"), Turn("user", "hi", author="Bob")]
+    assert "Bob is a mechanic." in _system(build_prompt(_input(character=card, turns=turns, multi_user=True)).messages)
+
+
+def test_the_lore_state_comes_back_with_timed_effects_and_variables() -> None:
+    card = replace(MIRA, scenario="{{setvar::visits::1}}A bar.", lorebook=_book(_at(["m1"], "x", sticky=3)))
+    prompt = build_prompt(_input(character=card, turns=_chat(2), lore_state=LoreState(seed=5)))
+    assert prompt.lore_state.variables == {"visits": "1"}
+    assert list(prompt.lore_state.sticky) == [f"{card.lorebook.name or 'card'}.0"]  # type: ignore[union-attr]
+    assert prompt.lore_state.chat_length == 2 and prompt.lore_names == ["m1"]
+
+
+def test_card_macros_are_reproducible_given_the_generator() -> None:
+    card = replace(MIRA, description="Mood: {{random::calm::angry::sly::sad}}.")
+    first = _system(build_prompt(_input(character=card, rng=random.Random(3))).messages)
+    assert first == _system(build_prompt(_input(character=card, rng=random.Random(3))).messages)
+
+
+def test_prompt_only_regex_scripts_shape_the_history_the_model_sees() -> None:
+    scripts = [{"scriptName": "n", "findRegex": "/secret/g", "replaceString": "[hidden]", "placement": [2],
+                "promptOnly": True}]
+    card = replace(MIRA, extensions={"regex_scripts": scripts})
+    prompt = build_prompt(_input(character=card, turns=[Turn("assistant", "a secret"), Turn("user", "ok")]))
+    assert prompt.messages[1]["content"] == "a [hidden]"
+
+
+def test_inject_counts_depth_from_the_newest_message() -> None:
+    history = [{"role": "user", "content": str(i)} for i in range(3)]
+    out = inject(history, {1: [{"role": "system", "content": "X"}]})
+    assert [m["content"] for m in out] == ["0", "1", "X", "2"]

@@ -90,6 +90,7 @@ class Incoming:
     files: list[tuple[str, str, bytes]]
     headers: dict[str, str]
     content_type: str
+    file_types: dict[str, str] = field(default_factory=dict)  # multipart field name -> part Content-Type
 
     def body(self) -> dict[str, Any]:
         """The JSON object body, or ``{}`` when there was none (handlers read fields with ``.get``)."""

@@ -21,6 +21,7 @@ from .common import (
     route,
 )
 from .state import EPHEMERAL, THREAD_TYPES
+from .voice import check_voice_message, mark_voice_attachment, refuse_voice_edit
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -128,10 +129,12 @@ async def create_message(fake: FakeDiscord, req: Incoming, channel_id: str) -> A
     _require(fake, channel, SEND_MESSAGES, "send_messages")
     body = req.body()
     check_message_limits(fake, req, body)
+    check_voice_message(fake, req, body)
     if not (body.get("content") or body.get("embeds") or req.files or body.get("components")
             or body.get("sticker_ids") or body.get("poll")):
         raise DiscordError(400, 50006, "Cannot send an empty message")
     msg = fake.world.new_message(channel_id, body, req.files)
+    mark_voice_attachment(msg, body)
     fake.echo("MESSAGE_CREATE", msg)
     return msg
 
@@ -146,6 +149,7 @@ async def edit_message(fake: FakeDiscord, req: Incoming, channel_id: str, messag
     msg = fake.world.message(channel_id, message_id)
     if msg["author"]["id"] != p.BOT_ID:
         raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
+    refuse_voice_edit(msg)
     body = req.body()
     check_message_limits(fake, req, body)
     fake.world.edit_message(msg, body, req.files)

@@ -13,6 +13,7 @@ from tests import payloads as p
 from .common import INVALID_FORM_BODY, NO_CONTENT, DiscordError, Incoming, Reply, not_found, route
 from .rest_channels import check_message_limits
 from .state import EPHEMERAL, LOADING, InteractionRecord
+from .voice import refuse_voice_flag
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -120,6 +121,7 @@ def _interaction_target(fake: FakeDiscord, token: str, message_id: str) -> dict[
 async def execute_webhook(fake: FakeDiscord, req: Incoming, webhook_id: str, webhook_token: str) -> Any:
     body = req.body()
     check_message_limits(fake, req, body)
+    refuse_voice_flag(fake, body)
     wait = req.query.get("wait") in ("1", "true", "True")
     if _is_interaction(fake, webhook_id, webhook_token):
         rec = _record(fake, webhook_token)

@@ -282,6 +282,7 @@ async def _parse(request: web.Request, path: str) -> Incoming:
     """Method, query, JSON body (or multipart ``payload_json``), uploaded files, headers."""
     body: Any = None
     files: list[tuple[str, str, bytes]] = []
+    file_types: dict[str, str] = {}
     content_type = request.content_type
     if request.can_read_body and content_type.startswith("multipart/"):
         reader = await request.multipart()
@@ -290,6 +291,7 @@ async def _parse(request: web.Request, path: str) -> Incoming:
                 continue  # nested multipart: discord.py never sends it
             if part.filename is not None:
                 files.append((part.name or "", part.filename, bytes(await part.read(decode=False))))
+                file_types[part.name or ""] = part.headers.get("Content-Type", "")
             elif part.name == "payload_json":
                 body = json.loads(await part.text())
         content_type = "multipart/form-data"
@@ -300,4 +302,5 @@ async def _parse(request: web.Request, path: str) -> Incoming:
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode(errors="replace")
-    return Incoming(request.method, path, dict(request.query), body, files, dict(request.headers), content_type)
+    return Incoming(request.method, path, dict(request.query), body, files, dict(request.headers), content_type,
+                    file_types)

@@ -1,0 +1,165 @@
+"""Lorebook entries, the Character's Note and the Author's Note in the prompt, as SillyTavern lays them out.
+
+`plan_lore` runs the world-info scan (`bot.characters.lorebook.select_lore`) and gathers what goes
+where: text before and after the character definition, example-message blocks before and after
+the card's own, and messages injected into the history at a depth. `inject` places those messages
+the way SillyTavern's `populationInjectionPrompts` (openai.js) does for chat completions: counted
+from the newest history message (depth 0 = after it), one message per role at each depth, in the
+order assistant, user, system (system closest to the end), each joining, in SillyTavern's order,
+the Author's Note, the Character's Note (`extensions.depth_prompt`) and the at-depth entries.
+
+The Author's Note sits at depth 4 as a system message (SillyTavern's defaults); lore entries for
+its top and bottom wrap the note, and are injected there even while the note itself is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.characters.lore_settings import MAX_INJECTION_DEPTH, LoreSettings, Position, Role
+from bot.characters.lore_state import LoreState
+from bot.characters.lorebook import LoreResult, ScanText, select_lore
+from bot.characters.model import Character, LoreEntry
+from bot.characters.regex_scripts import Placement, RegexScript, apply
+from bot.chat.macros import MacroContext, render
+
+AUTHOR_NOTE_DEPTH = 4
+DEPTH_PROMPT_DEPTH = 4  # depth_prompt_depth_default in script.js
+LEFT_OUT_NOTICE = "Lorebook: {n} entr{ies} didn't fit the lore budget and {were} left out ({names})."
+CUT_SHORT_NOTICE = "This lorebook is very large: scanning stopped early, so some entries may not have fired."
+_ROLE_NAMES = {Role.SYSTEM: "system", Role.USER: "user", Role.ASSISTANT: "assistant"}
+
+
+@dataclass(slots=True)
+class LorePlan:
+    """The lore of one turn, placed."""
+
+    before: str = ""
+    after: str = ""
+    examples_top: list[str] = field(default_factory=list)
+    examples_bottom: list[str] = field(default_factory=list)
+    injections: dict[int, list[dict[str, str]]] = field(default_factory=dict)  # depth -> messages in order
+    lore: list[LoreEntry] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    state: LoreState = field(default_factory=LoreState)
+    notices: list[str] = field(default_factory=list)
+
+    def injection_messages(self) -> list[dict[str, str]]:
+        return [m for messages in self.injections.values() for m in messages]
+
+
+def depth_prompt(character: Character) -> tuple[str, int, Role]:
+    """The card's Character's Note (`extensions.depth_prompt`): text, depth, role."""
+    note = character.extensions.get("depth_prompt") if isinstance(character.extensions, dict) else None
+    if not isinstance(note, dict) or not isinstance(note.get("prompt"), str):
+        return "", DEPTH_PROMPT_DEPTH, Role.SYSTEM
+    depth = note.get("depth")
+    depth = depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else DEPTH_PROMPT_DEPTH
+    role = note.get("role")
+    roles = {"system": Role.SYSTEM, "user": Role.USER, "assistant": Role.ASSISTANT}
+    return note["prompt"].strip(), min(depth, MAX_INJECTION_DEPTH), roles.get(str(role).lower(), Role.SYSTEM)
+
+
+def plan_lore(
+    character: Character,
+    scan: ScanText,
+    *,
+    state: LoreState,
+    settings: LoreSettings,
+    budget: int,
+    ctx: MacroContext,
+    rng: Any,
+    estimate: Callable[[str], int],
+    scripts: Sequence[RegexScript],
+    author_note: str = "",
+) -> LorePlan:
+    """Scan the lorebook and place everything that goes around and into the history."""
+    macros = _macros(ctx)
+
+    def transform(content: str, depth: int | None) -> str:
+        return apply(content, scripts, Placement.WORLD_INFO, depth=depth, prompt=True, macros=macros)
+
+    result = select_lore(
+        character.lorebook, scan, state=state, budget_tokens=budget, settings=settings, rng=rng,
+        estimate=estimate, substitute=macros, transform=transform if scripts else None,
+        names=(ctx.char, ctx.user),
+    )
+    book = character.lorebook
+    plan = LorePlan(
+        before="\n".join(result.before),
+        after="\n".join(result.after),
+        lore=[book.entries[e.index] for e in result.activated] if book is not None else [],
+        names=result.names,
+        state=result.state,
+        notices=_notices(result),
+    )
+    for position, content in result.examples:
+        (plan.examples_top if position == Position.EM_TOP else plan.examples_bottom).append(content)
+    note_text, note_depth, note_role = depth_prompt(character)
+    plan.injections = _injections(result, macros(note_text) if note_text else "", note_depth, note_role,
+                                  macros(author_note) if author_note else "")
+    return plan
+
+
+def inject(history: list[dict[str, str]], injections: dict[int, list[dict[str, str]]]) -> list[dict[str, str]]:
+    """`populationInjectionPrompts`: insert each depth's messages `depth` places from the end."""
+    if not injections:
+        return history
+    reversed_history = list(reversed(history))
+    inserted = 0
+    for depth in sorted(injections):
+        messages = injections[depth]
+        # The history is newest-first here; SillyTavern splices [system, user, assistant] in and
+        # reverses back, which puts them in the order assistant, user, system.
+        at = min(depth + inserted, len(reversed_history))
+        reversed_history[at:at] = list(reversed(messages))
+        inserted += len(messages)
+    return list(reversed(reversed_history))
+
+
+def _injections(result: LoreResult, note: str, note_depth: int, note_role: Role,
+                author_note: str) -> dict[int, list[dict[str, str]]]:
+    # Extension prompts by (depth, role), in the order getExtensionPrompt sorts their names:
+    # "2_floating_prompt" (Author's Note), "DEPTH_PROMPT" (Character's Note), "customDepthWI-…".
+    parts: dict[tuple[int, Role], list[str]] = {}
+    an = "\n".join(result.an_top) + "\n" + author_note + "\n" + "\n".join(result.an_bottom)
+    an = an.removeprefix("\n").removesuffix("\n").strip()
+    if an:
+        parts.setdefault((AUTHOR_NOTE_DEPTH, Role.SYSTEM), []).append(an)
+    if note:
+        parts.setdefault((note_depth, note_role), []).append(note)
+    for group in result.depth:
+        joined = "\n".join(group.contents).strip()
+        if joined:
+            parts.setdefault((group.depth, group.role), []).append(joined)
+    injections: dict[int, list[dict[str, str]]] = {}
+    for depth in sorted({d for d, _ in parts}):
+        messages = []
+        for role in (Role.ASSISTANT, Role.USER, Role.SYSTEM):
+            texts = parts.get((depth, role))
+            if texts:
+                messages.append({"role": _ROLE_NAMES[role], "content": "\n".join(texts)})
+        injections[depth] = messages
+    return injections
+
+
+def _notices(result: LoreResult) -> list[str]:
+    notices = []
+    if result.left_out:
+        count = len(result.left_out)
+        names = ", ".join(e.name for e in result.left_out[:5]) + (", …" if count > 5 else "")
+        notices.append(LEFT_OUT_NOTICE.format(
+            n=count, ies="y" if count == 1 else "ies", were="was" if count == 1 else "were", names=names,
+        ))
+    if result.cut_short:
+        notices.append(CUT_SHORT_NOTICE)
+    return notices
+
+
+def _macros(ctx: MacroContext) -> Callable[[str], str]:
+    def macros(text: str) -> str:
+        return render(text, ctx)
+
+    return macros

@@ -1,0 +1,146 @@
+"""A watch on the event loop: a warning that names the task holding it when it stalls.
+
+Every channel shares one event loop, so anything that keeps it busy for a quarter of a second is
+felt by everyone. Two cheap parts find the culprit:
+
+- a **heartbeat** task on the loop sleeps `interval` seconds at a time and notes when it woke;
+- a **watchdog** thread checks the heartbeat every `interval / 2`. When the loop is late by more
+  than `threshold`, it samples the loop thread's stack (`sys._current_frames`) and the loop's
+  current task, and logs one warning naming the task, its coroutine and where it is (the
+  innermost frame, and the innermost frame of our own code rather than a library's). When the loop comes back the
+  heartbeat logs how long the stall lasted.
+
+Nothing is slow when nothing is slow: a wake-up of the task and of the thread a few times a
+second. (asyncio's debug mode reports slow callbacks too, but it slows every callback down.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import sysconfig
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+THRESHOLD = 0.25  # seconds of stall worth a warning
+INTERVAL = 0.1  # heartbeat period
+_ROOT = str(Path(__file__).resolve().parents[1]) + "/"
+# Frames in these are the standard library's or a package's; the first frame outside them is ours.
+_LIBRARIES = tuple(sorted({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}))
+
+
+@dataclass(frozen=True, slots=True)
+class Culprit:
+    """What the loop was doing when the watchdog looked."""
+
+    task: str  # the task's name, or "" outside any task (a callback)
+    coroutine: str  # the task's coroutine, qualified
+    where: str  # "file:line in function" of the innermost frame
+    ours: str  # the same for the innermost frame of our code (not the stdlib's or a package's)
+
+    def describe(self) -> str:
+        who = f"task {self.task!r} ({self.coroutine})" if self.task else "a callback outside any task"
+        place = self.where if not self.ours or self.ours == self.where else f"{self.where}, called from {self.ours}"
+        return f"{who} at {place}"
+
+
+def _frame_text(frame: FrameType) -> str:
+    code = frame.f_code
+    return f"{_short(code.co_filename)}:{frame.f_lineno} in {code.co_name}"
+
+
+def _short(filename: str) -> str:
+    return filename.removeprefix(_ROOT)
+
+
+def sample(loop: asyncio.AbstractEventLoop, thread_id: int) -> Culprit:
+    """What `loop` (running in thread `thread_id`) is doing right now; safe from another thread."""
+    task = asyncio.current_task(loop)
+    frame = sys._current_frames().get(thread_id)
+    where = ours = ""
+    if frame is not None:
+        where = _frame_text(frame)
+        probe: FrameType | None = frame
+        while probe is not None:
+            if not probe.f_code.co_filename.startswith(_LIBRARIES):
+                ours = _frame_text(probe)
+                break
+            probe = probe.f_back
+    if task is None:
+        return Culprit("", "", where, ours)
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", type(coro).__name__)
+    return Culprit(task.get_name(), name, where, ours)
+
+
+class LoopWatch:
+    """Start in the loop (`start()`), stop with `await stop()`. `worst` is the longest stall seen."""
+
+    def __init__(self, *, threshold: float = THRESHOLD, interval: float = INTERVAL) -> None:
+        self.threshold = threshold
+        self.interval = interval
+        self.worst = 0.0
+        self._beat = 0.0
+        self._culprit: Culprit | None = None
+        self._stop = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._beat = time.monotonic()
+        self._stop.clear()
+        self._task = self._loop.create_task(self._heartbeat(), name="lustify-loop-watch")
+        self._thread = threading.Thread(target=self._watch, name="lustify-loop-watch", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
+            self._thread = None
+
+    async def _heartbeat(self) -> None:
+        while True:
+            # The watchdog measures lateness from this same instant, so whatever it reports as a
+            # stall, this heartbeat measures as at least as long when it wakes.
+            before = self._beat = time.monotonic()
+            await asyncio.sleep(self.interval)
+            stall = time.monotonic() - before - self.interval
+            if stall > self.worst:
+                self.worst = stall
+            culprit, self._culprit = self._culprit, None
+            if stall > self.threshold:
+                what = culprit.describe() if culprit is not None else "a task that ended before it could be seen"
+                log.warning("event loop was blocked for %.2f s by %s", stall, what)
+
+    def _watch(self) -> None:
+        reported = 0.0  # the heartbeat this stall was already reported for
+        while not self._stop.wait(self.interval / 2):
+            beat = self._beat
+            late = time.monotonic() - beat - self.interval
+            if late <= self.threshold or beat == reported or self._loop is None:
+                continue
+            reported = beat
+            culprit = sample(self._loop, self._loop_thread)
+            self._culprit = culprit
+            log.warning("event loop blocked for over %.2f s by %s", late, culprit.describe())

@@ -1,0 +1,337 @@
+"""Stage 1's mechanisms one by one: dates, numbers in every form and language, card syntax,
+contexts, languages, and the structural guarantees (linear time, no upward import)."""
+
+from __future__ import annotations
+
+import ast
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot import safety
+from bot.safety import ALLOW, langid, numbers, screen
+
+DAY = date(2026, 6, 15)
+SAFETY_DIR = Path(safety.__file__).parent
+
+
+def judged(text: str, **kw: object) -> bool:
+    verdict = screen(text, today=DAY, **kw)  # type: ignore[arg-type]
+    return verdict.allowed and verdict.judge
+
+
+def refused(text: str, rule: str = "minor_age", **kw: object) -> bool:
+    verdict = screen(text, today=DAY, **kw)  # type: ignore[arg-type]
+    return not verdict.allowed and verdict.rule == rule
+
+
+# --- verdict shape ---------------------------------------------------------------------------
+
+
+def test_judge_and_signals_say_why_without_the_text() -> None:
+    verdict = screen("Mia is 15. Later that night she slips into his bed.", today=DAY)
+    assert (verdict.allowed, verdict.judge, verdict.rule, verdict.reason) == (True, True, "", "")
+    assert verdict.signals == ("sexual", "youth_number")
+    refusal = screen("she's 15 and naked", today=DAY)
+    assert (refusal.allowed, refusal.judge, refusal.rule) == (False, False, "minor_age")
+    assert "15" not in " ".join(refusal.signals) and "naked" not in refusal.reason
+
+
+# --- birth years and dates, from `today` -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She was born in 2012 and tonight she wants sex.",
+        "DOB: 2011-04-02. Kinks: bondage.",
+        "Birthdate 14/03/2012, horny",
+        "Year of birth: 2013, loves sex",
+        "Geboren 2011, sie will Sex.",
+        "2012年生まれ、セックスしたい",
+        "2012년생 여자애와 섹스",
+    ],
+)
+def test_a_recent_birth_year_is_a_youth_signal_counted_from_today(text: str) -> None:
+    assert "birth_year" in screen(text, today=DAY).signals
+    assert judged(text)
+    # The same text decades later describes an adult.
+    later = screen(text, today=date(2060, 1, 1))
+    assert "birth_year" not in later.signals
+
+
+def test_an_adult_birth_year_is_no_signal() -> None:
+    assert screen("She was born in 1994 and knows what she wants in bed.", today=DAY) == ALLOW
+
+
+def test_today_defaults_to_the_clock() -> None:
+    text = f"born in {date.today().year - 10}, she wants sex"
+    assert screen(text).signals == screen(text, today=date.today()).signals
+    assert "birth_year" in screen(text).signals
+
+
+# --- numbers in every form ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She is XIV years old and naked.",
+        "Age: XV. Likes: sex.",
+        "she's 1️⃣4️⃣ and naked",
+        "she's ¹⁴ and naked",
+        "she's ₁₄ and naked",
+        "she's １４ and naked",
+        "she's 𝟏𝟒 and naked",
+        "she's ⑭ and naked",
+        "she's 🔟 years old and naked",
+        "she's ➓ years old and naked",
+        "a f1fteen y.o. g i r l naked",
+    ],
+    ids=["roman", "roman_key", "keycap", "superscript", "subscript", "fullwidth", "math", "circled", "emoji_ten",
+         "dingbat", "leet_word"],
+)
+def test_ages_in_unusual_digits_are_read(text: str) -> None:
+    assert refused(text), screen(text, today=DAY)
+
+
+def test_roman_numerals_count_only_as_ages() -> None:
+    assert screen("Louis XIV seduced his mistress at Versailles.", today=DAY) == ALLOW
+    assert screen("World War II: the soldier and the nurse make love.", today=DAY) == ALLOW
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "She's fifteen years old and naked."),
+        ("es", "Tiene quince años y está desnuda."),
+        ("pt", "Ela tem quinze anos e está nua."),
+        ("fr", "Elle a quinze ans et elle est nue."),
+        ("de", "Sie ist fünfzehn Jahre alt und nackt."),
+        ("it", "Ha quindici anni ed è nuda."),
+        ("nl", "Ze is vijftien jaar oud en naakt."),
+        ("pl", "Ma piętnaście lat i jest naga."),
+        ("ru", "Ей пятнадцать лет, и она голая."),
+        ("ja", "彼女は十五歳で全裸だ。"),
+        ("zh", "她十五岁，裸体。"),
+        ("ko", "그녀는 열다섯 살이고 알몸이다."),
+        ("ko-sino", "그녀는 십오 세이고 알몸이다."),
+    ],
+)
+def test_number_words_in_every_language(lang: str, text: str) -> None:
+    assert refused(text), screen(text, today=DAY)
+
+
+def test_number_words_come_from_num2words() -> None:
+    from num2words import num2words
+
+    for lang, n in (("es", 16), ("fr", 17), ("de", 13), ("pl", 15), ("ru", 14), ("nl", 12), ("it", 11)):
+        key = tuple(numbers._fold(num2words(n, lang=lang)))
+        assert numbers.CARDINALS[key] == n
+    # Larger numbers are read whole: "twenty five" is 25, not 5.
+    assert screen("She is twenty five years old and naked.", today=DAY) == ALLOW
+
+
+@pytest.mark.parametrize(
+    "word", ["fünfzehnjährige", "vijftienjarige", "piętnastolatka", "пятнадцатилетняя", "quindicenne", "15-latka"]
+)
+def test_compound_age_words(word: str) -> None:
+    assert refused(f"{word}, nackt naked naga голая nuda naakt"), word
+
+
+def test_stretched_letters_and_their_limits() -> None:
+    assert judged("kiiiid naked")
+    assert screen("ten of us went skinny dipping, all adults, naked", today=DAY) == ALLOW  # "ten" is not "teen"
+    assert refused("loooliii", "minor_term")
+
+
+# --- card syntax ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        '[character("Mia") { Age("14") Likes("sex") }]',
+        '[character("Rosa") { Edad("14") Gustos("sexo") }]',
+        "[Mia: age 14, shy; Mia's kinks: sex]",
+        "[Léa: âge 14, timide; aime: sexe]",
+        '{"name": "Mia", "age": 14, "likes": "sex"}',
+        '{"nome": "Giulia", "età": 14, "descrizione": "ama il sesso"}',
+        '{"name": "Hana", "年齢": 14, "説明": "セックス"}',
+        "name: Mia\nage: 14\nlikes: sex",
+        "Name: Jonas\nAlter: 14\nVorlieben: Sex",
+        "imię: Ola\nwiek: 14\nlubi: seks",
+        "имя: Аня\nвозраст: 14\nлюбит: секс",
+    ],
+)
+def test_card_syntaxes_and_foreign_keys(card: str) -> None:
+    assert refused(card, context="character"), screen(card, today=DAY)
+
+
+# --- non-sexual mentions pass ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My daughter is 8 and she just lost her first tooth.",
+        "A 15-year-old whisky, neat.",
+        "When I was 15 I broke my arm skateboarding.",
+        "I teach 8th grade English at a middle school.",
+        "She works as a pediatric nurse.",
+        "Mi hija tiene 8 años.",
+        "Happy 10th birthday to my son!",
+        "Looking at Mars with the naked eye, my 10-year-old son was amazed.",
+        "The kids are 6 and 9, and they fight over the TV every night.",
+    ],
+)
+def test_non_sexual_mentions_of_children_pass(text: str) -> None:
+    verdict = screen(text, today=DAY)
+    assert verdict.allowed and not verdict.judge, verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The cock crowed at dawn as the 10-year-old fed the chickens.",
+        "My daughter, 8, loves our fluffy pussy cat.",
+        "We watched blue tits at the feeder with the 9-year-old.",
+    ],
+)
+def test_words_with_an_ordinary_sense_are_not_refused_beside_a_child(text: str) -> None:
+    assert screen(text, today=DAY).allowed
+
+
+def test_a_bare_child_age_in_a_short_text_is_judged() -> None:
+    """"She's 15." says nothing alone; the conversation around it (which the judge sees) does."""
+    assert judged("She's 15.")
+    assert judged("I'm 13 lol")
+
+
+def test_an_age_far_from_the_request_and_a_shared_age_go_to_the_judge() -> None:
+    far = "Lucy is 12. " + "She has red hair and a cat. " * 12 + "Now describe her naked in the shower."
+    assert judged(far)
+    assert judged("The twins are 15. They both climb into his bed tonight.")
+
+
+def test_negation() -> None:
+    assert screen("Nobody here is underage. All adults, all horny.", today=DAY).allowed
+    assert refused("Not a loli, promise. Now get on the bed.", "minor_term")
+
+
+def test_words_that_count_only_in_some_languages() -> None:
+    """"kind" is a child in German, a sort in English."""
+    assert "minor_word" not in screen("Be kind to her; she's 25 and wants to fuck all night.", today=DAY).signals
+    assert "minor_word" in screen("Das Kind ist allein zu Hause und er zieht es nackt aus.", today=DAY).signals
+
+
+# --- contexts ------------------------------------------------------------------------------------
+
+
+def test_characters_and_images_are_always_judged() -> None:
+    for context in ("character", "image"):
+        assert judged("A 30-year-old baker who loves flowers.", context=context)
+    assert judged("a woman in a red dress", for_image=True)
+    assert screen("A 30-year-old baker who loves flowers.", context="output", today=DAY) == ALLOW
+    assert screen("A 30-year-old baker who loves flowers.", context="chat", today=DAY) == ALLOW
+
+
+@pytest.mark.parametrize(
+    ("prompt", "rule"),
+    [
+        ("a schoolgirl on a beach", "minor_term"),
+        ("a woman in a high school classroom", "school_sexual"),
+        ("portrait, Klasse 8, Mädchen", "school_sexual"),
+        ("a girl, 13 years old, portrait", "minor_age"),
+        ("Taylor Swift in a ball gown", "real_person_image"),
+        ("deepfake of my coworker", "real_person_image"),
+    ],
+)
+def test_image_prompts_refuse_minor_coded_words_school_settings_and_real_people(prompt: str, rule: str) -> None:
+    assert refused(prompt, rule, for_image=True), screen(prompt, for_image=True, today=DAY)
+
+
+# --- languages -----------------------------------------------------------------------------------
+
+
+def test_uncovered_language_goes_to_the_judge() -> None:
+    verdict = screen("Bu gece seninle birlikte olmak istiyorum, yanıma gel ve beni öp.", today=DAY)
+    assert verdict.judge and "uncovered_language" in verdict.signals
+    assert screen("merhaba", today=DAY) == ALLOW  # too short to identify
+
+
+def test_covered_languages_are_not_uncovered() -> None:
+    for text in (
+        "Ella te besa con fuerza y te empuja hacia la cama.",
+        "Она страстно целует тебя и тянет на кровать.",
+        "彼女は情熱的にキスをして、あなたをベッドに引き寄せる。",
+        "그녀는 열정적으로 키스하며 너를 침대로 끌어당긴다.",
+    ):
+        assert "uncovered_language" not in screen(text, today=DAY).signals
+
+
+def test_language_identification_uses_only_the_bundled_model() -> None:
+    detector = langid._detector()
+    assert detector.config.model == "lite"
+    assert langid.languages("The quick brown fox jumps over the lazy dog near the river bank.")[0] >= {"en"}
+
+
+# --- robustness -----------------------------------------------------------------------------------
+
+
+def test_any_mix_of_words_numbers_and_marks_is_screened_without_error() -> None:
+    """Random soups of the screen's own vocabulary, numbers and punctuation (a fixed seed): every
+    one gets a verdict, never an exception (an IndexError at a text's last token was one)."""
+    import random
+
+    from bot.safety import lexicon, sexual
+
+    rng = random.Random(9)
+    vocab = [*lexicon.AGE_UNIT, *lexicon.AGE_KEY, *lexicon.COPULA, *lexicon.SCHOOL_NUMBER_AFTER,
+             *lexicon.SCHOOL_NUMBER_BEFORE, *lexicon.BIRTH, *lexicon.UNDER, *lexicon.MINOR[:40], *sexual.STRONG[:40],
+             "second", "fifteenth", "XIV", "15", "2011", "1️⃣", "e", "º", "th", ".", ",", ":", "(", ")", "-", "'",
+             "歳", "十五", "살", "열다섯", "l0l1", "k i d", "\u202e", "🍆"]
+    for _ in range(3_000):
+        words = [rng.choice(vocab) for _ in range(rng.randint(1, 8))]
+        text = rng.choice([" ", "", "-", "."]).join(words)
+        for context in ("chat", "image"):
+            verdict = screen(text, context=context, today=DAY)
+            assert verdict.allowed or verdict.rule
+
+
+# --- structure: linear time and one way down ---------------------------------------------------------
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+def test_no_regular_expression_engine_reads_user_text() -> None:
+    """Linear time by construction: no backtracking engine in the screen at all; words are found
+    by one Aho-Corasick automaton, tokens by str methods, numbers by a loop over tokens."""
+    for path in SAFETY_DIR.glob("*.py"):
+        imported = _imports(path)
+        assert not {"re", "regex", "re2", "fnmatch"} & set(imported), path.name
+    assert "ahocorasick" in _imports(SAFETY_DIR / "scan.py")
+
+
+def test_the_screen_imports_nothing_above_it() -> None:
+    for path in SAFETY_DIR.glob("*.py"):
+        for name in _imports(path):
+            assert not name.startswith("bot.") or name.startswith("bot.safety"), (path.name, name)
+            assert name not in ("bot", "cogs"), (path.name, name)
+
+
+def test_the_negative_prompt_terms_have_one_home() -> None:
+    from bot.images import compose
+
+    assert compose.MINOR_NEGATIVE_TERMS is safety.MINOR_NEGATIVE_TERMS
+    assert "MINOR_NEGATIVE_TERMS =" not in Path(compose.__file__).read_text(encoding="utf-8")
