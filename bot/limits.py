@@ -9,9 +9,11 @@ that moment, so simultaneous requests cannot all pass a check made before any of
 ends the work (`done`), or, if Venice never answered, takes the reservation back: a failure uses
 up nothing. A refusal says which limit and when it resets.
 
-Cost on the hot path: acquire = settings read (skipped when the caller passes `config`) + lock +
-INSERT … SELECT; record = one UPDATE; release = one UPDATE or DELETE (5 statements, 4 with
-`config`). Only a refusal runs one more SELECT, to say which limit it was.
+Cost on the hot path: acquire = settings read (skipped when the caller passes `config`, or cached
+by the settings store) + lock + INSERT … SELECT; record = one UPDATE; release = one UPDATE or
+DELETE (5 statements, 4 with `config`). A caller whose last call is followed at once by its release
+(a chat turn) records it `at_release`: the booking then rides on the release's UPDATE (3). Only a
+refusal runs one more SELECT, to say which limit it was.
 
 Concurrency counts `reserved`/`running` rows whose owner process is alive (`bot.store.processes`),
 so a crashed process's slots free once its lease runs out (within 45 s); rows without an owner
@@ -115,9 +117,10 @@ class Limits:
         self.sessions = sessions
         self.settings = settings
         self.owner = owner
-        # Tickets this process holds: lease id -> recorded yet. `record` without a ticket books
-        # onto the ticket acquired in the same task (the chat engine books what the cog acquired).
-        self._open: dict[int, bool] = {}
+        # Tickets this process holds: lease id -> recorded yet (True, False, or the usage values
+        # `release` books, see `record(at_release=)`). `record` without a ticket books onto the
+        # ticket acquired in the same task (the chat engine books what the cog acquired).
+        self._open: dict[int, bool | dict[str, Any]] = {}
         self._current: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar(
             f"limits-ticket-{id(self)}", default=None)
         # SQLite has one writer: acquisitions of this process take turns here instead of spinning
@@ -154,14 +157,27 @@ class Limits:
     async def record(
         self, *, user_id: int, guild_id: int | None, kind: str,
         prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0, ticket: Ticket | None = None,
+        at_release: bool = False,
     ) -> None:
         """Book one billed Venice call: onto its reservation (`ticket`, or the one this task
-        acquired for the same user and kind), else as a call of its own (summaries, scenes)."""
+        acquired for the same user and kind), else as a call of its own (summaries, scenes).
+
+        `at_release`: the reservation's call is over and `release` follows (a chat turn): the
+        booking is written by `release`, in the UPDATE that ends the work, instead of now. Until
+        then the reservation counts at its estimate; if the process dies first, it stays booked
+        at the estimate (as an unrecorded reservation does).
+        """
         ticket = ticket or self._current.get()
         values = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "cost_usd": cost_usd}
+        onto_reservation = (ticket is not None and ticket.user_id == user_id and ticket.kind == kind
+                            and self._open.get(ticket.lease_id) is False)
+        if at_release and onto_reservation:
+            assert ticket is not None
+            self._open[ticket.lease_id] = {"user_id": user_id, "guild_id": guild_id, "kind": kind, **values}
+            return
         async with self.sessions.begin() as session:
-            if (ticket is not None and ticket.user_id == user_id and ticket.kind == kind
-                    and self._open.get(ticket.lease_id) is False):
+            if onto_reservation:
+                assert ticket is not None
                 self._open[ticket.lease_id] = True
                 result = await session.execute(
                     update(Usage).where(Usage.id == ticket.lease_id).values(state=RUNNING, **values))
@@ -179,8 +195,15 @@ class Limits:
         # Shielded: a cancelled task (shutdown, the user's stop) must still give its slot back.
         await asyncio.shield(self._release(ticket.lease_id, recorded))
 
-    async def _release(self, lease_id: int, recorded: bool | None) -> None:
+    async def _release(self, lease_id: int, recorded: bool | dict[str, Any] | None) -> None:
         async with self.sessions.begin() as session:
+            if isinstance(recorded, dict):  # booked at release: the call's usage and the end, one UPDATE
+                values = {k: recorded[k] for k in ("prompt_tokens", "completion_tokens", "cost_usd")}
+                result = await session.execute(update(Usage).where(Usage.id == lease_id, Usage.state == RESERVED)
+                                               .values(state=DONE, **values))
+                if not result.rowcount:  # type: ignore[attr-defined]  # the reservation is gone: book it anew
+                    session.add(Usage(state=DONE, **recorded))
+                return
             if recorded is not True:
                 await session.execute(delete(Usage).where(Usage.id == lease_id, Usage.state == RESERVED))
             if recorded is not False:

@@ -276,6 +276,7 @@ class Generator:
             prompt_tokens=end.usage.prompt_tokens if end and end.usage else prompt.estimated_tokens,
             completion_tokens=end.usage.completion_tokens if end and end.usage else estimate(text),
             cost_usd=(end.cost.usd or 0.0) if end and end.cost else 0.0,
+            at_release=True,  # the turn releases its reservation next: one UPDATE books and ends it
         )
 
 

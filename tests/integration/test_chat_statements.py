@@ -26,8 +26,9 @@ WHERE = Where(7, 1, 500, "chat", user_name="Kim")
 # and its user turn, 1 UPDATE of the conversation's lore state (timed lore effects, chat variables)
 CHAT_BUDGET = 6
 # the lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) · INSERT … SELECT of the
-# reservation · the usage recorded · the work released (settings come from the settings cache)
-LIMITS_BUDGET = 4
+# reservation · one UPDATE that books what Venice reported and ends the work (settings come from
+# the settings cache)
+LIMITS_BUDGET = 3
 LIMITS_TABLES = ("usage",)
 LIMITS_LOCKS = ("BEGIN IMMEDIATE", "SELECT pg_advisory_xact_lock")
 

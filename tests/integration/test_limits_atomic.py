@@ -177,3 +177,48 @@ async def test_acquire_record_release_take_five_statements(two) -> None:
         event.remove(first.engine.sync_engine, "before_cursor_execute", count)
     # settings read, lock (BEGIN IMMEDIATE on SQLite), INSERT … SELECT; one UPDATE; one UPDATE.
     assert (acquired, recorded, released) == (3, 1, 1), statements
+
+
+async def test_a_booking_at_release_ends_the_work_and_books_the_call_in_one_statement(two) -> None:
+    first, _ = two
+    ticket = await first.limits.acquire(user_id=USER, guild_id=GUILD, channel_id=CHANNEL, kind="chat")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(first.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await first.limits.record(user_id=USER, guild_id=GUILD, kind="chat", cost_usd=0.003, prompt_tokens=7,
+                                  at_release=True)
+        recorded = len(statements)
+        await first.limits.release(ticket)
+    finally:
+        event.remove(first.engine.sync_engine, "before_cursor_execute", count)
+    assert (recorded, len(statements)) == (0, 1), statements
+    async with first.sessions() as s:
+        rows = (await s.execute(select(Usage.cost_usd, Usage.prompt_tokens, Usage.state))).all()
+    assert rows == [(0.003, 7, "done")]  # the reservation became the booked call
+
+
+async def test_a_booking_at_release_is_kept_when_the_reservation_is_gone(two) -> None:
+    first, _ = two
+    ticket = await first.limits.acquire(user_id=USER, guild_id=GUILD, channel_id=CHANNEL, kind="chat")
+    await first.limits.record(user_id=USER, guild_id=GUILD, kind="chat", cost_usd=0.003, at_release=True)
+    async with first.sessions.begin() as s:  # swept while the turn was finishing
+        await s.execute(Usage.__table__.delete())
+    await first.limits.release(ticket)
+    async with first.sessions() as s:
+        rows = (await s.execute(select(Usage.user_id, Usage.kind, Usage.cost_usd, Usage.state))).all()
+    assert rows == [(USER, "chat", 0.003, "done")]
+
+
+async def test_a_second_call_after_a_booking_at_release_is_booked_on_its_own(two) -> None:
+    first, _ = two
+    ticket = await first.limits.acquire(user_id=USER, guild_id=GUILD, channel_id=CHANNEL, kind="chat")
+    await first.limits.record(user_id=USER, guild_id=GUILD, kind="chat", cost_usd=0.003, at_release=True)
+    await first.limits.record(user_id=USER, guild_id=GUILD, kind="chat", cost_usd=0.001)  # a summary
+    await first.limits.release(ticket)
+    async with first.sessions() as s:
+        rows = sorted((await s.execute(select(Usage.cost_usd, Usage.state))).all())
+    assert rows == [(0.001, "done"), (0.003, "done")]
