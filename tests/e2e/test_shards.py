@@ -178,8 +178,15 @@ async def test_a_regenerate_in_flight_on_one_shard_survives_the_other_shards_res
         channel["id"], lambda m: m["id"] == reply["id"] and is_reply_with(SECOND)(m)
         and any(c.startswith("chat:prev:") for c in custom_ids(m)), "the regenerated reply", timeout=30)
     assert "2/2" in json.dumps(swiped["components"])
-    [(swipes,)] = await shards.sql("SELECT swipes FROM messages WHERE role = 'assistant'")
-    assert (json.loads(swipes) if isinstance(swipes, str) else swipes) == [FIRST, SECOND]
+
+    async def stored_swipes() -> list[str]:
+        [(swipes,)] = await shards.sql("SELECT swipes FROM messages WHERE role = 'assistant'")
+        return json.loads(swipes) if isinstance(swipes, str) else swipes
+
+    # The reply is stored right after its last Discord write (which gives the ids it stores).
+    async with asyncio.timeout(10):
+        while await stored_swipes() != [FIRST, SECOND]:  # noqa: ASYNC110 (polls another process's write)
+            await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("command", ["migrate", "run"])
