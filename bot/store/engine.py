@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -9,16 +10,35 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import sqlite_path
 
+WAL_WAIT = 0.05
+WAL_TRIES = 100  # × WAL_WAIT: how long a new database's switch to WAL may wait for another process
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite and are set per connection. WAL lets readers and one
     # writer work at once; NORMAL sync is durable across application crashes in WAL mode.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    _use_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL once (it stays so). Two processes opening a new database together
+    both try; SQLite answers the loser "database is locked" at once, without waiting in the busy
+    handler, so it retries briefly (only ever on a file that is not WAL yet)."""
+    for attempt in range(WAL_TRIES):
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if str(cursor.fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError, however its adapter wraps it
+            if "locked" not in str(exc) or attempt == WAL_TRIES - 1:
+                raise
+            time.sleep(WAL_WAIT)  # a connect callback is synchronous; this happens once per new file
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
