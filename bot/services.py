@@ -23,6 +23,7 @@ from bot.images.service import ImageService
 from bot.images.shared_queue import SharedImageQueue
 from bot.limits import Limits
 from bot.offload import Offload
+from bot.policy import ContentPolicy
 from bot.settings import SettingsStore
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.processes import Process
@@ -47,6 +48,7 @@ class Services:
     settings: SettingsStore
     limits: Limits
     offload: Offload  # worker processes and threads for CPU-heavy work, off the event loop
+    policy: ContentPolicy  # both stages of the content screen (DESIGN §5): every input and output
     process: Process  # this process in the database: owner of work in flight, periodic-job claims
     characters: CharacterService
     chat: ChatService
@@ -79,6 +81,7 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
                                      shard_count=env.shard_count)
     process.start()
     limits = Limits(sessions, settings, owner=process)
+    policy = ContentPolicy(sessions, venice, env)
     characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
                        screen=ChatScreen(sessions=sessions), process=process, clock=clock)
@@ -86,7 +89,7 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
                           queue=SharedImageQueue(sessions, owner=process), offload=offload)
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,
-        offload=offload, process=process, characters=characters, chat=chat, images=images,
+        offload=offload, policy=policy, process=process, characters=characters, chat=chat, images=images,
         personas=PersonaPoster(client) if client is not None else None, router=ComponentRouter(sessions=sessions),
     )
 
