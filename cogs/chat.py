@@ -33,6 +33,7 @@ from bot.ui.names import shown
 from bot.ui.personas import PersonaPoster
 from bot.ui.places import where_of_channel, where_of_interaction, where_of_message
 from cogs.chat_admin import ConversationCog
+from cogs.chat_scene import SceneCog
 
 __all__ = ["DM_LOCKED", "DM_OFF", "EDIT_REFUSED", "EMPTY", "TOO_LONG", "UNREADABLE", "Chat", "plain_text"]
 
@@ -108,7 +109,8 @@ class Chat(commands.Cog):
         # The acknowledgement shows what was said once it passed the screen; the character answers below.
         echo = Echo(interaction, message.strip(), where.user_name)
         try:
-            await self.chat.take_turn(where, message, self.reply(interaction.channel, acknowledge=echo, typing=True))
+            await self.chat.take_turn(where, message, self.reply(interaction.channel, acknowledge=echo, typing=True),
+                                      more=lambda: self.reply(interaction.channel, typing=True))
         except LimitReached:
             await echo.withdraw()  # the limit is said privately; the channel keeps no echo without an answer
             raise
@@ -198,8 +200,11 @@ class Chat(commands.Cog):
         async def acknowledge() -> int:
             return message.id  # the person's own message shows their words
 
+        ref = message.reference
+        replying_to = ref.message_id if ref is not None and ref.type is discord.MessageReferenceType.reply else None
         await self.chat.take_turn(where_of_message(message, "chat"), text,
-                                  self.reply(message.channel, acknowledge=acknowledge, typing=True))
+                                  self.reply(message.channel, acknowledge=acknowledge, typing=True),
+                                  more=lambda: self.reply(message.channel, typing=True), replying_to=replying_to)
 
     def _content_hidden(self, message: discord.Message) -> bool:
         """Without the Message Content intent Discord blanks a guild message that does not mention us."""
@@ -266,3 +271,4 @@ async def setup(bot: commands.Bot) -> None:
     cog.controls.register(services.router)
     await bot.add_cog(cog)
     await bot.add_cog(ConversationCog(bot, services.chat))
+    await bot.add_cog(SceneCog(bot, chat=services.chat, characters=services.characters))

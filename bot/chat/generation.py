@@ -106,18 +106,20 @@ class Generator:
     async def run(
         self, *, scene: Scene, where: Where, reply: TurnRow, prompt: Prompt, renderer: Renderer, gate: OutputGate,
         existing: str = "", clearing: asyncio.Task[int | None] | None = None, new_turn: bool = False,
+        stop: list[str] | None = None,
     ) -> Outcome:
         """Stream Venice into `renderer`, then store the result. Never raises for Venice failures.
 
         `clearing` is the input check of a new turn (`new_turn`): what it raises (a refusal) is
-        raised here, after the turn's rows are discarded; nothing of the reply was shown.
+        raised here, after the turn's rows are discarded; nothing of the reply was shown. `stop`:
+        stop sequences (a group scene stops at the other speakers' names).
         """
         task = asyncio.current_task()
         assert task is not None
         self._running[reply.id] = task
         out = _Streamed(existing)
         try:
-            await self._stream(scene, where, reply, prompt, renderer, gate, task, out, clearing)
+            await self._stream(scene, where, reply, prompt, renderer, gate, task, out, clearing, stop)
         except BaseException:
             if clearing is not None and not clearing.done():
                 clearing.cancel()
@@ -134,6 +136,7 @@ class Generator:
     async def _stream(
         self, scene: Scene, where: Where, reply: TurnRow, prompt: Prompt, renderer: Renderer, gate: OutputGate,
         task: asyncio.Task[object], out: _Streamed, clearing: asyncio.Task[int | None] | None,
+        stop: list[str] | None = None,
     ) -> None:
         cleared = clearing is None
         if clearing is not None:
@@ -141,7 +144,7 @@ class Generator:
         try:
             async with contextlib.aclosing(self.venice.chat_stream(
                 prompt.messages, model=scene.model, max_tokens=scene.reply_tokens,
-                character_slug=scene.character.venice_slug,
+                character_slug=scene.character.venice_slug, stop=stop or None,
             )) as events:
                 while True:
                     if reply.id in self._stop_asked:
@@ -262,7 +265,8 @@ class Generator:
 
     @staticmethod
     def controls(settled: rules.Settled, reply: TurnRow, scene: Scene) -> Controls:
-        return Controls(reply.id, settled.swipe_index, len(settled.swipes), latest=True, pictures=scene.images)
+        return Controls(reply.id, settled.swipe_index, len(settled.swipes), latest=True, pictures=scene.images,
+                        cast=scene.cast)
 
     async def _record(self, scene: Scene, where: Where, prompt: Prompt, text: str, end: StreamEnd | None) -> None:
         if end is not None and end.usage is not None:

@@ -39,7 +39,8 @@ class Controls:
 
     While it is being written (`streaming`) only "stop"; then swipes (when there are several),
     regenerate and continue on the latest reply, edit, picture (when the channel allows images)
-    and delete.
+    and delete. In a group scene the latest reply also carries "who answers next" (one choice per
+    member of `cast`, (reference, name) in cast order) and "⏭ Next".
     """
 
     reply_id: int
@@ -48,6 +49,7 @@ class Controls:
     latest: bool = True
     pictures: bool = False
     streaming: bool = False
+    cast: tuple[tuple[str, str], ...] = ()
 
 
 class Renderer(Protocol):

@@ -38,6 +38,7 @@ class Scene:
     reply_tokens: int
     personas: bool  # post as the character through a webhook
     images: bool = True  # the channel allows pictures (the "picture this" button)
+    cast: tuple[tuple[str, str], ...] = ()  # a group scene's members (ref, name): the reply's scene controls
 
     @property
     def look(self) -> Look:

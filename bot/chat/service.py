@@ -12,15 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.characters.lore_state import LoreState
 from bot.characters.service import CharacterService
-from bot.chat import pictures, rules
+from bot.chat import cast_prompt, pictures, rules, scene_cast, speakers
 from bot.chat.generation import WITHHELD, Generator, Outcome, OutputGate
 from bot.chat.personas import Personas
 from bot.chat.prompt import (
@@ -32,13 +33,15 @@ from bot.chat.prompt import (
 )
 from bot.chat.queue import ChannelQueue
 from bot.chat.render import Controls, Renderer
+from bot.chat.scene_cast import SceneCast, Staged
 from bot.chat.scenes import Scene, Scenes
 from bot.chat.screening import ChatScreen
 from bot.chat.summaries import fold_summary
 from bot.chat.tokens import TokenCalibrator
 from bot.errors import LimitReached, UserError
-from bot.limits import Limits
-from bot.settings import SettingsStore
+from bot.limits import LIMIT_KEYS, Limits
+from bot.settings import Resolved, SettingsStore
+from bot.store import cast
 from bot.store.conversations import Conversations, TurnRow
 from bot.store.models import Conversation
 from bot.store.processes import Process
@@ -54,6 +57,17 @@ MAX_INPUT = 4000
 EMPTY_INPUT = "Say something, and I'll answer."
 TOO_LONG = f"That message is too long for me: please keep it under {MAX_INPUT:,} characters."
 DEFAULT_CONTEXT = 32_000
+
+
+@dataclass(slots=True)
+class _Played:
+    """The first reply to a person's words, and who else answers them (a group scene)."""
+
+    outcome: Outcome
+    scene: Scene | None = None
+    staged: Staged | None = None
+    user: TurnRow | None = None
+    more: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,9 @@ class ChatService:
         self.queue = ChannelQueue()
         self.generator = Generator(venice=venice, limits=limits, conversations=self.conversations)
         self.personas = Personas(sessions=sessions, clock=clock)
+        self.cast = SceneCast(sessions=sessions, characters=characters)
+        self.rng = random.Random()  # who speaks next in natural mode (tests seed it)
+        self.chain_limit = speakers.DEFAULT_CHAIN_LIMIT
 
     # -- who is speaking ------------------------------------------------------------------------
 
@@ -109,8 +126,15 @@ class ChatService:
 
     # -- a turn -----------------------------------------------------------------------------------
 
-    async def take_turn(self, where: Where, text: str, renderer: Renderer) -> Outcome:
+    async def take_turn(self, where: Where, text: str, renderer: Renderer, *,
+                        more: Callable[[], Renderer] | None = None, replying_to: int | None = None) -> Outcome:
         """Answer what someone said: screened beside the generation, limited, streamed, stored.
+
+        In a group scene several characters may answer (several named, *everyone* mode): each
+        further reply is shown through a renderer from `more` (default: `renderer` again), one after
+        another in the channel's line, each screened and counted against the person's quota like a
+        turn of its own. `replying_to` is the Discord message the words reply to (that character
+        answers when nobody is named).
 
         Raises UserError (empty, too long), LimitReached, or Refused (the words broke the policy;
         nothing of a reply was shown and the turn is not kept).
@@ -139,37 +163,263 @@ class ChatService:
         except BaseException:
             spot.leave()
             raise
+        released = False
         try:
             async with spot:
-                return await self._turn(where, text, renderer, clearing)
+                try:
+                    played = await self._turn(where, text, renderer, clearing, replying_to)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await renderer.close()
+                    released = True
+                    await self.limits.release(lease)
+                if played.more:  # the others the words ask for, still in this turn's place in line
+                    await self._more_replies(where, played, more or (lambda: renderer))
+                return played.outcome
         finally:
-            with contextlib.suppress(Exception):
-                await renderer.close()
-            await self.limits.release(lease)
+            if not released:
+                with contextlib.suppress(Exception):
+                    await renderer.close()
+                await self.limits.release(lease)
 
     async def _clear(self, text: str, where: Where, renderer: Renderer) -> int | None:
         await self.screen.check_input(text, where)
         return await renderer.cleared()
 
-    async def _turn(self, where: Where, text: str, renderer: Renderer,
-                    clearing: asyncio.Task[int | None]) -> Outcome:
+    async def _turn(self, where: Where, text: str, renderer: Renderer, clearing: asyncio.Task[int | None],
+                    replying_to: int | None = None) -> _Played:
         if clearing.done():
             clearing.result()  # refused while waiting in line: raise it before anything is stored
         scene = await self.scenes.of(where)
         assert scene is not None
-        await renderer.prepare(scene.look, [])
+        conv = scene.conversation
+        staged = await self.cast.stage(conv.id, where)
+        refs: list[str] = []
+        if staged is not None:
+            refs = await self._who_answers(staged, text, replying_to)
+            if not refs:
+                return await self._unanswered(where, scene, text, clearing)
+        speaking = staged.speaking(scene, refs[0]) if staged is not None else scene
+        await renderer.prepare(speaking.look, [])
+        user, reply = await self.conversations.begin(
+            conv.id, author_id=where.user_id, author_name=where.user_name, content=text, model=scene.model,
+        )
+        if staged is not None:
+            await cast.record_reply(self.sessions, conv.id, reply_id=reply.id, ref=refs[0], answers_user=True)
+        turns = await self.conversations.window(conv, before_id=user.id)
+        turns.append(user)
+        prompt, stop = await self._prompt(speaking, staged, refs[0] if refs else None, where, turns)
+        outcome = await self.generator.run(scene=speaking, where=where, reply=reply, prompt=prompt, renderer=renderer,
+                                           gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True,
+                                           stop=stop)
+        outcome = await self._tidy(outcome, speaking, where, renderer)
+        await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
+                           turns=turns, dropped=prompt.dropped_turns, where=where)
+        if staged is None or outcome.status == "failed":
+            return _Played(outcome)
+        return _Played(outcome, scene, staged, user, refs[1:])
+
+    # -- group scenes -----------------------------------------------------------------------------
+
+    async def _who_answers(self, staged: Staged, text: str, replying_to: int | None) -> list[str]:
+        replied_ref = None
+        if replying_to is not None:
+            replied = await self.conversations.by_discord_id(replying_to)
+            if replied is not None and replied.role == "assistant":
+                replied_ref = await cast.speaker_of(self.sessions, replied.id)
+        view = staged.view
+        refs = speakers.answer_user(text, staged.members, view.mode, speakers.order_of(view), self.rng,
+                                    replied_to=replied_ref)
+        if not refs and view.mode == "manual" and view.last_speaker is None:
+            refs = [speakers.round_robin(staged.members, view.last_position)]  # nothing to pick under yet
+        return refs
+
+    async def _unanswered(self, where: Where, scene: Scene, text: str, clearing: asyncio.Task[int | None]) -> _Played:
+        """Manual mode, nobody named: the words join the story; the "who answers" select picks."""
         conv = scene.conversation
         user, reply = await self.conversations.begin(
             conv.id, author_id=where.user_id, author_name=where.user_name, content=text, model=scene.model,
         )
-        turns = await self.conversations.window(conv, before_id=user.id)
-        turns.append(user)
-        prompt = await self.prompt_for(scene, where, turns)
-        outcome = await self.generator.run(scene=scene, where=where, reply=reply, prompt=prompt, renderer=renderer,
-                                           gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True)
-        await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
-                           turns=turns, dropped=prompt.dropped_turns, where=where)
-        return outcome
+        await self.conversations.discard(reply.id)
+        try:
+            origin = await clearing
+        except BaseException:
+            await asyncio.shield(self.conversations.discard(user.id))
+            raise
+        if origin is not None:
+            assert where.channel_id is not None
+            await self.conversations.link(where.channel_id, [(origin, user.id)])
+        await cast.settle_words(self.sessions, user.id)
+        return _Played(Outcome(user, "", "unanswered", "Pick who answers with the select under the latest reply."))
+
+    async def _more_replies(self, where: Where, played: _Played, renderers: Callable[[], Renderer]) -> None:
+        """The other characters a person's words ask for, one after another (each one a chat turn
+        for the person's quota; the cooldown does not hold them: the person said one thing)."""
+        assert played.scene is not None and played.staged is not None and played.user is not None
+        assert where.user_id is not None
+        config = await self._followup_limits(where)
+        for ref in played.more:
+            staged = await self.cast.stage(played.scene.conversation.id, where)
+            if staged is None or not staged.has(ref):
+                continue  # left the scene meanwhile
+            try:
+                lease = await self.limits.acquire(user_id=where.user_id, guild_id=where.guild_id,
+                                                  channel_id=where.channel_id, parent_id=where.parent_id,
+                                                  kind="chat", config=config)
+            except LimitReached as exc:
+                log.info("scene replies stop in channel %s: %s", where.channel_id, exc.user_message)
+                return
+            renderer = renderers()
+            try:
+                outcome = await self._speak(where, played.scene, staged, ref, renderer, reply_to=played.user.id,
+                                            answers_user=True)
+            finally:
+                with contextlib.suppress(Exception):
+                    await renderer.close()
+                await self.limits.release(lease)
+            if outcome.status == "failed":
+                return
+
+    async def _followup_limits(self, where: Where) -> dict[str, Resolved]:
+        config = await self.limits.settings.resolve_all(guild_id=where.guild_id, channel_id=where.channel_id,
+                                                        parent_id=where.parent_id, keys=LIMIT_KEYS)
+        return {**config, "chat_cooldown": Resolved(0, "scene")}
+
+    async def _speak(self, where: Where, scene: Scene, staged: Staged, ref: str, renderer: Renderer, *,
+                     reply_to: int | None, answers_user: bool) -> Outcome:
+        """One character's reply without words of its own (the others answering, ⏭ Next, the select).
+        The caller holds the channel's turn."""
+        conv = scene.conversation
+        speaking = staged.speaking(scene, ref)
+        await renderer.prepare(speaking.look, [])
+        reply = await cast.begin_reply(self.sessions, conv.id, ref=ref, name=speaking.character.name,
+                                       reply_to=reply_to, model=scene.model, answers_user=answers_user)
+        turns = await self.conversations.window(conv, before_id=reply.id)
+        prompt, stop = await self._prompt(speaking, staged, ref, where, turns)
+        outcome = await self.generator.run(scene=speaking, where=where, reply=reply, prompt=prompt, renderer=renderer,
+                                           gate=OutputGate(self.screen, where), stop=stop)
+        return await self._tidy(outcome, speaking, where, renderer)
+
+    async def _tidy(self, outcome: Outcome, speaking: Scene, where: Where, renderer: Renderer) -> Outcome:
+        """A scene's reply without the speaker's own name in front ("Alice: …"), which models copy
+        from the named history: stored and shown without it."""
+        if not speaking.cast or outcome.reply.status not in ("complete", "cut"):
+            return outcome
+        text = cast_prompt.strip_speaker_prefix(outcome.reply.content, speaking.character.name)
+        if text == outcome.reply.content or not text.strip():
+            return outcome
+        stored = await self.conversations.edit_content(outcome.reply.id, text)
+        if stored is None:
+            return outcome
+        await self._show(where, speaking.conversation, stored, text, renderer, latest=True, scene=speaking)
+        return Outcome(stored, text, outcome.status, outcome.note, outcome.notice, outcome.withheld)
+
+    async def scene_next(self, where: Where, reply_id: int, renderer: Renderer, *, ref: str | None = None) -> Outcome:
+        """⏭ Next (`ref` None: the mode picks) or the "who answers" select (`ref`): a character
+        speaks without new words, within the cap on characters answering each other."""
+        where = await self.speaker(where)
+        reply, conv = await self._access(where, reply_id)
+        staged = await self.cast.stage(conv.id, where)
+        scene_cast.check_pick(staged, ref)
+        assert staged is not None and where.user_id is not None
+        await self._require_newest(reply, conv)
+        lease = await self.limits.acquire(user_id=where.user_id, guild_id=where.guild_id,
+                                          channel_id=where.channel_id, parent_id=where.parent_id, kind="chat")
+        claimed = False
+        try:
+            await renderer.cleared()
+            async with self._turn_of(conv):
+                await self._require_newest(reply, conv)
+                staged = await self.cast.stage(conv.id, where)
+                scene_cast.check_pick(staged, ref)
+                assert staged is not None
+                asked = await self.conversations.latest_user_id(conv.id)
+                answers_user = asked is not None and asked > reply.id  # manual mode: words nobody answered yet
+                if not answers_user:
+                    if not await cast.claim_chain(self.sessions, conv.id, self.chain_limit):
+                        raise UserError(scene_cast.CHAIN_CAPPED)
+                    claimed = True
+                view = staged.view
+                if ref is None:
+                    order = speakers.order_of(view)
+                    order = speakers.Order(order.last_speaker, order.last_position, 0)  # the claim was the check
+                    ref = speakers.next_speaker(staged.members, view.mode, order, self.rng,
+                                                last_reply=reply.content, limit=self.chain_limit
+                                                ) or staged.members[0].ref
+                scene = await self.scenes.of_conversation(conv, where)
+                outcome = await self._speak(where, scene, staged, ref, renderer,
+                                            reply_to=asked if answers_user else None, answers_user=answers_user)
+                if claimed and outcome.status == "failed" and not outcome.text:
+                    await cast.release_chain(self.sessions, conv.id)  # nothing was said: the claim is given back
+                return outcome
+        finally:
+            with contextlib.suppress(Exception):
+                await renderer.close()
+            await self.limits.release(lease)
+
+    async def scene_add(self, where: Where, ref: str, character_name: str) -> cast.Added:
+        """A character (already chosen and checked as `/character set` does) joins the channel's scene.
+
+        The conversation's own character joins first when the cast is still empty."""
+        assert where.channel_id is not None
+        async with self.queue.turn(where.channel_id):
+            scene = await self.scenes.of(where)
+            assert scene is not None
+            conv = scene.conversation
+            founder = (conv.character_ref, conv.character_name or scene.character.name)
+            problem = scene_cast.join_problem(await cast.load(self.sessions, conv.id), founder=founder, ref=ref,
+                                              name=character_name)
+            if problem is not None:
+                raise UserError(problem)
+            return await cast.add(self.sessions, conv.id, ref=ref, name=character_name, added_by=where.user_id,
+                                  founder=founder)
+
+    async def scene_remove(self, where: Where, ref: str) -> bool:
+        """A character leaves the channel's scene (False: it was not in it)."""
+        assert where.channel_id is not None
+        async with self.queue.turn(where.channel_id):
+            conv = await self.scenes.active(where.channel_id)
+            if conv is None:
+                return False
+            return await cast.remove(self.sessions, conv.id, ref)
+
+    async def scene_mode(self, where: Where, mode: str) -> None:
+        """How the channel's scene picks who answers."""
+        if mode not in cast.MODES:
+            raise UserError("Pick natural, round robin, everyone or manual.")
+        assert where.channel_id is not None
+        async with self.queue.turn(where.channel_id):
+            scene = await self.scenes.of(where)
+            assert scene is not None
+            view = await cast.load(self.sessions, scene.conversation.id)
+            if view is None or not view.members:
+                raise UserError(scene_cast.NO_CAST)
+            await cast.set_mode(self.sessions, scene.conversation.id, mode)
+
+    async def scene_view(self, where: Where) -> cast.CastView | None:
+        """The channel's cast as stored (None: no scene here)."""
+        assert where.channel_id is not None
+        conv = await self.scenes.active(where.channel_id)
+        return await cast.load(self.sessions, conv.id) if conv is not None else None
+
+    async def _prompt(self, scene: Scene, staged: Staged | None, ref: str | None, where: Where, turns: list[TurnRow],
+                      *, continue_text: str | None = None) -> tuple[Prompt, list[str] | None]:
+        """The prompt (and stop sequences) for the scene's character, or a group scene's speaker."""
+        if staged is None or ref is None or not staged.has(ref):
+            return await self.prompt_for(scene, where, turns, continue_text=continue_text), None
+        inp = await self._prompt_input(scene, where, turns, continue_text=continue_text)
+        out = cast_prompt.build_cast_prompt(inp, others=staged.others(ref))
+        return out.prompt, out.stop
+
+    async def _speaking_scene(self, conv: Conversation, where: Where, reply_id: int
+                              ) -> tuple[Scene, Staged | None, str | None]:
+        """The scene a stored reply is shown and regenerated in: its speaker's, in a group scene."""
+        scene = await self.scenes.of_conversation(conv, where)
+        staged = await self.cast.stage(conv.id, where)
+        ref = await cast.speaker_of(self.sessions, reply_id) if staged is not None else None
+        if staged is None or ref is None or not staged.has(ref):
+            return scene, None, None
+        return staged.speaking(scene, ref), staged, ref
 
     # -- the controls under a reply ---------------------------------------------------------------
 
@@ -195,19 +445,22 @@ class ChatService:
             async with self._turn_of(conv):
                 await self._require_latest(reply, conv)
                 fresh = await self._fresh(reply.id)
-                scene = await self.scenes.of_conversation(conv, where)
+                scene, staged, ref = await self._speaking_scene(conv, where, fresh.id)
+                scene = await self._latest_controls(scene, conv, fresh.id)
                 await renderer.prepare(scene.look, fresh.discord_ids)
                 turns = await self.conversations.window(conv, before_id=fresh.id)
                 if continuing:
                     await self.conversations.mark_streaming(fresh.id)
-                    prompt = await self.prompt_for(scene, where, turns, continue_text=fresh.content)
-                    return await self.generator.run(scene=scene, where=where, reply=fresh, prompt=prompt,
-                                                    renderer=renderer, gate=OutputGate(self.screen, where),
-                                                    existing=fresh.content)
+                    prompt, stop = await self._prompt(scene, staged, ref, where, turns, continue_text=fresh.content)
+                    outcome = await self.generator.run(scene=scene, where=where, reply=fresh, prompt=prompt,
+                                                       renderer=renderer, gate=OutputGate(self.screen, where),
+                                                       existing=fresh.content, stop=stop)
+                    return outcome
                 swiping = await self.conversations.begin_swipe(fresh.id)
-                prompt = await self.prompt_for(scene, where, turns)
-                return await self.generator.run(scene=scene, where=where, reply=swiping, prompt=prompt,
-                                                renderer=renderer, gate=OutputGate(self.screen, where))
+                prompt, stop = await self._prompt(scene, staged, ref, where, turns)
+                outcome = await self.generator.run(scene=scene, where=where, reply=swiping, prompt=prompt,
+                                                   renderer=renderer, gate=OutputGate(self.screen, where), stop=stop)
+                return await self._tidy(outcome, scene, where, renderer)
         finally:
             with contextlib.suppress(Exception):
                 await renderer.close()
@@ -222,7 +475,9 @@ class ChatService:
             await self._require_latest(reply, conv)
             fresh = await self._fresh(reply.id)
             updated = await self.conversations.set_swipe(fresh.id, fresh.swipe_index + step) or fresh
-            await self._show(where, conv, updated, updated.content, renderer, latest=True)
+            scene, _staged, _ref = await self._speaking_scene(conv, where, fresh.id)
+            scene = await self._latest_controls(scene, conv, fresh.id)
+            await self._show(where, conv, updated, updated.content, renderer, latest=True, scene=scene)
             return updated
 
     async def reply_to_edit(self, where: Where, reply_id: int) -> TurnRow:
@@ -248,8 +503,10 @@ class ChatService:
             updated = await self.conversations.edit_content(reply.id, text)
             if updated is None:
                 raise UserError(rules.GONE)
-            latest = not conv.archived and await self.conversations.latest_reply_id(conv.id) == reply.id
-            await self._show(where, conv, updated, updated.content, renderer, latest=latest)
+            latest = not conv.archived and await self._in_latest_round(conv, reply.id)
+            scene, _staged, _ref = await self._speaking_scene(conv, where, reply.id)
+            scene = await self._latest_controls(scene, conv, reply.id)
+            await self._show(where, conv, updated, updated.content, renderer, latest=latest, scene=scene)
             return updated
 
     async def delete_reply(self, where: Where, reply_id: int, renderer: Renderer) -> Deleted:
@@ -259,12 +516,14 @@ class ChatService:
         await renderer.cleared()
         async with self._turn_of(conv):
             fresh = await self._fresh(reply.id)
+            scene, _staged, _ref = await self._speaking_scene(conv, where, fresh.id)
             await self.conversations.delete_turn(fresh.id)
-            scene = await self.scenes.of_conversation(conv, where)
             await renderer.prepare(scene.look, fresh.discord_ids)
             await renderer.remove()
             asked = await self.conversations.turn(fresh.reply_to) if fresh.reply_to is not None else None
-            return Deleted(fresh, list(asked.discord_ids) if asked is not None else [])
+            # In a scene the words stay while another character's reply still answers them.
+            gone = asked is not None and asked.status == "deleted"
+            return Deleted(fresh, list(asked.discord_ids) if gone and asked is not None else [])
 
     async def stop(self, where: Where, reply_id: int, renderer: Renderer) -> bool:
         """Stop a streaming reply (True). A reply left streaming by a crash gets its controls back."""
@@ -274,8 +533,11 @@ class ChatService:
             return True
         async with self._turn_of(conv):
             fresh = await self._fresh(reply.id)
-            latest = not conv.archived and await self.conversations.latest_reply_id(conv.id) == reply.id
-            await self._show(where, conv, fresh, fresh.content or "*(interrupted)*", renderer, latest=latest)
+            latest = not conv.archived and await self._in_latest_round(conv, reply.id)
+            scene, _staged, _ref = await self._speaking_scene(conv, where, fresh.id)
+            scene = await self._latest_controls(scene, conv, fresh.id)
+            await self._show(where, conv, fresh, fresh.content or "*(interrupted)*", renderer, latest=latest,
+                             scene=scene)
         return False
 
     async def describe_scene(self, where: Where, reply_id: int, acknowledge: Callable[[], Awaitable[object]]
@@ -357,9 +619,13 @@ class ChatService:
 
     async def prompt_for(self, scene: Scene, where: Where, turns: list[TurnRow], *,
                          continue_text: str | None = None) -> Prompt:
+        return build_prompt(await self._prompt_input(scene, where, turns, continue_text=continue_text))
+
+    async def _prompt_input(self, scene: Scene, where: Where, turns: list[TurnRow], *,
+                            continue_text: str | None = None) -> PromptInput:
         persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
         calibrator = self.generator.calibrators.setdefault(scene.model, TokenCalibrator())
-        return build_prompt(PromptInput(
+        return PromptInput(
             character=scene.character,
             user_name=persona[0] if persona else where.user_name,
             persona=persona[1] if persona else "",
@@ -371,7 +637,7 @@ class ChatService:
             continue_text=continue_text,
             calibrator=calibrator,
             lore_state=LoreState.from_json(scene.conversation.lore_state, seed=scene.conversation.id),
-        ))
+        )
 
     async def _context_tokens(self, model: str) -> int:
         try:
@@ -406,8 +672,33 @@ class ChatService:
         return reply, conv
 
     async def _require_latest(self, reply: TurnRow, conv: Conversation) -> None:
+        latest_id = await self.conversations.latest_reply_id(conv.id)
+        if latest_id != reply.id and await self._in_latest_round(conv, reply.id):
+            latest_id = reply.id  # a group scene: every reply to the latest words may be swiped
+        rules.check_latest(archived=conv.archived, latest_id=latest_id,
+                           reply_id=reply.id, streaming=self.generator.is_streaming(reply.id))
+
+    async def _require_newest(self, reply: TurnRow, conv: Conversation) -> None:
+        """⏭ Next and "who answers" only under the conversation's very latest reply."""
         rules.check_latest(archived=conv.archived, latest_id=await self.conversations.latest_reply_id(conv.id),
                            reply_id=reply.id, streaming=self.generator.is_streaming(reply.id))
+
+    async def _in_latest_round(self, conv: Conversation, reply_id: int) -> bool:
+        """The latest reply, or in a group scene any reply that came after the latest words
+        (the characters answering one message; the words after it start a new round)."""
+        latest = await self.conversations.latest_reply_id(conv.id)
+        if latest == reply_id:
+            return True
+        if latest is None or await cast.load(self.sessions, conv.id) is None:
+            return False
+        asked = await self.conversations.latest_user_id(conv.id)
+        return asked is None or reply_id > asked
+
+    async def _latest_controls(self, scene: Scene, conv: Conversation, reply_id: int) -> Scene:
+        """The scene controls ("who answers", ⏭) ride only on the conversation's latest reply."""
+        if scene.cast and await self.conversations.latest_reply_id(conv.id) != reply_id:
+            return replace(scene, cast=())
+        return scene
 
     async def _fresh(self, reply_id: int) -> TurnRow:
         """The reply as stored now (after waiting for the turn, another one may have changed it)."""

@@ -26,6 +26,8 @@ answered by that character.
 - *round robin*: the member after the last speaker in cast order, one per message.
 - *everyone*: every member, in cast order (SillyTavern's "list order"); the last speaker moves
   to the end so it does not speak twice in a row.
+- *manual* (SillyTavern's "manual"): only a member named (or replied to) answers by itself;
+  otherwise nobody does, and the "who answers" select (or "⏭ Next", in cast order) picks.
 
 **Chains are capped.** Characters speaking without a new user message ("⏭ Next", the "who
 answers" select) count against `limit` (`DEFAULT_CHAIN_LIMIT`) until the next user message.
@@ -43,9 +45,10 @@ from typing import Literal
 from bot.characters.model import Character
 from bot.store.cast import CastView
 
-Mode = Literal["natural", "round_robin", "everyone"]
-MODES: tuple[Mode, ...] = ("natural", "round_robin", "everyone")
-MODE_LABELS: dict[str, str] = {"natural": "natural", "round_robin": "round robin", "everyone": "everyone"}
+Mode = Literal["natural", "round_robin", "everyone", "manual"]
+MODES: tuple[Mode, ...] = ("natural", "round_robin", "everyone", "manual")
+MODE_LABELS: dict[str, str] = {"natural": "natural", "round_robin": "round robin", "everyone": "everyone",
+                               "manual": "manual"}
 DEFAULT_TALKATIVENESS = 0.5  # SillyTavern's talkativeness_default
 DEFAULT_CHAIN_LIMIT = 3
 MAX_REF_CHARS = 100  # a select option's value carries the reference; Discord allows 100 characters
@@ -247,6 +250,8 @@ def answer_user(
     named = addressed(text, cast, replied_to=replied_to)
     if named:
         return named
+    if mode == "manual":
+        return []
     if mode == "everyone":
         return everyone(cast, order.last_speaker)
     if mode == "round_robin":

@@ -25,7 +25,7 @@ from bot.store.conversations import IN_HISTORY, TurnRow
 from bot.store.models import Cast, CastMember, CharacterRow, Message, utcnow
 from bot.store.types import UTCDateTime
 
-MODES = ("natural", "round_robin", "everyone")
+MODES = ("natural", "round_robin", "everyone", "manual")
 MAX_CAST = 5
 # A lost race for a position is retried. Each loss means another add took a slot, so after
 # MAX_CAST losses the cast is full and the loop always ends with the true answer.
@@ -161,7 +161,7 @@ async def remove(sessions: Sessions, conversation_id: int, ref: str) -> bool:
 
 
 async def set_mode(sessions: Sessions, conversation_id: int, mode: str) -> None:
-    """Choose how the next speaker is picked: natural, round_robin or everyone."""
+    """Choose how the next speaker is picked: natural, round_robin, everyone or manual."""
     if mode not in MODES:
         raise ValueError(f"unknown speaking mode {mode!r}")
     async with sessions.begin() as session:
@@ -262,6 +262,14 @@ async def begin_reply(
         await session.flush()
         await _record(session, conversation_id, reply_id=row.id, ref=ref, answers_user=answers_user)
         return TurnRow.of(row)
+
+
+async def settle_words(sessions: Sessions, message_id: int) -> None:
+    """A person's message that no character answers yet (manual mode): it joins the story as said."""
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Message).where(Message.id == message_id, Message.status == "pending").values(status="complete")
+        )
 
 
 async def speaker_of(sessions: Sessions, reply_id: int) -> str | None:

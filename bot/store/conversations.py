@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select, true, update
+from sqlalchemy import case, delete, exists, func, insert, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.chat.tokens import estimate
 from bot.store.locks import insert_for
@@ -467,15 +468,34 @@ class Conversations:
             return TurnRow.of(m)
 
     async def delete_turn(self, reply_id: int) -> TurnRow | None:
-        """Remove a reply and the user message it answered from history (rows kept as `deleted`)."""
+        """Remove a reply and the user message it answered from history (rows kept as `deleted`).
+
+        In a group scene several replies answer one message (*everyone* mode, several named):
+        the message stays while another reply that is not deleted still answers it.
+        """
         async with self.sessions.begin() as s:
             m = await s.get(Message, reply_id)
             if m is None:
                 return None
             m.status = "deleted"
+            await s.flush()
             if m.reply_to is not None:
-                await s.execute(update(Message).where(Message.id == m.reply_to).values(status="deleted"))
+                other = aliased(Message)
+                still_answered = exists().where(other.reply_to == m.reply_to, other.id != m.id,
+                                                other.role == "assistant", other.status != "deleted")
+                await s.execute(update(Message).where(Message.id == m.reply_to, ~still_answered)
+                                .values(status="deleted"))
             return TurnRow.of(m)
+
+    async def latest_user_id(self, conversation_id: int) -> int | None:
+        """The newest message a person wrote that is part of the story (or on its way to be)."""
+        async with self.sessions() as s:
+            return await s.scalar(
+                select(func.max(Message.id)).where(
+                    Message.conversation_id == conversation_id, Message.role == "user",
+                    Message.status.in_((*IN_HISTORY, "pending")),
+                )
+            )
 
     async def by_discord_id(self, discord_message_id: int) -> TurnRow | None:
         async with self.sessions() as s:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 
@@ -19,7 +20,16 @@ from bot.chat.rules import EDIT_MAX
 from bot.chat.service import ChatService
 from bot.images.service import ImageService
 from bot.ui.chat_reply import DiscordReply
-from bot.ui.chat_views import BUTTON_PATTERN, BUTTON_PREFIX, EDIT_FIELD, FORM_PATTERN, FORM_PREFIX, EditReplyModal
+from bot.ui.chat_views import (
+    BUTTON_PATTERN,
+    BUTTON_PREFIX,
+    EDIT_FIELD,
+    FORM_PATTERN,
+    FORM_PREFIX,
+    SCENE_PATTERN,
+    SCENE_PREFIX,
+    EditReplyModal,
+)
 from bot.ui.image_surface import post_scene_image
 from bot.ui.personas import PersonaPoster
 from bot.ui.places import where_of_interaction
@@ -51,6 +61,20 @@ class ChatControls:
         """The reply buttons and the edit form, as the router dispatches them."""
         router.button(BUTTON_PREFIX, BUTTON_PATTERN, self._on_button)
         router.form(FORM_PREFIX, FORM_PATTERN, self._on_form, fields={EDIT_FIELD: EDIT_MAX})
+        router.button(SCENE_PREFIX, SCENE_PATTERN, self._on_scene)
+
+    async def _on_scene(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        """⏭ Next, or the "who answers" select: another character speaks without new words."""
+        ref = None
+        if match["action"] == "pick":
+            data: Any = interaction.data or {}
+            values = data.get("values") or []
+            if not values or not isinstance(values[0], str):
+                await interaction.response.send_message(NOT_IN_USE, ephemeral=True)
+                return
+            ref = values[0]
+        where = where_of_interaction(interaction, "chat")
+        await self.chat.scene_next(where, int(match["id"]), self.reply(interaction, typing=True, fresh=True), ref=ref)
 
     async def _on_button(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
         await self.press(interaction, match["action"], int(match["id"]))
@@ -59,14 +83,15 @@ class ChatControls:
         await self.submit_edit(interaction, int(match["id"]), values.get(EDIT_FIELD, ""))
 
     def reply(self, interaction: discord.Interaction, *, typing: bool = False, ephemeral: bool = False,
-              thinking: bool = False) -> DiscordReply:
-        """A renderer over the reply whose button was pressed; it acknowledges with a deferral."""
+              thinking: bool = False, fresh: bool = False) -> DiscordReply:
+        """A renderer over the reply whose button was pressed; it acknowledges with a deferral.
+        `fresh`: the renderer writes a new reply (⏭ Next) rather than the pressed one."""
 
         async def acknowledge() -> None:
             await interaction.response.defer(ephemeral=ephemeral, thinking=thinking)
 
         return DiscordReply(poster=self.poster, channel=interaction.channel, edit_interval=self.edit_interval(),
-                            acknowledge=acknowledge, pressed=interaction.message, typing=typing)
+                            acknowledge=acknowledge, pressed=None if fresh else interaction.message, typing=typing)
 
     async def press(self, interaction: discord.Interaction, action: str, reply_id: int) -> None:
         handler = self.handlers.get(action)

@@ -20,6 +20,9 @@ BUTTON_PATTERN = r"(?P<action>[a-z]+):(?P<id>[0-9]+)"  # after "chat:"
 FORM_PREFIX = "chatedit"
 FORM_PATTERN = r"(?P<id>[0-9]+)"  # after "chatedit:"
 EDIT_FIELD = "chatedit:text"
+SCENE_PREFIX = "scene"
+SCENE_PATTERN = r"(?P<action>next|pick):(?P<id>[0-9]+)"  # after "scene:"
+PICK_PLACEHOLDER = "Who answers next?"
 EDIT_TIMEOUT = 15 * 60.0  # Discord keeps a form open this long at most (the token's lifetime)
 
 # Every control says what it does in words (screen readers, and ▶ next swipe vs ➡️ continue).
@@ -68,7 +71,18 @@ def controls_view(controls: Controls) -> discord.ui.View:
     if controls.pictures:
         items.append(ChatButton("pic", reply_id, row=1))
     items.append(ChatButton("del", reply_id, row=1))
+    if controls.latest and controls.cast:
+        items.append(discord.ui.Button(custom_id=f"{SCENE_PREFIX}:next:{reply_id}", emoji="⏭", label="Next",
+                                       style=discord.ButtonStyle.primary, row=1))
+        items.append(speaker_select(reply_id, controls.cast))
     return view(*items)
+
+
+def speaker_select(reply_id: int, cast: tuple[tuple[str, str], ...]) -> discord.ui.Select[Any]:
+    """"Who answers next?": one option per member of the scene (the value is its reference)."""
+    options = [discord.SelectOption(label=name[:100] or "?", value=ref[:100]) for ref, name in cast[:25]]
+    return discord.ui.Select(custom_id=f"{SCENE_PREFIX}:pick:{reply_id}", placeholder=PICK_PLACEHOLDER,
+                             options=options, min_values=1, max_values=1, row=2)
 
 
 class EditReplyModal(RoutedModal):
