@@ -120,9 +120,11 @@ class ConversationCog(commands.Cog, name="Conversations"):
         else:
             conv = await self._mine(interaction, conversation)
         turns = await self.chat.conversations.all_turns(conv.id)
+        group = await self.chat.group_chat_jsonl(conv)  # a group scene: SillyTavern's group chat file
+        jsonl = group if group is not None else export_jsonl(conv, turns)
         files = [
             discord.File(io.BytesIO(export_text(conv, turns).encode()), filename=f"conversation-{conv.id}.txt"),
-            discord.File(io.BytesIO(export_jsonl(conv, turns).encode()), filename=f"conversation-{conv.id}.jsonl"),
+            discord.File(io.BytesIO(jsonl.encode()), filename=f"conversation-{conv.id}.jsonl"),
         ]
         await interaction.response.send_message(f"Conversation `#{conv.id}` with {conv.character_name}:",
                                                 files=files, ephemeral=True)

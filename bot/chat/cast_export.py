@@ -21,7 +21,7 @@ from bot.store.cast import TranscriptTurn
 
 # SillyTavern's group_activation_strategy: NATURAL 0, LIST 1, MANUAL 2, POOLED 3. Round robin has
 # no twin there; POOLED (each member speaks before anyone speaks again) is the closest.
-ACTIVATION_STRATEGY = {"natural": 0, "everyone": 1, "round_robin": 3}
+ACTIVATION_STRATEGY = {"natural": 0, "everyone": 1, "manual": 2, "round_robin": 3}
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _UNSAFE_FILE_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]')

@@ -7,15 +7,17 @@ speaks; the order itself is `bot.chat.speakers`, the storage `bot.store.cast` (s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cache import TTLCache
 from bot.characters.model import Character
 from bot.characters.service import CharacterService
 from bot.chat import speakers
-from bot.chat.scenes import Scene
+from bot.chat.scenes import TTL, Scene
 from bot.errors import UserError
 from bot.store import cast
 from bot.store.cast import CastView
@@ -52,15 +54,38 @@ class Staged:
 
 
 class SceneCast:
-    """Loads and resolves casts, and applies the `/scene` rules."""
+    """Loads and resolves casts, and applies the `/scene` rules.
 
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], characters: CharacterService) -> None:
+    Most conversations have no cast: whether one has is remembered for `TTL` seconds, so a turn of a
+    single-character chat costs no query for it. This process forgets it when it adds to a cast
+    (`changed`); a cast made by another process (a channel is in practice served by one) shows
+    within the TTL, as `bot.chat.scenes` reasons for the channel's conversation.
+    """
+
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], characters: CharacterService,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sessions = sessions
         self.characters = characters
+        self._castless = TTLCache(TTL, clock, max_entries=10_000)
+
+    def changed(self, conversation_id: int | None = None) -> None:
+        """A cast was made or changed here (None: any may have, e.g. a privacy deletion)."""
+        if conversation_id is None:
+            self._castless.clear()
+        else:
+            self._castless.forget(conversation_id)
 
     async def stage(self, conversation_id: int, where: Where) -> Staged | None:
         """The conversation's cast resolved, or None outside a group scene (no cast, or nobody left)."""
-        view = await cast.load(self.sessions, conversation_id)
+        loaded: list[CastView | None] = []
+
+        async def load() -> bool:
+            loaded.append(await cast.load(self.sessions, conversation_id))
+            return loaded[-1] is not None
+
+        if not await self._castless.get_or_load(conversation_id, load):  # cached: no cast here
+            return None
+        view = loaded[-1] if loaded else await cast.load(self.sessions, conversation_id)
         if view is None or not view.members:
             return None
         resolved: dict[str, Character] = {}

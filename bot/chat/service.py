@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.characters.lore_state import LoreState
 from bot.characters.service import CharacterService
-from bot.chat import cast_prompt, pictures, rules, scene_cast, speakers
+from bot.chat import cast_export, cast_prompt, pictures, rules, scene_cast, speakers
 from bot.chat.generation import WITHHELD, Generator, Outcome, OutputGate
 from bot.chat.personas import Personas
 from bot.chat.prompt import (
@@ -96,7 +96,7 @@ class ChatService:
         self.queue = ChannelQueue()
         self.generator = Generator(venice=venice, limits=limits, conversations=self.conversations)
         self.personas = Personas(sessions=sessions, clock=clock)
-        self.cast = SceneCast(sessions=sessions, characters=characters)
+        self.cast = SceneCast(sessions=sessions, characters=characters, clock=clock)
         self.rng = random.Random()  # who speaks next in natural mode (tests seed it)
         self.chain_limit = speakers.DEFAULT_CHAIN_LIMIT
 
@@ -118,6 +118,7 @@ class ChatService:
         """A user's data was deleted: drop what this process remembers of them."""
         self.personas.forget(user_id)
         self.scenes.forget()
+        self.cast.changed()
         self.scenes.characters.forget()
 
     async def speaker(self, where: Where) -> Where:
@@ -371,8 +372,10 @@ class ChatService:
                                               name=character_name)
             if problem is not None:
                 raise UserError(problem)
-            return await cast.add(self.sessions, conv.id, ref=ref, name=character_name, added_by=where.user_id,
-                                  founder=founder)
+            added = await cast.add(self.sessions, conv.id, ref=ref, name=character_name, added_by=where.user_id,
+                                   founder=founder)
+            self.cast.changed(conv.id)
+            return added
 
     async def scene_remove(self, where: Where, ref: str) -> bool:
         """A character leaves the channel's scene (False: it was not in it)."""
@@ -395,6 +398,18 @@ class ChatService:
             if view is None or not view.members:
                 raise UserError(scene_cast.NO_CAST)
             await cast.set_mode(self.sessions, scene.conversation.id, mode)
+
+    async def group_chat_jsonl(self, conv: Conversation) -> str | None:
+        """A group scene as SillyTavern group chat JSONL (None: the conversation has no cast)."""
+        view = await cast.load(self.sessions, conv.id)
+        if view is None or not view.members:
+            return None
+        turns = await cast.transcript(self.sessions, conv.id)
+        user_name = next((t.author_name for t in turns if t.role == "user" and t.author_name), "User")
+        return cast_export.group_chat_jsonl(
+            title=conv.title or "Scene", created_at=conv.created_at, members=[m.name for m in view.members],
+            mode=view.mode, summary=conv.summary or "", turns=turns, user_name=user_name,
+        )
 
     async def scene_view(self, where: Where) -> cast.CastView | None:
         """The channel's cast as stored (None: no scene here)."""

@@ -1,0 +1,341 @@
+"""Group scenes end to end through the production bot: three characters in one channel.
+
+The fake Discord records every webhook execution (who each reply was posted as), the fake Venice
+every prompt (what each speaker was told). Commands, buttons and the select are real interactions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.characters.model import Character
+from bot.chat import scene_cast
+from bot.chat.cast_prompt import GROUP_NUDGE
+from bot.chat.rules import NOT_LATEST
+from bot.store import cast
+from bot.store.models import Message
+from bot.where import Where
+from tests.integration.conftest_chat import ChatWorld, button, chat_fixture, custom_ids, text_of
+from tests.places import PlaceSetup
+
+__all__ = ["chat_fixture"]
+
+CAST = (
+    ("Alice Vance", "A sharp-tongued bartender with silver rings.", "https://cdn.example.com/alice.png"),
+    ("Bruno", "A retired boxer who speaks in short sentences.", "https://cdn.example.com/bruno.png"),
+    ("Celeste", "A jazz singer who answers in riddles.", "https://cdn.example.com/celeste.png"),
+)
+
+
+class Scene:
+    """A channel with three custom characters in its cast, in CAST order."""
+
+    def __init__(self, chat: ChatWorld, where: PlaceSetup, refs: list[str]) -> None:
+        self.chat = chat
+        self.where = where
+        self.refs = refs
+
+    @property
+    def services(self) -> Any:
+        return self.chat.bot.services
+
+    async def conversation_id(self) -> int:
+        conv = await self.services.chat.conversations.active(int(self.where.channel_id))
+        assert conv is not None
+        return int(conv.id)
+
+    async def view(self) -> cast.CastView:
+        found = await cast.load(self.services.sessions, await self.conversation_id())
+        assert found is not None
+        return found
+
+    async def mode(self, mode: str) -> None:
+        handle = await self.chat.slash(self.where, "scene mode", {"mode": mode})
+        assert any(mode.replace("_", " ") in t for t in texts_of(handle)), texts_of(handle)
+
+    def webhook_posts(self, since: int = 0) -> list[dict[str, Any]]:
+        """The bodies of every webhook execution (a reply's first message) since `since`."""
+        return [r.json for r in self.chat.discord.requests[since:]
+                if r.method == "POST" and "/webhooks/" in r.path and "/interactions/" not in r.path
+                and isinstance(r.json, dict) and "username" in r.json]
+
+    def speakers_since(self, since: int) -> list[str]:
+        return [b["username"] for b in self.webhook_posts(since)]
+
+
+def texts_of(handle: Any) -> list[str]:
+    out = []
+    for r in handle.requests:
+        body = r.json if isinstance(r.json, dict) else {}
+        data = body.get("data", body) if "type" in body else body
+        if isinstance(data, dict):
+            out += [data.get("content") or ""] + [e.get("description") or "" for e in data.get("embeds") or []]
+    return out
+
+
+async def make_scene(chat: ChatWorld, *, mode: str | None = None) -> Scene:
+    where = chat.place()
+    services: Any = chat.bot.services
+    maker = Where(int(where.user["id"]), int(where.guild_id) if where.guild_id else None, int(where.channel_id),
+                  "test")
+    refs = []
+    for name, description, avatar in CAST:
+        made = await services.characters.create(Character(name=name, description=description), where=maker,
+                                                shared=False, avatar_url=avatar)
+        refs.append(f"custom:{made.id}")
+    await chat.slash(where, "character set", {"character": refs[0]})
+    for ref in refs[1:]:
+        handle = await chat.slash(where, "scene add", {"character": ref})
+        assert any("joined the scene" in t for t in texts_of(handle)), texts_of(handle)
+    scene = Scene(chat, where, refs)
+    assert [m.ref for m in (await scene.view()).members] == refs
+    if mode is not None:
+        await scene.mode(mode)
+    return scene
+
+
+def system_text(prompt: list[dict[str, str]]) -> str:
+    return "\n".join(m["content"] for m in prompt if m["role"] == "system")
+
+
+def scene_button(message: dict[str, Any], action: str) -> str:
+    found = [c for c in custom_ids(message) if c.startswith(f"scene:{action}:")]
+    assert found, f"no scene {action} control on {custom_ids(message)}"
+    return found[0]
+
+
+async def latest_reply(scene: Scene) -> dict[str, Any]:
+    return scene.chat.latest_with(scene.where, "regen")
+
+
+async def stored_reply(scene: Scene, message: dict[str, Any]) -> Any:
+    row = await scene.services.chat.conversations.by_discord_id(int(message["id"]))
+    assert row is not None
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_everyone_mode_each_character_answers_under_its_own_name_with_its_own_prompt(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="everyone")
+    chat.venice.replies.extend(["Alice pours.", "Bruno: Bruno nods.", "Celeste hums."])
+    since_discord, since_prompts = len(chat.discord.requests), len(chat.prompts())
+    await chat.say(scene.where, "Good evening, all of you")
+
+    posts = scene.webhook_posts(since_discord)
+    assert [b["username"] for b in posts] == [name for name, _, _ in CAST]
+    assert [b.get("avatar_url") for b in posts] == [avatar for _, _, avatar in CAST]
+    assert all(b.get("allowed_mentions", {}).get("parse") == [] for b in posts)
+
+    prompts = chat.prompts()[since_prompts:]
+    assert len(prompts) == 3
+    for i, prompt in enumerate(prompts):
+        system = system_text(prompt)
+        name, description, _ = CAST[i]
+        assert description in system  # its own card
+        others = [c for j, c in enumerate(CAST) if j != i]
+        assert all(f"{o[0]}: {o[1]}" in system for o in others)  # the others, briefly
+        assert GROUP_NUDGE.replace("{{char}}", name) in system
+    # The shared history says who said what: the second speaker reads the first one's line.
+    history = chat.history(prompts[2])
+    assert history[-3:] == ["alice: Good evening, all of you", "Alice Vance: Alice pours.", "Bruno: Bruno nods."]
+    requests = [r.json for r in chat.venice.requests_to("/chat/completions", "POST") if r.json.get("stream")]
+    assert "\nBruno:" in requests[-3]["stop"] and "\nAlice Vance:" not in requests[-3]["stop"]
+
+    # "Bruno: Bruno nods." was stored and shown without the speaker's own name in front.
+    replies = chat.replies_in(scene.where)[-3:]
+    assert [text_of(m) for m in replies] == ["Alice pours.", "Bruno nods.", "Celeste hums."]
+    rows = [await stored_reply(scene, m) for m in replies]
+    assert [r.content for r in rows] == ["Alice pours.", "Bruno nods.", "Celeste hums."]
+    assert len({r.reply_to for r in rows}) == 1  # all three answer the same words
+    # The latest reply carries "⏭ Next" and "who answers" (one choice per member).
+    assert scene_button(replies[-1], "next") and scene_button(replies[-1], "pick")
+    [select_row] = [row for row in replies[-1]["components"] if row["components"][0]["type"] == 3]
+    assert [o["label"] for o in select_row["components"][0]["options"]] == [n for n, _, _ in CAST]
+
+    # Each reply is a chat turn for the person's quota.
+    async with scene.services.sessions() as s:
+        from bot.store.models import Usage
+        booked = (await s.scalars(select(Usage).where(Usage.kind == "chat",
+                                                      Usage.user_id == int(scene.where.user["id"])))).all()
+    assert len(booked) >= 3
+
+
+async def test_a_named_character_answers_and_natural_order_shares_the_stage(chat: ChatWorld) -> None:
+    scene = await make_scene(chat)
+    scene.services.chat.rng = random.Random(7)
+    chat.venice.reply_text = "A line."
+    since = len(chat.discord.requests)
+    await chat.say(scene.where, "Bruno, what are you drinking?")
+    assert scene.speakers_since(since) == ["Bruno"]
+
+    spoken: list[str] = []
+    for i in range(10):
+        since = len(chat.discord.requests)
+        await chat.say(scene.where, f"The night goes on ({i}).")
+        who = scene.speakers_since(since)
+        assert len(who) == 1, who
+        spoken += who
+    assert set(spoken) == {name for name, _, _ in CAST}  # nobody silent throughout
+    assert all(a != b for a, b in zip(["Bruno", *spoken], spoken, strict=False))  # nobody twice in a row
+
+
+async def test_round_robin_and_replying_to_a_character(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="round_robin")
+    chat.venice.reply_text = "Mm."
+    order = []
+    for i in range(4):
+        since = len(chat.discord.requests)
+        await chat.say(scene.where, f"And then? {i}")
+        order += scene.speakers_since(since)
+    names = [n for n, _, _ in CAST]
+    assert order == [names[0], names[1], names[2], names[0]]
+    # A Discord reply to Celeste's message (nobody named): Celeste answers.
+    celeste = [m for m in chat.replies_in(scene.where) if m["author"]["username"] == "Celeste"][-1]
+    since = len(chat.discord.requests)
+    await chat.say(scene.where, "What do you mean by that?", reply_to=celeste)
+    assert scene.speakers_since(since) == ["Celeste"]
+
+
+async def test_next_button_and_select_within_the_cap(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="round_robin")
+    chat.venice.reply_text = "Words."
+    await chat.say(scene.where, "Hello")
+    cap = scene.services.chat.chain_limit
+    for _ in range(cap):
+        reply = chat.replies_in(scene.where)[-1]
+        since = len(chat.discord.requests)
+        handle = await chat.click(scene.where, reply, scene_button(reply, "next"))
+        assert (await handle.response()).json["type"] == 6
+        assert len(scene.speakers_since(since)) == 1
+    assert (await scene.view()).chained == cap
+    reply = chat.replies_in(scene.where)[-1]
+    prompts = len(chat.prompts())
+    handle = await chat.click(scene.where, reply, scene_button(reply, "next"))
+    assert chat.ephemeral_texts(handle) == [scene_cast.CHAIN_CAPPED]
+    assert len(chat.prompts()) == prompts  # Venice was not asked
+
+    # Words from the person reset the count; the select picks who speaks.
+    await chat.say(scene.where, "Go on")
+    reply = chat.replies_in(scene.where)[-1]
+    since = len(chat.discord.requests)
+    payload = chat.discord.click_payload(scene.where.user, scene.where, reply["id"], scene_button(reply, "pick"))
+    payload["data"]["component_type"] = 3
+    payload["data"]["values"] = [scene.refs[2]]
+    from tests.harness import invoke
+    await invoke(chat.bot, payload, timeout=30)
+    assert scene.speakers_since(since) == ["Celeste"]
+    # Old replies' Next is refused: only the latest may chain.
+    old = chat.replies_in(scene.where)[-2]
+    handle = await chat.click(scene.where, old, scene_button(old, "next"))
+    assert chat.ephemeral_texts(handle) == [NOT_LATEST]
+
+
+async def test_swipe_on_the_middle_reply_and_delete_keeps_the_shared_words(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="everyone")
+    chat.venice.replies.extend(["A one.", "B one.", "C one."])
+    await chat.say(scene.where, "Cheers")
+    middle = chat.replies_in(scene.where)[-2]
+
+    chat.venice.replies.append("B two.")
+    since = len(chat.discord.requests)
+    await chat.click(scene.where, middle, button(middle, "regen"))
+    prompt = chat.last_prompt()
+    assert GROUP_NUDGE.replace("{{char}}", "Bruno") in system_text(prompt)  # Bruno's prompt, Bruno's card
+    assert chat.history(prompt)[-2:] == ["alice: Cheers", "Alice Vance: A one."]  # up to the middle reply
+    shown = chat.discord.world.messages[middle["id"]]
+    assert text_of(shown) == "B two."
+    assert all(b["username"] == "Bruno" for b in scene.webhook_posts(since))
+    await chat.click(scene.where, shown, button(shown, "prev"))
+    assert text_of(chat.discord.world.messages[middle["id"]]) == "B one."
+    row = await stored_reply(scene, middle)
+    assert row.swipes == ["B one.", "B two."] and row.author_name == "Bruno"
+
+    # Deleting the middle reply keeps the words the others still answer.
+    await chat.click(scene.where, shown, button(shown, "del"))
+    chat.venice.replies.extend(["A two.", "B three.", "C two."])
+    await chat.say(scene.where, "Again")
+    history = chat.history(chat.prompts()[-3])
+    assert "alice: Cheers" in history and "Bruno: B one." not in history and "Celeste: C one." in history
+    # Deleting every reply to some words takes the words too.
+    for message in chat.replies_in(scene.where)[-3:]:
+        await chat.click(scene.where, message, button(message, "del"))
+    async with scene.services.sessions() as s:
+        words = (await s.scalars(select(Message).where(Message.content == "Again"))).one()
+    assert words.status == "deleted"
+
+
+async def test_manual_mode_waits_for_a_pick(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="round_robin")
+    chat.venice.reply_text = "Hm."
+    await chat.say(scene.where, "Hi")
+    await scene.mode("manual")
+    since = len(chat.discord.requests)
+    prompts = len(chat.prompts())
+    await chat.say(scene.where, "I sit down at the bar.")
+    assert scene.speakers_since(since) == [] and len(chat.prompts()) == prompts
+    reply = chat.replies_in(scene.where)[-1]
+    payload = chat.discord.click_payload(scene.where.user, scene.where, reply["id"], scene_button(reply, "pick"))
+    payload["data"]["component_type"] = 3
+    payload["data"]["values"] = [scene.refs[1]]
+    from tests.harness import invoke
+    await invoke(chat.bot, payload, timeout=30)
+    assert scene.speakers_since(since) == ["Bruno"]
+    assert chat.history()[-1] == "alice: I sit down at the bar."
+    assert (await scene.view()).chained == 0  # it answered the words: not a chained reply
+    # Naming still works in manual mode.
+    since = len(chat.discord.requests)
+    await chat.say(scene.where, "Celeste, sing something.")
+    assert scene.speakers_since(since) == ["Celeste"]
+
+
+async def test_restart_keeps_the_cast_and_the_buttons_work(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="round_robin")
+    chat.venice.reply_text = "Yes."
+    await chat.say(scene.where, "One")
+    before = await scene.view()
+    await chat.restart()
+    assert await scene.view() == before
+    reply = chat.replies_in(scene.where)[-1]
+    since = len(chat.discord.requests)
+    await chat.click(scene.where, reply, scene_button(reply, "next"))
+    assert scene.speakers_since(since) == [CAST[1][0]]
+    since = len(chat.discord.requests)
+    await chat.say(scene.where, "Two")
+    assert scene.speakers_since(since) == [CAST[2][0]]
+
+
+async def test_scene_commands_list_remove_and_refusals(chat: ChatWorld) -> None:
+    scene = await make_scene(chat)
+    handle = await chat.slash(scene.where, "scene list")
+    listing = " ".join(texts_of(handle))
+    assert all(name in listing for name, _, _ in CAST) and "natural" in listing
+    # A duplicate is refused; a removed member no longer answers, even when named.
+    handle = await chat.slash(scene.where, "scene add", {"character": scene.refs[1]})
+    assert any("already in this scene" in t for t in texts_of(handle))
+    await chat.slash(scene.where, "scene remove", {"character": scene.refs[1]})
+    assert [m.ref for m in (await scene.view()).members] == [scene.refs[0], scene.refs[2]]
+    chat.venice.reply_text = "Fine."
+    since = len(chat.discord.requests)
+    await chat.say(scene.where, "Bruno? Where did Bruno go?")
+    assert scene.speakers_since(since) and "Bruno" not in scene.speakers_since(since)
+
+
+async def test_export_writes_a_group_chat(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="everyone")
+    chat.venice.replies.extend(["A.", "B.", "C."])
+    await chat.say(scene.where, "Hello")
+    handle = await chat.slash(scene.where, "conversation export")
+    files = [r for r in handle.requests if r.files]
+    assert files, "no export file was sent"
+    jsonl = next(data for r in files for _, name, data in r.files if name.endswith(".jsonl")).decode()
+    lines = [json.loads(line) for line in jsonl.splitlines()]
+    assert lines[0]["character_name"] == "unused"
+    assert lines[0]["chat_metadata"]["lustify_group"]["members"] == [f"{n}.png" for n, _, _ in CAST]
+    said = [(line["name"], line["mes"]) for line in lines[1:]]
+    assert said[-4:] == [("alice", "Hello"), ("Alice Vance", "A."), ("Bruno", "B."), ("Celeste", "C.")]
