@@ -424,6 +424,31 @@ async def test_character_and_privacy_controls_are_refused(matrix: Matrix, key: s
     await matrix.assert_refused(handle, before, f"the character form submitted from {key}")
 
 
+@pytest.mark.parametrize("key", REFUSED)
+async def test_scene_commands_controls_and_autocompletes_are_refused(matrix: Matrix, key: str) -> None:
+    # /scene's commands and autocompletes, and the ⏭ Next button and "who answers" select of a
+    # group scene (custom ids carry only a reply id and a reference, so any message may carry them).
+    where = await matrix.place(key)
+    commands = [("scene add", {"character": "builtin:scarlett"}), ("scene remove", {"character": "builtin:scarlett"}),
+                ("scene list", None), ("scene mode", {"mode": "everyone"})]
+    for name, options in commands:
+        before = await matrix.snapshot()
+        handle = await matrix.slash(where, name, options)
+        await matrix.assert_refused(handle, before, f"/{name} in {key}")
+    for name in ("scene add", "scene remove"):
+        before = await matrix.snapshot()
+        handle = await matrix.autocomplete(where, name, "character", "a")
+        await matrix.assert_no_choices(handle, before, f"autocomplete /{name} in {key}")
+    helper = await matrix.place(HELPER)
+    reply = await matrix.chat_reply(helper, user=where.user)
+    reply_id = matrix.button(reply, "chat:regen:").rsplit(":", 1)[1]
+    here = matrix.copy_to(where, reply, extra=[f"scene:next:{reply_id}", f"scene:pick:{reply_id}"])
+    for custom_id in (f"scene:next:{reply_id}", f"scene:pick:{reply_id}"):
+        before = await matrix.snapshot()
+        handle = await matrix.click(where, here, custom_id)
+        await matrix.assert_refused(handle, before, f"{custom_id} in {key}")
+
+
 # ================================================================ allowed places
 
 
