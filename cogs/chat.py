@@ -121,7 +121,8 @@ class Chat(commands.Cog):
     async def reset(self, interaction: discord.Interaction) -> None:
         where = where_of_interaction(interaction, "chat")
         await interaction.response.defer(thinking=True)
-        scene = await self.chat.new_conversation(where, self.reply(interaction.channel))
+        scene = await self.chat.new_conversation(where, self.reply(interaction.channel), keep_cast=True,
+                                                 more=lambda: self.reply(interaction.channel))
         await interaction.edit_original_response(
             content=f"New conversation with **{shown(scene.character.name)}**. "
                     "The previous one is archived (`/conversation list`)."

@@ -29,7 +29,7 @@ from bot.characters.names import check_name
 from bot.errors import LimitReached, Refused, UserError
 from bot.offload import Offload, TooSlow
 from bot.policy import Where, check_texts
-from bot.store import channels
+from bot.store import cast, channels
 from bot.store import characters as repo
 from bot.venice.errors import NotFoundError, VeniceError
 
@@ -229,8 +229,10 @@ class CharacterService:
             self._custom.forget(character_id)
 
     async def delete(self, character_id: int) -> bool:
-        """Delete a custom character (the caller checked the right to); False when it was gone."""
+        """Delete a custom character (the caller checked the right to); False when it was gone.
+        It leaves every group scene it was in."""
         self.forget(character_id)
+        await cast.remove_everywhere(self.sessions, f"custom:{character_id}")
         return await repo.delete(self.sessions, character_id)
 
     async def _venice(self, slug: str) -> Character | None:

@@ -110,15 +110,16 @@ class Scenes:
         return await self.characters.for_channel(channel_id=where.channel_id, guild_id=where.guild_id,
                                                  parent_id=where.parent_id)
 
-    async def start(self, where: Where, character_ref: str | None = None) -> tuple[Scene, TurnRow | None]:
+    async def start(self, where: Where, character_ref: str | None = None, *, greet: bool = True
+                    ) -> tuple[Scene, TurnRow | None]:
         """Archive the channel's conversation and start afresh with its character (or the one
-        `character_ref` names) and its greeting."""
+        `character_ref` names) and its greeting (`greet`; a group scene's members greet instead)."""
         assert where.channel_id is not None
         if character_ref is None:
             character, ref, _ = await self.for_channel(where)
         else:
             character, ref = await self.character(character_ref, where), character_ref
-        greetings = [expand(g, char=character.name, user=where.user_name) for g in character.greetings]
+        greetings = [expand(g, char=character.name, user=where.user_name) for g in character.greetings] if greet else []
         conv, greeting = await self.conversations.start(
             channel_id=where.channel_id, guild_id=where.guild_id, character_ref=ref,
             character_name=character.name, created_by=where.user_id, greetings=greetings,

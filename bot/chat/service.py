@@ -577,17 +577,48 @@ class ChatService:
 
     # -- conversations ----------------------------------------------------------------------------
 
-    async def new_conversation(self, where: Where, renderer: Renderer, *, character_ref: str | None = None) -> Scene:
+    async def new_conversation(self, where: Where, renderer: Renderer, *, character_ref: str | None = None,
+                               keep_cast: bool = False, more: Callable[[], Renderer] | None = None) -> Scene:
         """Archive the channel's conversation and start afresh with the channel's character (or
-        `character_ref`); the greeting is shown with its controls."""
+        `character_ref`); the greeting is shown with its controls.
+
+        `keep_cast` (/reset): a group scene keeps its cast and mode, and each member greets in cast
+        order (its group greetings when its card has some), through renderers from `more`.
+        """
         assert where.channel_id is not None
         where = await self.speaker(where)
         async with self.queue.turn(where.channel_id):
-            scene, greeting = await self.scenes.start(where, character_ref)
-            if greeting is not None:
-                await self._show(where, scene.conversation, greeting, greeting.content, renderer, latest=True,
-                                 scene=scene)
+            old = await self.scenes.active(where.channel_id) if keep_cast else None
+            old_cast = await cast.load(self.sessions, old.id) if old is not None else None
+            if old is None or old_cast is None or not old_cast.members:
+                scene, greeting = await self.scenes.start(where, character_ref)
+                if greeting is not None:
+                    await self._show(where, scene.conversation, greeting, greeting.content, renderer, latest=True,
+                                     scene=scene)
+                return scene
+            scene, _ = await self.scenes.start(where, character_ref or old.character_ref, greet=False)
+            conv = scene.conversation
+            await cast.copy(self.sessions, old.id, conv.id)
+            self.cast.changed(conv.id)
+            await self._greet(where, scene, renderer, more or (lambda: renderer))
             return scene
+
+    async def _greet(self, where: Where, scene: Scene, renderer: Renderer, renderers: Callable[[], Renderer]) -> None:
+        """A new scene's members greet, in cast order; the last greeting carries the scene controls."""
+        conv = scene.conversation
+        staged = await self.cast.stage(conv.id, where)
+        if staged is None:
+            return
+        members = [(m.ref, staged.characters[m.ref]) for m in staged.members]
+        rows = await cast.add_greetings(self.sessions, conv.id, cast_prompt.scene_greetings(members, where.user_name))
+        for i, row in enumerate(rows):
+            ref = await cast.speaker_of(self.sessions, row.id)
+            assert ref is not None
+            await cast.record_reply(self.sessions, conv.id, reply_id=row.id, ref=ref, answers_user=True)
+            last = i == len(rows) - 1
+            speaking = staged.speaking(scene, ref)
+            await self._show(where, conv, row, row.content, renderer if i == 0 else renderers(), latest=True,
+                             scene=speaking if last else replace(speaking, cast=()))
 
     async def resume_conversation(self, where: Where, conversation_id: int) -> Conversation | None:
         """Make an earlier conversation of this channel the active one (None: it is gone)."""

@@ -339,3 +339,43 @@ async def test_export_writes_a_group_chat(chat: ChatWorld) -> None:
     assert lines[0]["chat_metadata"]["lustify_group"]["members"] == [f"{n}.png" for n, _, _ in CAST]
     said = [(line["name"], line["mes"]) for line in lines[1:]]
     assert said[-4:] == [("alice", "Hello"), ("Alice Vance", "A."), ("Bruno", "B."), ("Celeste", "C.")]
+
+
+async def test_reset_keeps_the_cast_and_every_member_greets(chat: ChatWorld) -> None:
+    where = chat.place()
+    services: Any = chat.bot.services
+    maker = Where(int(where.user["id"]), int(where.guild_id) if where.guild_id else None, int(where.channel_id),
+                  "test")
+    refs = []
+    for name, greeting, group in (("Dora", "Dora waves.", None), ("Emil", "Emil bows.", ["Emil bows to you all."])):
+        character = Character(name=name, description=f"{name} is here.", first_mes=greeting)
+        if group:
+            character.card_extra["group_only_greetings"] = group
+        refs.append(f"custom:{(await services.characters.create(character, where=maker, shared=False)).id}")
+    await chat.slash(where, "character set", {"character": refs[0]})
+    await chat.slash(where, "scene add", {"character": refs[1]})
+    await chat.slash(where, "scene mode", {"mode": "round_robin"})
+    old = await services.chat.conversations.active(int(where.channel_id))
+
+    since = len(chat.discord.requests)
+    await chat.slash(where, "reset")
+    new = await services.chat.conversations.active(int(where.channel_id))
+    assert new.id != old.id
+    view = await cast.load(services.sessions, new.id)
+    assert view is not None and [m.ref for m in view.members] == refs and view.mode == "round_robin"
+    posts = [r.json for r in chat.discord.requests[since:]
+             if r.method == "POST" and "/webhooks/" in r.path and isinstance(r.json, dict) and "username" in r.json]
+    assert [(b["username"], b["content"]) for b in posts] == [("Dora", "Dora waves."), ("Emil", "Emil bows to you all.")]
+    # The next speaker in round robin follows the last greeter.
+    chat.venice.reply_text = "Hello."
+    since = len(chat.discord.requests)
+    await chat.say(where, "Hi both")
+    assert [r.json["username"] for r in chat.discord.requests[since:]
+            if r.method == "POST" and "/webhooks/" in r.path and isinstance(r.json, dict) and "username" in r.json
+            ] == ["Dora"]
+
+
+async def test_a_deleted_character_leaves_the_scene(chat: ChatWorld) -> None:
+    scene = await make_scene(chat)
+    await scene.services.characters.delete(int(scene.refs[1].split(":")[1]))
+    assert [m.ref for m in (await scene.view()).members] == [scene.refs[0], scene.refs[2]]
