@@ -38,6 +38,7 @@ from bot.ui.image_views import (
     PROMPT_INPUT_MAX,
     EditPromptModal,
 )
+from bot.ui.places import where_of_interaction
 from bot.ui.router import ComponentRouter
 from bot.venice.errors import VeniceError
 
@@ -141,19 +142,29 @@ class Images(commands.Cog):
 
     # -- /selfie -----------------------------------------------------------------------------
 
+    async def cast_members(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """The characters of this channel's scene (a group scene: several characters)."""
+        view = await self.services.chat.scene_view(where_of_interaction(interaction, "selfie"))
+        needle = current.strip().casefold()
+        return [app_commands.Choice(name=m.name[:100] or "?", value=m.ref[:100])
+                for m in (view.members if view is not None else ()) if needle in m.name.casefold()][:25]
+
     @app_commands.command(name="selfie", description="A picture of this channel's character", nsfw=True)
-    @app_commands.describe(scene="Where they are or what they're doing (optional)")
+    @app_commands.describe(scene="Where they are or what they're doing (optional)",
+                           character="In a scene with several characters: which one (default: who spoke last)")
+    @app_commands.autocomplete(character=cast_members)
     async def selfie(
-        self, interaction: discord.Interaction, scene: app_commands.Range[str, 0, 1000] | None = None
+        self, interaction: discord.Interaction, scene: app_commands.Range[str, 0, 1000] | None = None,
+        character: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         where = planning.where_of(self._job(interaction, kind="selfie", prompt=scene or ""))
         await planning.screen_inputs(self.services.sessions, where, prompt=scene or "")  # before anything else
         await interaction.response.defer(thinking=True)
         surface = InteractionSurface(interaction)
         try:
-            character, ref = await self._character(interaction)
+            member, ref = await self._character(interaction, character)
             job = await self.services.images.character_job(
-                kind="selfie", scene=scene or "", character=character, character_ref=ref,
+                kind="selfie", scene=scene or "", character=member, character_ref=ref,
                 user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id or 0,
                 parent_channel_id=parent_of(interaction.channel),
             )
@@ -162,8 +173,15 @@ class Images(commands.Cog):
             return
         await run_job(interaction, self.services.images, job)
 
-    async def _character(self, interaction: discord.Interaction) -> tuple[Character, str]:
-        """The channel's character and its reference (the reference keys its stable seed)."""
+    async def _character(self, interaction: discord.Interaction, wanted: str | None = None
+                         ) -> tuple[Character, str]:
+        """The channel's character and its reference (the reference keys its stable seed); in a group
+        scene the member `wanted` names (default: who spoke last)."""
+        member = await self.services.chat.cast_member(where_of_interaction(interaction, "selfie"), wanted)
+        if member is not None:
+            return member
+        if wanted is not None:
+            raise UserError("That character isn't in this channel's scene (`/scene list` shows who is).")
         character, ref, _source = await self.services.characters.for_channel(
             channel_id=interaction.channel_id, guild_id=interaction.guild_id, parent_id=parent_of(interaction.channel)
         )

@@ -28,6 +28,7 @@ class ScenePicture:
     prompt: str
     character: Character
     character_ref: str
+    cast: tuple[tuple[Character, str], ...] = ()  # a group scene: every member (character, ref), cast order
 
 
 async def describe(*, venice: VeniceClient, limits: Limits, sessions: async_sessionmaker[AsyncSession], scene: Scene,

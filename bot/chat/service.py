@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.characters.lore_state import LoreState
+from bot.characters.model import Character
 from bot.characters.service import CharacterService
 from bot.chat import cast_export, cast_prompt, pictures, rules, scene_cast, speakers
 from bot.chat.generation import WITHHELD, Generator, Outcome, OutputGate
@@ -411,6 +412,24 @@ class ChatService:
             mode=view.mode, summary=conv.summary or "", turns=turns, user_name=user_name,
         )
 
+    async def cast_member(self, where: Where, wanted: str | None = None) -> tuple[Character, str] | None:
+        """A member of the channel's scene (by reference or name; default the last speaker), with its
+        reference (which keys its stable picture seed); None outside a scene or for someone absent."""
+        assert where.channel_id is not None
+        conv = await self.scenes.active(where.channel_id)
+        staged = await self.cast.stage(conv.id, where) if conv is not None else None
+        if staged is None:
+            return None
+        if wanted is None:
+            ref = staged.view.last_speaker if staged.has(staged.view.last_speaker or "") else staged.members[0].ref
+        else:
+            needle = wanted.strip().casefold()
+            ref = next((m.ref for m in staged.members
+                        if m.ref == wanted or staged.characters[m.ref].name.casefold() == needle), "")
+            if not ref:
+                return None
+        return staged.characters[ref], ref
+
     async def scene_view(self, where: Where) -> cast.CastView | None:
         """The channel's cast as stored (None: no scene here)."""
         assert where.channel_id is not None
@@ -573,6 +592,10 @@ class ChatService:
             rows = await self.conversations.window(conv, before_id=reply.id + 1, limit=SCENE_TURNS)
         prompt = await pictures.describe(venice=self.venice, limits=self.limits, sessions=self.sessions,
                                          scene=scene, rows=rows, where=where)
+        staged = await self.cast.stage(conv.id, where)
+        if staged is not None:  # a group scene: everyone present is in the picture, each with its own seed
+            members = tuple((staged.characters[m.ref], m.ref) for m in staged.members)
+            return pictures.ScenePicture(prompt, members[0][0], members[0][1], cast=members)
         return pictures.ScenePicture(prompt, scene.character, conv.character_ref)
 
     # -- conversations ----------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,7 @@ from bot import policy
 from bot.characters.model import Character
 from bot.errors import UserError
 from bot.images import planning
+from bot.images.cast import CastLook, picture_cast
 from bot.images.encode import fit_to_limit
 from bot.images.jobs import (
     Deliver,
@@ -322,8 +324,12 @@ class ImageService:
         parent_channel_id: int | None = None,
         progress: Progress | None = None,
         filesize_limit: int = DEFAULT_FILESIZE_LIMIT,
+        cast: Sequence[tuple[Character, str]] = (),
     ) -> ImageOutcome:
         """A picture of what is happening in a chat scene, with the character as they look.
+
+        `cast` (a group scene's members, (character, ref) in cast order): every member's appearance,
+        each with its own stable seed, and the picture's seed derived from theirs (`images.cast`).
 
         Same path as /imagine (screen, compose, queue, record kind "scene", lineage-ready), with
         the character's appearance and its own stable seed so it looks the same every time.
@@ -333,6 +339,11 @@ class ImageService:
             kind="scene", scene=scene_prompt, character=character, character_ref=character_ref,
             user_id=user_id, guild_id=guild_id, channel_id=channel_id, parent_channel_id=parent_channel_id,
         )
+        if len(cast) > 1:
+            looks = [CastLook(ref, member.appearance, await planning.character_seed_for(self.sessions, member, ref))
+                     for member, ref in cast]
+            picture = picture_cast(looks)
+            job = replace(job, appearance=picture.appearance, seed=picture.seed)
         plan = await self.plan(job)
         return await self.run(plan, deliver=deliver, progress=progress, filesize_limit=filesize_limit)
 

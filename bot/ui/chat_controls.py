@@ -137,7 +137,7 @@ class ChatControls:
         """A scene image: Venice describes the scene from the last turns, the image service draws it."""
         scene = await self.chat.describe_scene(where, reply_id, lambda: interaction.response.defer(thinking=True))
         await post_scene_image(interaction, self.images, scene_prompt=scene.prompt, character=scene.character,
-                               character_ref=scene.character_ref)
+                               character_ref=scene.character_ref, cast=scene.cast)
 
 
 async def _delete_echo(interaction: discord.Interaction, message_id: int) -> None:

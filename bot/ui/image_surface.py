@@ -14,6 +14,7 @@ import io
 import logging
 import math
 import time
+from collections.abc import Sequence
 
 import discord
 
@@ -130,7 +131,7 @@ async def settle(surface: InteractionSurface, exc: Exception) -> None:
 
 async def post_scene_image(
     interaction: discord.Interaction, service: ImageService, *, scene_prompt: str, character: Character,
-    character_ref: str,
+    character_ref: str, cast: Sequence[tuple[Character, str]] = (),
 ) -> ImageOutcome | None:
     """The chat "picture this" button: a scene image of `character`, posted with image buttons.
 
@@ -144,7 +145,7 @@ async def post_scene_image(
     parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
     try:
         return await service.scene_image(
-            scene_prompt=scene_prompt, character=character, character_ref=character_ref,
+            scene_prompt=scene_prompt, character=character, character_ref=character_ref, cast=cast,
             user_id=interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id or 0,
             parent_channel_id=parent_id, deliver=surface.deliver, progress=surface,
             filesize_limit=interaction.filesize_limit,

@@ -30,6 +30,10 @@ CAST = (
     ("Celeste", "A jazz singer who answers in riddles.", "https://cdn.example.com/celeste.png"),
 )
 
+LOOKS = {"Alice Vance": "woman in her thirties, silver rings, black vest",
+         "Bruno": "man in his fifties, broken nose, grey beard",
+         "Celeste": "woman in her forties, sequined gown, red lipstick"}
+
 
 class Scene:
     """A channel with three custom characters in its cast, in CAST order."""
@@ -84,7 +88,8 @@ async def make_scene(chat: ChatWorld, *, mode: str | None = None) -> Scene:
                   "test")
     refs = []
     for name, description, avatar in CAST:
-        made = await services.characters.create(Character(name=name, description=description), where=maker,
+        made = await services.characters.create(Character(name=name, description=description,
+                                                          appearance=LOOKS[name]), where=maker,
                                                 shared=False, avatar_url=avatar)
         refs.append(f"custom:{made.id}")
     await chat.slash(where, "character set", {"character": refs[0]})
@@ -365,7 +370,8 @@ async def test_reset_keeps_the_cast_and_every_member_greets(chat: ChatWorld) -> 
     assert view is not None and [m.ref for m in view.members] == refs and view.mode == "round_robin"
     posts = [r.json for r in chat.discord.requests[since:]
              if r.method == "POST" and "/webhooks/" in r.path and isinstance(r.json, dict) and "username" in r.json]
-    assert [(b["username"], b["content"]) for b in posts] == [("Dora", "Dora waves."), ("Emil", "Emil bows to you all.")]
+    assert [(b["username"], b["content"]) for b in posts] == [("Dora", "Dora waves."),
+                                                              ("Emil", "Emil bows to you all.")]
     # The next speaker in round robin follows the last greeter.
     chat.venice.reply_text = "Hello."
     since = len(chat.discord.requests)
@@ -379,3 +385,25 @@ async def test_a_deleted_character_leaves_the_scene(chat: ChatWorld) -> None:
     scene = await make_scene(chat)
     await scene.services.characters.delete(int(scene.refs[1].split(":")[1]))
     assert [m.ref for m in (await scene.view()).members] == [scene.refs[0], scene.refs[2]]
+
+
+async def test_picture_this_draws_every_member_and_selfie_names_one(chat: ChatWorld) -> None:
+    from bot.images.seeds import character_seed, scene_seed
+
+    scene = await make_scene(chat, mode="round_robin")
+    chat.venice.replies.append("Alice slides a glass across the bar.")
+    await chat.say(scene.where, "A drink, please")
+    reply = chat.replies_in(scene.where)[-1]
+    chat.venice.replies.append("three adults at a bar, warm light")
+    await chat.click(scene.where, reply, button(reply, "pic"))
+    [generated] = [r.json for r in chat.venice.requests_to("/image/generate")]
+    assert all(look.split(",")[1].strip() in generated["prompt"] for look in LOOKS.values())
+    assert "Bruno" not in generated["prompt"]  # names never go into image prompts
+    assert generated["seed"] == scene_seed([character_seed(ref) for ref in scene.refs])
+
+    await chat.slash(scene.where, "selfie", {"character": scene.refs[1]})
+    selfie = [r.json for r in chat.venice.requests_to("/image/generate")][-1]
+    assert "broken nose" in selfie["prompt"] and selfie["seed"] == character_seed(scene.refs[1])
+    await chat.slash(scene.where, "selfie")  # default: who spoke last (Alice)
+    selfie = [r.json for r in chat.venice.requests_to("/image/generate")][-1]
+    assert "silver rings" in selfie["prompt"] and selfie["seed"] == character_seed(scene.refs[0])
