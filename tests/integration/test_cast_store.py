@@ -333,3 +333,39 @@ async def test_a_reply_without_its_own_user_message_is_stored_and_settled_like_a
     view = await cast.load(sessions, conv_id)
     assert view is not None and view.last_speaker == BOB[0] and view.replies == 2
     assert await cast.speaker_of(sessions, second.id) == BOB[0]
+
+
+async def test_deleting_one_reply_keeps_words_another_reply_still_answers(sessions: Sessions) -> None:
+    conv_id = await _scene(sessions, ("custom:1", "Alice"), ("custom:2", "Bob"))
+    conversations = Conversations(sessions)
+    user, first = await conversations.begin(conv_id, author_id=7, author_name="kim", content="Hi both", model="m")
+    second = await cast.begin_reply(sessions, conv_id, ref="custom:2", name="Bob", reply_to=user.id, model="m",
+                                    answers_user=True)
+    for reply in (first, second):
+        await conversations.finish(reply.id, content="Hello.", status="complete", character_name="X")
+
+    await conversations.delete_turn(first.id)
+    words = await conversations.turn(user.id)
+    assert words is not None and words.status == "complete"  # Bob's reply still answers them
+    await conversations.delete_turn(second.id)
+    words = await conversations.turn(user.id)
+    assert words is not None and words.status == "deleted"  # the last answer gone: the words go too
+
+
+async def test_words_nobody_answered_join_the_story(sessions: Sessions) -> None:
+    conv_id = await _scene(sessions, ("custom:1", "Alice"))
+    conversations = Conversations(sessions)
+    user, reply = await conversations.begin(conv_id, author_id=7, author_name="kim", content="I sit.", model="m")
+    await conversations.discard(reply.id)
+    await cast.settle_words(sessions, user.id)
+    words = await conversations.turn(user.id)
+    assert words is not None and words.status == "complete"
+    assert await conversations.latest_user_id(conv_id) == user.id
+    assert await conversations.latest_reply_id(conv_id) is None
+
+
+async def test_manual_mode_is_stored(sessions: Sessions) -> None:
+    conv_id = await _scene(sessions, ("custom:1", "Alice"))
+    await cast.set_mode(sessions, conv_id, "manual")
+    view = await cast.load(sessions, conv_id)
+    assert view is not None and view.mode == "manual"
