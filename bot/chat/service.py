@@ -451,8 +451,13 @@ class ChatService:
         scene = await self.scenes.of_conversation(conv, where)
         staged = await self.cast.stage(conv.id, where)
         ref = await cast.speaker_of(self.sessions, reply_id) if staged is not None else None
-        if staged is None or ref is None or not staged.has(ref):
+        if staged is None or ref is None:
             return scene, None, None
+        if not staged.has(ref):  # it left the scene since: its reply is still its own
+            found = await self.scenes.characters.resolve(ref, user_id=where.user_id, guild_id=where.guild_id)
+            if found is None:
+                return scene, None, None
+            staged = replace(staged, characters={**staged.characters, ref: found})
         return staged.speaking(scene, ref), staged, ref
 
     # -- the controls under a reply ---------------------------------------------------------------

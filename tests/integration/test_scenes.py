@@ -407,3 +407,19 @@ async def test_picture_this_draws_every_member_and_selfie_names_one(chat: ChatWo
     await chat.slash(scene.where, "selfie")  # default: who spoke last (Alice)
     selfie = [r.json for r in chat.venice.requests_to("/image/generate")][-1]
     assert "silver rings" in selfie["prompt"] and selfie["seed"] == character_seed(scene.refs[0])
+
+
+async def test_a_reply_of_a_character_who_left_is_still_regenerated_as_that_character(chat: ChatWorld) -> None:
+    scene = await make_scene(chat, mode="round_robin")
+    chat.venice.reply_text = "Hm."
+    await chat.say(scene.where, "One")
+    await chat.say(scene.where, "Two")  # Bruno answers
+    reply = chat.replies_in(scene.where)[-1]
+    assert reply["author"]["username"] == "Bruno"
+    await chat.slash(scene.where, "scene remove", {"character": scene.refs[1]})
+    chat.venice.replies.append("Bruno again.")
+    since = len(chat.discord.requests)
+    await chat.click(scene.where, reply, button(reply, "regen"))
+    assert GROUP_NUDGE.replace("{{char}}", "Bruno") in system_text(chat.last_prompt())
+    assert all(b["username"] == "Bruno" for b in scene.webhook_posts(since))
+    assert (await stored_reply(scene, reply)).author_name == "Bruno"
