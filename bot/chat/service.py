@@ -325,6 +325,8 @@ class ChatService:
         scene_cast.check_pick(staged, ref)
         assert staged is not None and where.user_id is not None
         await self._require_newest(reply, conv)
+        if not speakers.may_chain(staged.view.chained, self.chain_limit) and not await self._unanswered_after(reply):
+            raise UserError(scene_cast.CHAIN_CAPPED)  # said at once; the claim below is what holds
         lease = await self.limits.acquire(user_id=where.user_id, guild_id=where.guild_id,
                                           channel_id=where.channel_id, parent_id=where.parent_id, kind="chat")
         claimed = False
@@ -335,8 +337,8 @@ class ChatService:
                 staged = await self.cast.stage(conv.id, where)
                 scene_cast.check_pick(staged, ref)
                 assert staged is not None
-                asked = await self.conversations.latest_user_id(conv.id)
-                answers_user = asked is not None and asked > reply.id  # manual mode: words nobody answered yet
+                asked = await self._unanswered_after(reply)
+                answers_user = asked is not None  # manual mode: words nobody answered yet
                 if not answers_user:
                     if not await cast.claim_chain(self.sessions, conv.id, self.chain_limit):
                         raise UserError(scene_cast.CHAIN_CAPPED)
@@ -358,6 +360,11 @@ class ChatService:
             with contextlib.suppress(Exception):
                 await renderer.close()
             await self.limits.release(lease)
+
+    async def _unanswered_after(self, reply: TurnRow) -> int | None:
+        """The person's words after `reply` that no character answered yet (manual mode), if any."""
+        asked = await self.conversations.latest_user_id(reply.conversation_id)
+        return asked if asked is not None and asked > reply.id else None
 
     async def scene_add(self, where: Where, ref: str, character_name: str) -> cast.Added:
         """A character (already chosen and checked as `/character set` does) joins the channel's scene.
