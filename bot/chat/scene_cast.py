@@ -26,7 +26,7 @@ from bot.where import Where
 NOT_IN_SCENE = "**{name}** has left the scene."
 CHAIN_CAPPED = "The characters have said enough for now — write something to keep the scene going."
 NO_CAST = "There is no scene here yet: add a character with `/scene add`."
-NOBODY_ELSE = "Nobody else is in the scene to answer."
+NOT_NEWEST = "The scene has moved on: use ⏭ Next or “who answers” under the latest reply."
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,7 +169,7 @@ class ChatService:
         try:
             async with spot:
                 try:
-                    played = await self._turn(where, text, renderer, clearing, replying_to)
+                    played = await self._turn(where, text, renderer, clearing, replying_to, more)
                 finally:
                     with contextlib.suppress(Exception):
                         await renderer.close()
@@ -189,7 +189,7 @@ class ChatService:
         return await renderer.cleared()
 
     async def _turn(self, where: Where, text: str, renderer: Renderer, clearing: asyncio.Task[int | None],
-                    replying_to: int | None = None) -> _Played:
+                    replying_to: int | None = None, more: Callable[[], Renderer] | None = None) -> _Played:
         if clearing.done():
             clearing.result()  # refused while waiting in line: raise it before anything is stored
         scene = await self.scenes.of(where)
@@ -203,6 +203,7 @@ class ChatService:
                 return await self._unanswered(where, scene, text, clearing)
         speaking = staged.speaking(scene, refs[0]) if staged is not None else scene
         await renderer.prepare(speaking.look, [])
+        previous = await self.conversations.latest_reply_id(conv.id) if staged is not None else None
         user, reply = await self.conversations.begin(
             conv.id, author_id=where.user_id, author_name=where.user_name, content=text, model=scene.model,
         )
@@ -215,6 +216,8 @@ class ChatService:
                                            gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True,
                                            stop=stop)
         outcome = await self._tidy(outcome, speaking, where, renderer)
+        if previous is not None and more is not None:
+            await self._retire_controls(where, conv, previous, more())
         await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
                            turns=turns, dropped=prompt.dropped_turns, where=where)
         if staged is None or outcome.status == "failed":
@@ -274,7 +277,7 @@ class ChatService:
             renderer = renderers()
             try:
                 outcome = await self._speak(where, played.scene, staged, ref, renderer, reply_to=played.user.id,
-                                            answers_user=True)
+                                            answers_user=True, renderers=renderers)
             finally:
                 with contextlib.suppress(Exception):
                     await renderer.close()
@@ -288,19 +291,40 @@ class ChatService:
         return {**config, "chat_cooldown": Resolved(0, "scene")}
 
     async def _speak(self, where: Where, scene: Scene, staged: Staged, ref: str, renderer: Renderer, *,
-                     reply_to: int | None, answers_user: bool) -> Outcome:
+                     reply_to: int | None, answers_user: bool, renderers: Callable[[], Renderer] | None = None
+                     ) -> Outcome:
         """One character's reply without words of its own (the others answering, ⏭ Next, the select).
-        The caller holds the channel's turn."""
+        The caller holds the channel's turn. `renderers` rewrite the reply that carried the scene
+        controls until now (they move to the new one)."""
         conv = scene.conversation
         speaking = staged.speaking(scene, ref)
         await renderer.prepare(speaking.look, [])
+        previous = await self.conversations.latest_reply_id(conv.id)
         reply = await cast.begin_reply(self.sessions, conv.id, ref=ref, name=speaking.character.name,
                                        reply_to=reply_to, model=scene.model, answers_user=answers_user)
         turns = await self.conversations.window(conv, before_id=reply.id)
         prompt, stop = await self._prompt(speaking, staged, ref, where, turns)
         outcome = await self.generator.run(scene=speaking, where=where, reply=reply, prompt=prompt, renderer=renderer,
                                            gate=OutputGate(self.screen, where), stop=stop)
-        return await self._tidy(outcome, speaking, where, renderer)
+        outcome = await self._tidy(outcome, speaking, where, renderer)
+        if previous is not None and renderers is not None:
+            await self._retire_controls(where, conv, previous, renderers())
+        return outcome
+
+    async def _retire_controls(self, where: Where, conv: Conversation, reply_id: int, renderer: Renderer) -> None:
+        """⏭ Next and "who answers" move to the newest reply: the reply that carried them keeps
+        its other controls. Best effort: the story is stored whatever Discord answers."""
+        try:
+            row = await self.conversations.turn(reply_id)
+            if row is None or row.status not in ("complete", "cut") or not row.discord_ids:
+                return
+            scene, _staged, _ref = await self._speaking_scene(conv, where, reply_id)
+            if not scene.cast:
+                return
+            latest = await self._in_latest_round(conv, reply_id)
+            await self._show(where, conv, row, row.content, renderer, latest=latest, scene=replace(scene, cast=()))
+        except Exception:
+            log.warning("could not move the scene controls off reply %s", reply_id, exc_info=True)
 
     async def _tidy(self, outcome: Outcome, speaking: Scene, where: Where, renderer: Renderer) -> Outcome:
         """A scene's reply without the speaker's own name in front ("Alice: …"), which models copy
@@ -316,7 +340,8 @@ class ChatService:
         await self._show(where, speaking.conversation, stored, text, renderer, latest=True, scene=speaking)
         return Outcome(stored, text, outcome.status, outcome.note, outcome.notice, outcome.withheld)
 
-    async def scene_next(self, where: Where, reply_id: int, renderer: Renderer, *, ref: str | None = None) -> Outcome:
+    async def scene_next(self, where: Where, reply_id: int, renderer: Renderer, *, ref: str | None = None,
+                         renderers: Callable[[], Renderer] | None = None) -> Outcome:
         """⏭ Next (`ref` None: the mode picks) or the "who answers" select (`ref`): a character
         speaks without new words, within the cap on characters answering each other."""
         where = await self.speaker(where)
@@ -351,7 +376,7 @@ class ChatService:
                                                 last_reply=reply.content, limit=self.chain_limit
                                                 ) or staged.members[0].ref
                 scene = await self.scenes.of_conversation(conv, where)
-                outcome = await self._speak(where, scene, staged, ref, renderer,
+                outcome = await self._speak(where, scene, staged, ref, renderer, renderers=renderers,
                                             reply_to=asked if answers_user else None, answers_user=answers_user)
                 if claimed and outcome.status == "failed" and not outcome.text:
                     await cast.release_chain(self.sessions, conv.id)  # nothing was said: the claim is given back
@@ -761,8 +786,13 @@ class ChatService:
 
     async def _require_newest(self, reply: TurnRow, conv: Conversation) -> None:
         """⏭ Next and "who answers" only under the conversation's very latest reply."""
-        rules.check_latest(archived=conv.archived, latest_id=await self.conversations.latest_reply_id(conv.id),
-                           reply_id=reply.id, streaming=self.generator.is_streaming(reply.id))
+        try:
+            rules.check_latest(archived=conv.archived, latest_id=await self.conversations.latest_reply_id(conv.id),
+                               reply_id=reply.id, streaming=self.generator.is_streaming(reply.id))
+        except UserError as exc:
+            if exc.user_message == rules.NOT_LATEST:
+                raise UserError(scene_cast.NOT_NEWEST) from None
+            raise
 
     async def _in_latest_round(self, conv: Conversation, reply_id: int) -> bool:
         """The latest reply, or in a group scene any reply that came after the latest words

@@ -74,7 +74,10 @@ class ChatControls:
                 return
             ref = values[0]
         where = where_of_interaction(interaction, "chat")
-        await self.chat.scene_next(where, int(match["id"]), self.reply(interaction, typing=True, fresh=True), ref=ref)
+        await self.chat.scene_next(
+            where, int(match["id"]), self.reply(interaction, typing=True, fresh=True), ref=ref,
+            renderers=lambda: DiscordReply(poster=self.poster, channel=interaction.channel,
+                                           edit_interval=self.edit_interval()))
 
     async def _on_button(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
         await self.press(interaction, match["action"], int(match["id"]))

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from bot.characters.model import Character
 from bot.chat import scene_cast
 from bot.chat.cast_prompt import GROUP_NUDGE
-from bot.chat.rules import NOT_LATEST
 from bot.store import cast
 from bot.store.models import Message
 from bot.where import Where
@@ -158,8 +157,12 @@ async def test_everyone_mode_each_character_answers_under_its_own_name_with_its_
     rows = [await stored_reply(scene, m) for m in replies]
     assert [r.content for r in rows] == ["Alice pours.", "Bruno nods.", "Celeste hums."]
     assert len({r.reply_to for r in rows}) == 1  # all three answer the same words
-    # The latest reply carries "⏭ Next" and "who answers" (one choice per member).
+    # The latest reply carries "⏭ Next" and "who answers" (one choice per member); the others don't
+    # any more, but keep their own controls.
     assert scene_button(replies[-1], "next") and scene_button(replies[-1], "pick")
+    for earlier in replies[:2]:
+        ids = custom_ids(chat.discord.world.messages[earlier["id"]])
+        assert not [c for c in ids if c.startswith("scene:")] and [c for c in ids if c.startswith("chat:regen:")]
     [select_row] = [row for row in replies[-1]["components"] if row["components"][0]["type"] == 3]
     assert [o["label"] for o in select_row["components"][0]["options"]] == [n for n, _, _ in CAST]
 
@@ -228,6 +231,7 @@ async def test_next_button_and_select_within_the_cap(chat: ChatWorld) -> None:
     # Words from the person reset the count; the select picks who speaks.
     await chat.say(scene.where, "Go on")
     reply = chat.replies_in(scene.where)[-1]
+    stale_next = scene_button(reply, "next")
     since = len(chat.discord.requests)
     payload = chat.discord.click_payload(scene.where.user, scene.where, reply["id"], scene_button(reply, "pick"))
     payload["data"]["component_type"] = 3
@@ -235,10 +239,11 @@ async def test_next_button_and_select_within_the_cap(chat: ChatWorld) -> None:
     from tests.harness import invoke
     await invoke(chat.bot, payload, timeout=30)
     assert scene.speakers_since(since) == ["Celeste"]
-    # Old replies' Next is refused: only the latest may chain.
-    old = chat.replies_in(scene.where)[-2]
-    handle = await chat.click(scene.where, old, scene_button(old, "next"))
-    assert chat.ephemeral_texts(handle) == [NOT_LATEST]
+    # The controls moved to Celeste's reply; an old Next (a message not refreshed yet) is refused.
+    old = chat.discord.world.messages[reply["id"]]
+    assert not [c for c in custom_ids(old) if c.startswith("scene:")]
+    handle = await chat.click(scene.where, old, stale_next)
+    assert chat.ephemeral_texts(handle) == [scene_cast.NOT_NEWEST]
 
 
 async def test_swipe_on_the_middle_reply_and_delete_keeps_the_shared_words(chat: ChatWorld) -> None:
