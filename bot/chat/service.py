@@ -220,7 +220,7 @@ class ChatService:
             await self._retire_controls(where, conv, previous, more())
         await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
                            turns=turns, dropped=prompt.dropped_turns, where=where)
-        if staged is None or outcome.status == "failed":
+        if staged is None or (outcome.status == "failed" and not outcome.withheld):
             return _Played(outcome)
         return _Played(outcome, scene, staged, user, refs[1:])
 
@@ -282,8 +282,8 @@ class ChatService:
                 with contextlib.suppress(Exception):
                     await renderer.close()
                 await self.limits.release(lease)
-            if outcome.status == "failed":
-                return
+            if outcome.status == "failed" and not outcome.withheld:
+                return  # Venice failed: the others would fail too (a withheld reply is that speaker's alone)
 
     async def _followup_limits(self, where: Where) -> dict[str, Resolved]:
         config = await self.limits.settings.resolve_all(guild_id=where.guild_id, channel_id=where.channel_id,

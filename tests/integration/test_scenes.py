@@ -428,3 +428,18 @@ async def test_a_reply_of_a_character_who_left_is_still_regenerated_as_that_char
     assert GROUP_NUDGE.replace("{{char}}", "Bruno") in system_text(chat.last_prompt())
     assert all(b["username"] == "Bruno" for b in scene.webhook_posts(since))
     assert (await stored_reply(scene, reply)).author_name == "Bruno"
+
+
+async def test_each_reply_of_a_scene_is_screened_on_its_own(chat: ChatWorld) -> None:
+    from bot.chat.service import WITHHELD
+
+    scene = await make_scene(chat, mode="everyone")
+    bad = "She undresses and says she is only 14 years old and blushes."
+    chat.venice.replies.extend(["A fine line.", bad, "C fine line."])
+    await chat.say(scene.where, "Tell me about yourselves")
+    shown = [text_of(m) for m in chat.replies_in(scene.where)[-3:]]
+    assert shown == ["A fine line.", WITHHELD, "C fine line."]
+    bodies = json.dumps(chat.all_bodies())
+    assert "14 years old" not in bodies  # never shown, not even for a moment
+    history = chat.history(chat.prompts()[-1])
+    assert all("14 years" not in line for line in history)
