@@ -207,14 +207,16 @@ class ChatService:
         user, reply = await self.conversations.begin(
             conv.id, author_id=where.user_id, author_name=where.user_name, content=text, model=scene.model,
         )
-        if staged is not None:
-            await cast.record_reply(self.sessions, conv.id, reply_id=reply.id, ref=refs[0], answers_user=True)
+        if staged is not None:  # the order moves once the words are cleared and the reply kept (below)
+            await cast.name_speaker(self.sessions, reply.id, refs[0])
         turns = await self.conversations.window(conv, before_id=user.id)
         turns.append(user)
         prompt, stop = await self._prompt(speaking, staged, refs[0] if refs else None, where, turns)
         outcome = await self.generator.run(scene=speaking, where=where, reply=reply, prompt=prompt, renderer=renderer,
                                            gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True,
                                            stop=stop)
+        if staged is not None and outcome.reply.status != "deleted":
+            await cast.record_reply(self.sessions, conv.id, reply_id=reply.id, ref=refs[0], answers_user=True)
         outcome = await self._tidy(outcome, speaking, where, renderer)
         if previous is not None and more is not None:
             await self._retire_controls(where, conv, previous, more())

@@ -264,6 +264,13 @@ async def begin_reply(
         return TurnRow.of(row)
 
 
+async def name_speaker(sessions: Sessions, reply_id: int, ref: str) -> None:
+    """Which member speaks a reply being written (the speaking order moves once it is kept:
+    `record_reply`), so a reply a crash cut off is still regenerated as its speaker."""
+    async with sessions.begin() as session:
+        await session.execute(update(Message).where(Message.id == reply_id).values(speaker_ref=ref))
+
+
 async def settle_words(sessions: Sessions, message_id: int) -> None:
     """A person's message that no character answers yet (manual mode): it joins the story as said."""
     async with sessions.begin() as session:

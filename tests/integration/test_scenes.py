@@ -6,6 +6,7 @@ every prompt (what each speaker was told). Commands, buttons and the select are 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from typing import Any
@@ -443,3 +444,36 @@ async def test_each_reply_of_a_scene_is_screened_on_its_own(chat: ChatWorld) -> 
     assert "14 years old" not in bodies  # never shown, not even for a moment
     history = chat.history(chat.prompts()[-1])
     assert all("14 years" not in line for line in history)
+
+
+async def test_refused_words_do_not_move_the_speaking_order(chat: ChatWorld) -> None:
+    from bot.errors import Refused
+
+    scene = await make_scene(chat, mode="round_robin")
+    chat.venice.reply_text = "Mm."
+    await chat.say(scene.where, "Hello")  # Alice
+    before = await scene.view()
+    service = scene.services.chat
+    real = service.screen
+
+    class JudgeSaysNo:  # the second stage refuses after the generation has begun
+        def refuses_at_once(self, text: str) -> bool:
+            return False
+
+        async def check_input(self, text: str, where: Where) -> None:
+            async with asyncio.timeout(10):
+                while chat.venice.count("/chat/completions") <= asked:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            raise Refused("The judge refused this.", "judge")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    asked = chat.venice.count("/chat/completions")
+    service.screen = JudgeSaysNo()
+    await chat.say(scene.where, "Something the judge refuses")
+    service.screen = real
+    assert await scene.view() == before
+    since = len(chat.discord.requests)
+    await chat.say(scene.where, "So, who's next?")
+    assert scene.speakers_since(since) == ["Bruno"]
