@@ -14,6 +14,8 @@ The API the bot calls (one `ContentPolicy` per process, built where everything i
     # raises Refused (rule: the stage-1 rule, "judge_minor", "judge_real_person", "too_long") or
     # CheckUnavailable (a Refused whose rule is "judge_unavailable") when the judge failed.
     await policy.check(texts, where, context="chat", background=JudgeContext(...), strike=True)
+    # `background` may also be an async callable returning the JudgeContext: it is awaited only
+    # when the judge is asked (a chat turn loads its recent turns only for the few texts judged).
 
     # Model output about to be shown (each streamed edit's text): never raises for the policy;
     # returns a Decision whose `allowed` says whether the text may be shown. Refusals and judge
@@ -41,15 +43,14 @@ please try again", audited as kind "judge_unavailable" (the rule says why), with
 Strikes only for decisive refusals: stage 1's `MINOR_RULES`, or the judge flagging minors with
 high confidence.
 
-The module-level helpers below the class (`audit`, `refuse`, `check_texts`, `check_text`,
-`output_verdict`, `Where`) are the old path: stage 1 only, as today's callers use them, unchanged
-until every caller has moved to `ContentPolicy`.
+`audit` (below the class) writes one audit event; `refuse`, `check_texts` and `first_refusal`
+are the old path (stage 1 only), kept until their last callers have moved to `ContentPolicy`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -106,6 +107,8 @@ UNAVAILABLE = "This couldn't be checked right now, so it wasn't used. Please try
 OUTPUT_UNAVAILABLE = "The reply couldn't be checked right now, so it was withheld. Regenerate to try again."
 
 Texts = str | Mapping[str, str] | Iterable[str]
+# The judge's context for a text, or an async callable that builds it (awaited only if judged).
+Background = JudgeContext | Callable[[], Awaitable[JudgeContext]] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +188,7 @@ class ContentPolicy:
 
     # -- decisions without side effects ---------------------------------------------------------
 
-    async def assess(
-        self, texts: Texts, *, context: str = "chat", background: JudgeContext | None = None
-    ) -> Decision:
+    async def assess(self, texts: Texts, *, context: str = "chat", background: Background = None) -> Decision:
         """Both stages for an input; no audit, no strike. See `check` for the arguments; `context`
         may also be "output" (model text: judged only when stage 1 asks, as `check_output` does)."""
         if context not in (*CONTEXTS, "output"):
@@ -216,7 +217,7 @@ class ContentPolicy:
         where: Where,
         *,
         context: str = "chat",
-        background: JudgeContext | None = None,
+        background: Background = None,
         strike: bool = True,
     ) -> Decision:
         """Check an input before anything is done with it; raise `Refused` if it breaks the policy
@@ -229,7 +230,7 @@ class ContentPolicy:
             raise await self._refuse(decision, where, strike=strike)
         return decision
 
-    async def check_output(self, text: str, where: Where, *, background: JudgeContext | None = None) -> Decision:
+    async def check_output(self, text: str, where: Where, *, background: Background = None) -> Decision:
         """May this model output be shown? Stage 1, then the judge when stage 1 asks.
 
         Returns the Decision rather than raising: the chat turn withholds the reply when
@@ -255,7 +256,7 @@ class ContentPolicy:
     # -- internals ------------------------------------------------------------------------------
 
     async def _decide(
-        self, fields: list[tuple[str, str]], context: str, background: JudgeContext | None, *, always_judge: bool
+        self, fields: list[tuple[str, str]], context: str, background: Background, *, always_judge: bool
     ) -> Decision:
         if sum(len(text) for _, text in fields) > MAX_CHECK_CHARS:
             return Decision(False, TOO_LONG_RULE, _PREFIX[context] + _TOO_LONG)
@@ -268,6 +269,8 @@ class ContentPolicy:
             return ALLOWED
         document = "\n\n".join(f"{label}: {text}" if label else text for label, text in fields)
         try:
+            if callable(background):
+                background = await background()
             judgement = await self.judge.text(document, background, kind=context)
         except JudgeUnavailable as err:
             reason = OUTPUT_UNAVAILABLE if context == "output" else UNAVAILABLE
@@ -397,37 +400,22 @@ async def check_texts(
         raise await refuse(sessions, where, verdict, strike=strike)
 
 
-async def check_text(
-    sessions: async_sessionmaker[AsyncSession], text: str, where: Where, *, for_image: bool = False,
-    strike: bool = True,
-) -> None:
-    """Old path (stage 1 only): `check_texts` for one text."""
-    await check_texts(sessions, [text], where, for_image=for_image, strike=strike)
-
-
-def output_verdict(text: str) -> safety.Verdict:
-    """Old path (stage 1 only): screen model output before it is posted (the model is told all
-    characters are adults, but Venice is not relied on as the safeguard). Use
-    `ContentPolicy.check_output` in new code."""
-    return safety.screen(text, context="output")
-
-
 __all__ = [
     "ALLOWED",
     "ALWAYS_JUDGED",
     "BLOCK_FOR",
     "CONTEXTS",
     "MINOR_RULES",
+    "OUTPUT_UNAVAILABLE",
     "STRIKE_THRESHOLD",
     "STRIKE_WINDOW",
     "UNAVAILABLE",
+    "Background",
     "ContentPolicy",
     "Decision",
     "JudgeContext",
     "Where",
     "audit",
-    "check_text",
     "check_texts",
-    "output_verdict",
     "refuse",
 ]

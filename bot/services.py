@@ -84,7 +84,7 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
     policy = ContentPolicy(sessions, venice, env)
     characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
-                       screen=ChatScreen(sessions=sessions), process=process, clock=clock)
+                       screen=ChatScreen(policy=policy), process=process, clock=clock)
     images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits,
                           queue=SharedImageQueue(sessions, owner=process), offload=offload)
     return Services(

@@ -8,7 +8,9 @@ the reply continues in a new one. Discord itself is not imported: the caller inj
 
 Before every write the injected `check` is awaited with all the text that will then be visible
 (the model's text, without the marker): nothing is written until it answers, and once it says no,
-nothing more is written and `feed`, `finish` and `fail` raise `Withheld`.
+nothing more is written and `feed`, `finish` and `fail` raise `Withheld`. The check may take a
+while (the judge): the write shows exactly the text it cleared, never what arrived meanwhile, and
+no other write starts before it answers.
 """
 
 from __future__ import annotations
@@ -159,9 +161,10 @@ class StreamRenderer:
         self._done = True
         await self._stop_timer()
         async with self._lock:
-            if self.withheld or not await self._allowed():
+            text = self.text
+            if self.withheld or not await self._allowed(text):
                 raise Withheld
-            chunks, tail = self._splitter.update(self.text)
+            chunks, tail = self._splitter.update(text)
             await self._roll_over(chunks)
             # Only the rest is re-split: finalised messages are already on screen as they are.
             for i, chunk in enumerate(split_message(compose(tail.rstrip()), self.limit)):
@@ -183,17 +186,19 @@ class StreamRenderer:
                     self._timer_sleeping = True
                     self._timer = asyncio.create_task(self._flush_later(self._last_flush + self.min_interval))
                 return
-            if self.withheld or not await self._allowed():
+            # A snapshot: more text may arrive while the check runs, and only what it cleared is shown.
+            text = self.text
+            if self.withheld or not await self._allowed(text):
                 return
-            chunks, tail = self._splitter.update(self.text)
+            chunks, tail = self._splitter.update(text)
             await self._roll_over(chunks)
             if tail.strip():
                 await self._show(self._with_marker(tail))
             self._last_flush = self._clock()
 
-    async def _allowed(self) -> bool:
-        """Ask the check about everything that will be visible after this write."""
-        if not await self._check(self.text):
+    async def _allowed(self, text: str) -> bool:
+        """Ask the check about `text`, everything that will be visible after this write."""
+        if not await self._check(text):
             self.withheld = True
         return not self.withheld
 
