@@ -73,6 +73,8 @@ class OutputGate:
         self._context: JudgeContext | None = None
 
     async def check(self, text: str) -> bool:
+        if self.refusal is not None:
+            return False  # a withheld reply stays withheld (and its refusal is audited once)
         if self._last is not None and self._last[0] == text:
             return self._last[1]
         decision = await self.screen.check_output(text, self.where, background=self._judge_context)

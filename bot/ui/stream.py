@@ -41,6 +41,13 @@ async def _anything_goes(_text: str) -> bool:
     return True
 
 
+def held_back(text: str) -> str:
+    """`text` without its last word (what a streaming write shows; the final write shows all)."""
+    body = text.rstrip()
+    cut = max(body.rfind(" "), body.rfind("\n"), body.rfind("\t"))
+    return body[: cut + 1] if cut >= 0 else ""
+
+
 class StreamRenderer:
     """Drives one streamed reply into one or more messages.
 
@@ -61,6 +68,7 @@ class StreamRenderer:
         marker: str = DEFAULT_MARKER,
         initial: Handle | None = None,
         check: OutputCheck = _anything_goes,
+        hold_last_word: bool = False,
     ) -> None:
         self._send = send
         self._edit = edit
@@ -86,6 +94,7 @@ class StreamRenderer:
         self._timer_error: BaseException | None = None
         self._done = False
         self._check = check
+        self.hold_last_word = hold_last_word  # streaming writes show all but the last word
         self.withheld = False  # the check refused: nothing more is written
         self.calls = 0
 
@@ -187,10 +196,18 @@ class StreamRenderer:
                     self._timer = asyncio.create_task(self._flush_later(self._last_flush + self.min_interval))
                 return
             # A snapshot: more text may arrive while the check runs, and only what it cleared is shown.
+            # With `hold_last_word`, the last word is held back while streaming: a phrase cut at the
+            # stream's edge ("she is 14 years" before "old") is checked whole with the word after it
+            # before any of it shows. Both the text that arrived and the part shown must pass.
             text = self.text
+            shown = held_back(text) if self.hold_last_word else text
             if self.withheld or not await self._allowed(text):
                 return
-            chunks, tail = self._splitter.update(text)
+            if shown != text and not await self._allowed(shown):
+                return
+            if not shown.strip():
+                return  # one word so far: nothing to show yet, and the next feed tries again at once
+            chunks, tail = self._splitter.update(shown)
             await self._roll_over(chunks)
             if tail.strip():
                 await self._show(self._with_marker(tail))

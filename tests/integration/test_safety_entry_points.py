@@ -510,7 +510,7 @@ async def test_output_that_breaks_the_policy_is_never_posted(chat: ChatWorld, re
     assert all("14 years" not in text_of(m) for m in chat.discord.world.messages.values())
     assistant = [t for t in await rows(chat, Message) if t.role == "assistant"]
     assert all("14 years" not in t.content for t in assistant)
-    assert [(e.kind, e.rule) for e in await rows(chat, AuditEvent)] == [("output_refusal", "minor_age")]  # the rule, never the text
+    assert [(e.kind, e.rule) for e in await rows(chat, AuditEvent)] == [("output_refusal", "minor_age")]
 
 
 @both
