@@ -71,17 +71,21 @@ class OutputGate:
         self.refusal: Decision | None = None
         self._last: tuple[str, bool] | None = None
         self._context: JudgeContext | None = None
+        self._lock = asyncio.Lock()
 
     async def check(self, text: str) -> bool:
-        if self.refusal is not None:
-            return False  # a withheld reply stays withheld (and its refusal is audited once)
-        if self._last is not None and self._last[0] == text:
-            return self._last[1]
-        decision = await self.screen.check_output(text, self.where, background=self._judge_context)
-        if not decision.allowed:
-            self.refusal = decision
-        self._last = (text, decision.allowed)
-        return decision.allowed
+        # One check at a time (a background flush and the end of the stream may ask together):
+        # the second sees the first's answer, so a refusal is audited once.
+        async with self._lock:
+            if self.refusal is not None:
+                return False  # a withheld reply stays withheld
+            if self._last is not None and self._last[0] == text:
+                return self._last[1]
+            decision = await self.screen.check_output(text, self.where, background=self._judge_context)
+            if not decision.allowed:
+                self.refusal = decision
+            self._last = (text, decision.allowed)
+            return decision.allowed
 
     async def _judge_context(self) -> JudgeContext:
         """The reply's context, built once (only if the judge is asked), however many edits it reads."""
