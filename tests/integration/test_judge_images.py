@@ -106,7 +106,7 @@ async def test_a_reroll_reuses_the_verdict_even_on_another_process(world: ImageW
 
 
 async def test_a_same_seed_edit_is_judged_once_per_new_wording(world: ImageWorld) -> None:
-    place, message, record_id = await posted(world)
+    place, _message, record_id = await posted(world)
     await world.submit(place, f"imgedit:{record_id}", {"prompt": PROMPT})  # the same words: cached
     assert len(image_judgements(world)) == 1
     handle = await world.submit(place, f"imgedit:{record_id}", {"prompt": f"{PROMPT}, smiling"})
@@ -116,7 +116,7 @@ async def test_a_same_seed_edit_is_judged_once_per_new_wording(world: ImageWorld
 
 
 async def test_an_edit_the_judge_flags_generates_nothing(world: ImageWorld) -> None:
-    place, message, record_id = await posted(world)
+    place, _message, record_id = await posted(world)
     handle = await world.submit(place, f"imgedit:{record_id}", {"prompt": f"{PROMPT} {MINOR_MARKER}"})
     assert any("under 18" in t for t in ephemeral_texts(handle))
     assert len(world.generated()) == 1 and len(await world.records()) == 1
