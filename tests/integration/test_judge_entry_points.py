@@ -292,3 +292,16 @@ async def test_a_stored_character_the_judge_flags_no_longer_plays(chat: ChatWorl
     assert "This character can't be used." in said
     assert await rows(chat, ChannelState) == []
     assert await strikes(chat, where.user) == 0
+
+
+async def test_a_card_longer_than_one_check_reads_is_refused_as_too_long_without_a_judge_call(
+        chat: ChatWorld) -> None:
+    where = chat.place()
+    entries = [cardgen.lore_entry([f"key{i}"], "The harbour is calm tonight. " * 1_700) for i in range(9)]
+    card = cardgen.v2_card(name="Kit", description="Kit is a 30-year-old innkeeper.",
+                           character_book=cardgen.character_book(entries))
+    data = cardgen.card_json(card)  # nine entries of 49,300 characters: about 444,000 in all
+    said = "\n".join(said_in(await chat.slash(where, "character import", {"file": ("kit.json", data)})))
+    assert "This character can't be used." in said and "too long to check" in said
+    assert judged(chat, "character") == [] and await rows(chat, CharacterRow) == []
+    assert await strikes(chat, where.user) == 0
