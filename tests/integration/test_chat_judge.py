@@ -279,8 +279,12 @@ async def test_picture_this_judges_the_scene_venice_wrote_as_an_image_prompt(cha
     reply = chat.latest_with(where, "regen")
     chat.venice.replies.append("adult woman, black vest, leaning on a bar, warm light")
     await chat.click(where, reply, button(reply, "pic"))
-    [call] = [c for c in chat.venice.judge.calls if c.document_kind == KINDS["image"] and "black vest" in c.text]
-    assert call.context is not None and "Scarlett" in call.context["character"]
+    # The scene is judged with the story around it (the image service judges the composed prompt too).
+    calls = [c for c in chat.venice.judge.calls
+             if c.document_kind == KINDS["image"] and "black vest" in c.text and c.context is not None]
+    assert calls
+    call = calls[0]
+    assert "Scarlett" in call.context["character"]
     assert any("black vest" in t for t in call.context["recent_turns"])
     assert chat.venice.count("/image/generate") == 1
 
