@@ -315,7 +315,7 @@ class Conversations:
             return
         rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in links]
         async with self.sessions.begin() as s:
-            await s.execute(_upsert_links(s.get_bind().dialect.name, rows))
+            await s.execute(_upsert_links(s.get_bind().dialect.name), rows)
 
     async def finish_turn(
         self, reply: TurnRow, *, content: str, swipes: list[str], swipe_index: int, status: str,
@@ -358,7 +358,7 @@ class Conversations:
                                list(discord_ids), None, reply.conversation_id)
             if new_links:
                 rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in new_links]
-                await s.execute(_upsert_links(dialect, rows))
+                await s.execute(_upsert_links(dialect), rows)
             if lore_apart:
                 assert lore_state is not None
                 await s.execute(_lore_update(reply.conversation_id, lore_state, lore_fired))
@@ -590,9 +590,11 @@ def _reply_row_only(reply_id: int, values: dict[str, Any], *, asked_status: str,
     return out
 
 
-def _upsert_links(dialect: str, rows: list[dict[str, int]]) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE for message links (a message shown again keeps one row)."""
-    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MessageLink).values(rows)
+def _upsert_links(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE for message links (a message shown again keeps one row), to
+    execute with the rows as parameters: unlike a multi-row `.values(rows)`, it has a cache key, so
+    SQLAlchemy compiles it once rather than on every turn."""
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MessageLink)
     return stmt.on_conflict_do_update(
         index_elements=[MessageLink.discord_message_id],
         set_={"message_id": stmt.excluded.message_id, "channel_id": stmt.excluded.channel_id},
