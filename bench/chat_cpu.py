@@ -260,10 +260,13 @@ class SqlCounter:
 
     def __init__(self, bot: Any) -> None:
         self.count = 0
+        self.kinds: dict[str, int] = {}  # statement (first words) -> times, for --statements
         event.listen(bot.services.engine.sync_engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, *args: Any) -> None:
+    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.count += 1
+        key = " ".join(statement.split()[:6])
+        self.kinds[key] = self.kinds.get(key, 0) + 1
 
 
 @dataclass
@@ -327,7 +330,8 @@ def phases_for(driver: Driver, channels: int, turns: int, rounds: int) -> list[t
     return [(cold, first_turns), (one, one_at_a_time), (many, all_at_once)]
 
 
-async def main(turns: int, channels: int, rounds: int, piece_chars: int, profile: str | None = None) -> None:
+async def main(turns: int, channels: int, rounds: int, piece_chars: int, profile: str | None = None,
+               show_statements: bool = False) -> None:
     logging.basicConfig(level=logging.ERROR)
     for noisy in ("discord.client", "discord.gateway"):  # voice-library notices; heartbeat-ACK race with a local fake
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -358,7 +362,11 @@ async def main(turns: int, channels: int, rounds: int, piece_chars: int, profile
 
                         profiler = cProfile.Profile()
                         profiler.enable()
+                    sql.kinds.clear()
                     await run_phase(phase, fakes, driver, work, sql)
+                    if show_statements and phase.name.startswith("one at a time"):
+                        for key, n in sorted(sql.kinds.items(), key=lambda kv: -kv[1]):
+                            print(f"  {n / phase.turns:5.2f}/turn  {key}", file=sys.stderr)
                     if profiler is not None:
                         profiler.disable()
                         profiler.dump_stats(profile)
@@ -451,5 +459,7 @@ if __name__ == "__main__":
     parser.add_argument("--piece-chars", type=int, default=0, help="stream slices of this many characters")
     parser.add_argument("--profile", metavar="FILE",
                         help="cProfile the production bot's one-at-a-time phase into FILE (pstats)")
+    parser.add_argument("--statements", action="store_true",
+                        help="print the SQL statements of the one-at-a-time phase per turn (stderr)")
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.channels, args.rounds, args.piece_chars, args.profile))
+    asyncio.run(main(args.turns, args.channels, args.rounds, args.piece_chars, args.profile, args.statements))

@@ -88,6 +88,8 @@ class LoopWatch:
         self.threshold = threshold
         self.interval = interval
         self.worst = 0.0
+        self.checks = 0  # the watchdog's looks at the loop
+        self.probes = 0  # probes posted to the loop (only when it was found busy)
         self._sent: float | None = None  # when the probe still waiting for the loop was posted
         self._culprit: Culprit | None = None
         self._stop = threading.Event()
@@ -138,10 +140,12 @@ class LoopWatch:
         assert loop is not None
         while not self._stop.is_set():
             time.sleep(self.interval)  # one syscall; `Event.wait(timeout)` costs several times more
+            self.checks += 1
             sent = self._sent
             if sent is None:
                 if self._idle():
                     continue
+                self.probes += 1
                 self._sent = sent = time.monotonic()
                 try:
                     loop.call_soon_threadsafe(self._probe, sent)
