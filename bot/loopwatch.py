@@ -81,8 +81,9 @@ def sample(loop: asyncio.AbstractEventLoop, thread_id: int) -> Culprit:
 
 
 class LoopWatch:
-    """Start in the loop (`start()`), stop with `await stop()`. `worst` is the longest stall seen
-    (measured from the probe posted when the loop was found busy: at most `interval` short)."""
+    """Start in the loop (`start()`), stop with `await stop()`. `worst` is the longest stall seen,
+    measured from the probe posted when the loop was found busy: short of the real stall by up to
+    `interval` (more when the machine is so busy that the watchdog thread wakes late)."""
 
     def __init__(self, *, threshold: float = THRESHOLD, interval: float = INTERVAL) -> None:
         self.threshold = threshold
