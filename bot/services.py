@@ -81,11 +81,12 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
                                      shard_count=env.shard_count)
     process.start()
     limits = Limits(sessions, settings, owner=process)
-    policy = ContentPolicy(sessions, venice, env)
-    characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload, clock=clock)
+    policy = ContentPolicy(sessions, venice, env, offload=offload)
+    characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload,
+                                  policy=policy, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
-                       screen=ChatScreen(sessions=sessions), process=process, clock=clock)
-    images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits,
+                       screen=ChatScreen(policy=policy), process=process, clock=clock)
+    images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits, policy=policy,
                           queue=SharedImageQueue(sessions, owner=process), offload=offload)
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,

@@ -36,10 +36,11 @@ from bot.chat.queue import ChannelQueue
 from bot.chat.render import Controls, Renderer
 from bot.chat.scene_cast import SceneCast, Staged
 from bot.chat.scenes import Scene, Scenes
-from bot.chat.screening import ChatScreen
+from bot.chat.screening import JUDGE_TURNS, ChatScreen, chat_background
 from bot.chat.summaries import fold_summary
 from bot.chat.tokens import TokenCalibrator
 from bot.errors import LimitReached, UserError
+from bot.judge import JudgeContext
 from bot.limits import LIMIT_KEYS, Limits
 from bot.settings import Resolved, SettingsStore
 from bot.store import cast
@@ -58,6 +59,8 @@ MAX_INPUT = 4000
 EMPTY_INPUT = "Say something, and I'll answer."
 TOO_LONG = f"That message is too long for me: please keep it under {MAX_INPUT:,} characters."
 DEFAULT_CONTEXT = 32_000
+SUMMARY_WITHHELD = "*(The summary was withheld: it broke the content policy.)*"
+SUMMARY_UNCHECKED = "*(The summary couldn't be checked right now. Try again in a moment.)*"
 
 
 @dataclass(slots=True)
@@ -185,7 +188,10 @@ class ChatService:
                 await self.limits.release(lease)
 
     async def _clear(self, text: str, where: Where, renderer: Renderer) -> int | None:
-        await self.screen.check_input(text, where)
+        async def background() -> JudgeContext:  # only when the judge reads the words
+            return await self._channel_background(where)
+
+        await self.screen.check_input(text, where, background=background)
         return await renderer.cleared()
 
     async def _turn(self, where: Where, text: str, renderer: Renderer, clearing: asyncio.Task[int | None],
@@ -212,16 +218,17 @@ class ChatService:
         turns = await self.conversations.window(conv, before_id=user.id)
         turns.append(user)
         prompt, stop = await self._prompt(speaking, staged, refs[0] if refs else None, where, turns)
+        gate = OutputGate(self.screen, where, lambda: self._background(speaking, where, turns))
         outcome = await self.generator.run(scene=speaking, where=where, reply=reply, prompt=prompt, renderer=renderer,
-                                           gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True,
-                                           stop=stop)
+                                           gate=gate, clearing=clearing, new_turn=True, stop=stop)
         if staged is not None and outcome.reply.status != "deleted":
             await cast.record_reply(self.sessions, conv.id, reply_id=reply.id, ref=refs[0], answers_user=True)
         outcome = await self._tidy(outcome, speaking, where, renderer)
         if previous is not None and more is not None:
             await self._retire_controls(where, conv, previous, more())
         await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
-                           turns=turns, dropped=prompt.dropped_turns, where=where)
+                           turns=turns, dropped=prompt.dropped_turns, where=where, screen=self.screen,
+                           background=gate.background)
         if staged is None or (outcome.status == "failed" and not outcome.withheld):
             return _Played(outcome)
         return _Played(outcome, scene, staged, user, refs[1:])
@@ -307,7 +314,9 @@ class ChatService:
         turns = await self.conversations.window(conv, before_id=reply.id)
         prompt, stop = await self._prompt(speaking, staged, ref, where, turns)
         outcome = await self.generator.run(scene=speaking, where=where, reply=reply, prompt=prompt, renderer=renderer,
-                                           gate=OutputGate(self.screen, where), stop=stop)
+                                           gate=OutputGate(self.screen, where,
+                                                           lambda: self._background(speaking, where, turns)),
+                                           stop=stop)
         outcome = await self._tidy(outcome, speaking, where, renderer)
         if previous is not None and renderers is not None:
             await self._retire_controls(where, conv, previous, renderers())
@@ -434,8 +443,9 @@ class ChatService:
                 raise UserError(scene_cast.NO_CAST)
             await cast.set_mode(self.sessions, scene.conversation.id, mode)
 
-    async def group_chat_jsonl(self, conv: Conversation) -> str | None:
-        """A group scene as SillyTavern group chat JSONL (None: the conversation has no cast)."""
+    async def group_chat_jsonl(self, conv: Conversation, summary: str | None = None) -> str | None:
+        """A group scene as SillyTavern group chat JSONL (None: the conversation has no cast);
+        `summary` as it may be shown (`shown_summary`), else the stored one."""
         view = await cast.load(self.sessions, conv.id)
         if view is None or not view.members:
             return None
@@ -443,7 +453,8 @@ class ChatService:
         user_name = next((t.author_name for t in turns if t.role == "user" and t.author_name), "User")
         return cast_export.group_chat_jsonl(
             title=conv.title or "Scene", created_at=conv.created_at, members=[m.name for m in view.members],
-            mode=view.mode, summary=conv.summary or "", turns=turns, user_name=user_name,
+            mode=view.mode, summary=(conv.summary or "") if summary is None else summary, turns=turns,
+            user_name=user_name,
         )
 
     async def cast_member(self, where: Where, wanted: str | None = None) -> tuple[Character, str] | None:
@@ -522,17 +533,18 @@ class ChatService:
                 scene = await self._latest_controls(scene, conv, fresh.id)
                 await renderer.prepare(scene.look, fresh.discord_ids)
                 turns = await self.conversations.window(conv, before_id=fresh.id)
+                gate = OutputGate(self.screen, where, lambda: self._background(scene, where, turns))
                 if continuing:
                     await self.conversations.mark_streaming(fresh.id)
                     prompt, stop = await self._prompt(scene, staged, ref, where, turns, continue_text=fresh.content)
                     outcome = await self.generator.run(scene=scene, where=where, reply=fresh, prompt=prompt,
-                                                       renderer=renderer, gate=OutputGate(self.screen, where),
+                                                       renderer=renderer, gate=gate,
                                                        existing=fresh.content, stop=stop)
                     return outcome
                 swiping = await self.conversations.begin_swipe(fresh.id)
                 prompt, stop = await self._prompt(scene, staged, ref, where, turns)
                 outcome = await self.generator.run(scene=scene, where=where, reply=swiping, prompt=prompt,
-                                                   renderer=renderer, gate=OutputGate(self.screen, where), stop=stop)
+                                                   renderer=renderer, gate=gate, stop=stop)
                 return await self._tidy(outcome, scene, where, renderer)
         finally:
             with contextlib.suppress(Exception):
@@ -570,7 +582,9 @@ class ChatService:
         """
         reply, conv = await self._access(where, reply_id)
         text = rules.check_edit(text)
-        await self.screen.check_input(text, where.at("chat edit"))
+        where = await self.speaker(where)
+        await self.screen.check_input(text, where.at("chat edit"),
+                                      background=lambda: self._background_at(where, conv, reply.id))
         await renderer.cleared()
         async with self._turn_of(conv):
             updated = await self.conversations.edit_content(reply.id, text)
@@ -629,13 +643,29 @@ class ChatService:
         where = await self.speaker(where)
         async with self._turn_of(conv):  # a consistent story: not while a reply is being written
             rows = await self.conversations.window(conv, before_id=reply.id + 1, limit=SCENE_TURNS)
-        prompt = await pictures.describe(venice=self.venice, limits=self.limits, sessions=self.sessions,
-                                         scene=scene, rows=rows, where=where)
+        prompt = await pictures.describe(venice=self.venice, limits=self.limits, screen=self.screen,
+                                         scene=scene, rows=rows, where=where,
+                                         background=await self._background(scene, where, rows))
         staged = await self.cast.stage(conv.id, where)
         if staged is not None:  # a group scene: everyone present is in the picture, each with its own seed
             members = tuple((staged.characters[m.ref], m.ref) for m in staged.members)
             return pictures.ScenePicture(prompt, members[0][0], members[0][1], cast=members)
         return pictures.ScenePicture(prompt, scene.character, conv.character_ref)
+
+    async def shown_summary(self, where: Where, conv: Conversation) -> str:
+        """The conversation's rolling summary as it may be shown (`/conversation memory`, exports):
+        checked like model output (summaries stored before the judge existed were not), or a note
+        that it was withheld."""
+        summary = conv.summary or ""
+        if not summary.strip():
+            return ""
+        scene = await self.scenes.of_conversation(conv, where)
+        decision = await self.screen.check_output(
+            summary, where.at("conversation memory"),
+            background=chat_background(scene.character, user_name=where.user_name))
+        if decision.allowed:
+            return summary
+        return SUMMARY_UNCHECKED if decision.unavailable else SUMMARY_WITHHELD
 
     # -- conversations ----------------------------------------------------------------------------
 
@@ -710,7 +740,15 @@ class ChatService:
         turn = await self.conversations.by_discord_id(discord_message_id)
         if turn is None or turn.role != "user" or turn.status == "deleted" or turn.content == text:
             return False
-        await self.screen.check_input(text, where.at("chat edit"))
+        where = await self.speaker(where)
+
+        conversation_id, turn_id = turn.conversation_id, turn.id
+
+        async def background() -> JudgeContext:
+            conv = await self.conversations.get(conversation_id)
+            return await self._background_at(where, conv, turn_id) if conv is not None else JudgeContext()
+
+        await self.screen.check_input(text, where.at("chat edit"), background=background)
         await self.conversations.edit_content(turn.id, text)
         return True
 
@@ -753,6 +791,32 @@ class ChatService:
         except VeniceError:
             info = None
         return (info.context_tokens if info and info.context_tokens else None) or DEFAULT_CONTEXT
+
+    # -- the judge's context ----------------------------------------------------------------------
+
+    async def _background(self, scene: Scene, where: Where, turns: list[TurnRow]) -> JudgeContext:
+        """What the judge sees beside a text of this scene: the character, the speaker's persona,
+        the rolling summary and the last few of `turns`."""
+        persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
+        return chat_background(scene.character, persona=persona, turns=turns[-JUDGE_TURNS:],
+                               summary=scene.conversation.summary or "", user_name=where.user_name)
+
+    async def _background_at(self, where: Where, conv: Conversation, before_id: int) -> JudgeContext:
+        """The judge's context for a text at one point of `conv` (an edit): the turns before it."""
+        scene = await self.scenes.of_conversation(conv, where)
+        turns = await self.conversations.window(conv, before_id=before_id, limit=JUDGE_TURNS)
+        return await self._background(scene, where, turns)
+
+    async def _channel_background(self, where: Where) -> JudgeContext:
+        """The judge's context for new words in the channel: its conversation's latest turns (or,
+        before the first turn, the channel's character)."""
+        scene = await self.scenes.of(where, create=False)
+        if scene is None:
+            character, _ref, _source = await self.scenes.for_channel(where)
+            persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
+            return chat_background(character, persona=persona, user_name=where.user_name)
+        turns = await self.conversations.window(scene.conversation, limit=JUDGE_TURNS)
+        return await self._background(scene, where, turns)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import policy
 from bot.characters.model import Character
 from bot.errors import UserError
 from bot.images import planning
@@ -39,11 +38,13 @@ from bot.images.jobs import (
 from bot.images.queue import Cancelled, ImageQueue, QueueEntry
 from bot.limits import Limits
 from bot.offload import Offload
+from bot.policy import ContentPolicy, audit
 from bot.settings import SettingsStore
 from bot.store import images as store
 from bot.venice.client import VeniceClient
 from bot.venice.errors import ContentPolicyError, RateLimitError, VeniceError
 from bot.venice.types import ImageResult
+from bot.where import Where
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ImageService:
         venice: VeniceClient,
         settings: SettingsStore,
         limits: Limits,
+        policy: ContentPolicy,
         queue: ImageQueue | None = None,
         patience: float = RATE_LIMIT_PATIENCE,
         clock: Callable[[], float] = time.monotonic,
@@ -80,6 +82,7 @@ class ImageService:
         self.venice = venice
         self.settings = settings
         self.limits = limits
+        self.policy = policy  # both stages of the content screen: every prompt is judged before generation
         self.queue = queue or ImageQueue()
         self.patience = patience
         self._clock = clock
@@ -89,9 +92,18 @@ class ImageService:
 
     # -- planning ------------------------------------------------------------------------------
 
+    async def precheck(self, job: ImageJob) -> None:
+        """The cheap checks (stage 1 of the screen included), before an interaction is deferred."""
+        await planning.precheck(self.policy, job)
+
+    async def screen(self, where: Where, *, prompt: str) -> None:
+        """Stage 1 over a person's words that are not a whole job yet (a /selfie's scene)."""
+        await planning.screen_inputs(self.policy, where, prompt=prompt)
+
     async def plan(self, job: ImageJob) -> ImagePlan:
-        """Check and compose a job; raises UserError (nothing sent to Venice) when it can't run."""
-        return await planning.make_plan(job, sessions=self.sessions, venice=self.venice, settings=self.settings)
+        """Check, compose and judge a job; raises UserError (nothing generated) when it can't run."""
+        return await planning.make_plan(job, sessions=self.sessions, venice=self.venice, settings=self.settings,
+                                        policy=self.policy)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -216,7 +228,7 @@ class ImageService:
         self, record_id: int, job: ImageJob, work: Callable[[], Awaitable[ImageOutcome]]
     ) -> ImageOutcome:
         """Run `work`, turning every way it can end into a record status and a user message."""
-        where = policy.Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
+        where = Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
         try:
             return await work()
         except Cancelled:
@@ -225,7 +237,7 @@ class ImageService:
         except ContentPolicyError as err:
             # A Venice safety flag is a hard stop: nothing is posted and nothing is retried.
             await self._settle(store.mark_failed, record_id)
-            await policy.audit(self.sessions, where, kind="venice_flag", rule=err.rule[:64])
+            await audit(self.sessions, where, kind="venice_flag", rule=err.rule[:64])
             raise ImageFailed(err.user_message, record_id=record_id) from None
         except VeniceError as err:
             await self._settle(store.mark_failed, record_id)
