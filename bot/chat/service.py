@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,6 +45,7 @@ from bot.store.models import Conversation
 from bot.store.processes import Process
 from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
+from bot.vision import VisionImage, vision_user_message
 from bot.where import Where
 
 __all__ = ["MAX_INPUT", "WITHHELD", "ChatService", "Deleted", "Outcome", "Scene"]
@@ -109,11 +111,14 @@ class ChatService:
 
     # -- a turn -----------------------------------------------------------------------------------
 
-    async def take_turn(self, where: Where, text: str, renderer: Renderer) -> Outcome:
+    async def take_turn(self, where: Where, text: str, renderer: Renderer, *,
+                        pictures: Sequence[VisionImage] = (), model: str | None = None) -> Outcome:
         """Answer what someone said: screened beside the generation, limited, streamed, stored.
 
-        Raises UserError (empty, too long), LimitReached, or Refused (the words broke the policy;
-        nothing of a reply was shown and the turn is not kept).
+        `pictures` (already judged, `bot.senses.Seeing`) go to the model with the words, which
+        then is `model` (one that can see); only `text` is stored. Raises UserError (empty, too
+        long), LimitReached, or Refused (the words broke the policy; nothing of a reply was shown
+        and the turn is not kept).
         """
         text = text.strip()
         if not text:
@@ -141,7 +146,7 @@ class ChatService:
             raise
         try:
             async with spot:
-                return await self._turn(where, text, renderer, clearing)
+                return await self._turn(where, text, renderer, clearing, pictures=pictures, model=model)
         finally:
             with contextlib.suppress(Exception):
                 await renderer.close()
@@ -152,11 +157,14 @@ class ChatService:
         return await renderer.cleared()
 
     async def _turn(self, where: Where, text: str, renderer: Renderer,
-                    clearing: asyncio.Task[int | None]) -> Outcome:
+                    clearing: asyncio.Task[int | None], *, pictures: Sequence[VisionImage] = (),
+                    model: str | None = None) -> Outcome:
         if clearing.done():
             clearing.result()  # refused while waiting in line: raise it before anything is stored
         scene = await self.scenes.of(where)
         assert scene is not None
+        if model is not None and model != scene.model:
+            scene = dataclasses.replace(scene, model=model)  # this turn only: the scene is shared
         await renderer.prepare(scene.look, [])
         conv = scene.conversation
         user, reply = await self.conversations.begin(
@@ -165,6 +173,8 @@ class ChatService:
         turns = await self.conversations.window(conv, before_id=user.id)
         turns.append(user)
         prompt = await self.prompt_for(scene, where, turns)
+        if pictures:
+            _show_pictures(prompt, pictures)
         outcome = await self.generator.run(scene=scene, where=where, reply=reply, prompt=prompt, renderer=renderer,
                                            gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True)
         await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
@@ -233,6 +243,14 @@ class ChatService:
         if len(reply.content) > rules.EDIT_MAX:
             raise UserError(f"That reply is longer than {rules.EDIT_MAX:,} characters, too long to edit in a form.")
         return reply
+
+    async def reply_to_hear(self, where: Where, reply_id: int) -> tuple[TurnRow, str]:
+        """The reply a person may have read aloud (checked like every control), and the reference
+        of the character who said it."""
+        reply, conv = await self._access(where, reply_id)
+        if self.generator.is_streaming(reply.id):
+            raise UserError(rules.STILL_WRITING)
+        return reply, conv.character_ref
 
     async def edit_reply(self, where: Where, reply_id: int, text: str, renderer: Renderer) -> TurnRow:
         """What the character said becomes `text` (screened like anything a person writes).
@@ -429,3 +447,12 @@ class ChatService:
             with contextlib.suppress(Exception):
                 await renderer.close()
         await self.conversations.link_discord(reply.id, conv.channel_id, ids)
+
+
+def _show_pictures(prompt: Prompt, pictures: Sequence[VisionImage]) -> None:
+    """The newest user message (what was just said) carries the pictures as `image_url` parts."""
+    for index in range(len(prompt.messages) - 1, -1, -1):
+        message = prompt.messages[index]
+        if message.get("role") == "user":
+            prompt.messages[index] = vision_user_message(str(message.get("content") or ""), pictures)  # type: ignore[assignment]
+            return
