@@ -103,7 +103,7 @@ class VoiceControls:
         await interaction.edit_original_response(content=PREVIEW_SENT)
         self._later(self._remove(interaction.client, interaction.channel_id, int(sent["id"])), "voice-preview-remove")
 
-    async def speak_reply(self, client: discord.Client, where: Where, channel_id: int, reply_id: int,
+    def speak_reply(self, client: discord.Client, where: Where, channel_id: int, reply_id: int,
                           reply_to: int | None) -> None:
         """"Speak every reply": in the background, so the next turn is not held up; a failure is a
         short note under the reply (never an error on the reply itself)."""
