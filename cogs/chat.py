@@ -9,6 +9,7 @@ the component router for the buttons and the edit form (`bot/ui/chat_controls.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Any
@@ -142,7 +143,14 @@ class Chat(commands.Cog):
             if not is_picture(upload):
                 raise UserError(NOT_A_PICTURE)
             await interaction.response.defer(thinking=True)  # judging a picture can take longer than 3 s
-            model, pictures = await self._look(where, [upload])
+            try:
+                model, pictures = await self._look(where, [upload])
+            except Exception:
+                # The refusal is said privately: the public "thinking…" goes first, or Discord
+                # would turn the private answer into that public message.
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
+                raise
             text = f"{message.strip()}\n{picture_note(len(pictures))}"
         # The acknowledgement shows what was said once it passed the screen; the character answers below.
         echo = Echo(interaction, message.strip(), where.user_name)
