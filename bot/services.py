@@ -90,7 +90,7 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
                        screen=ChatScreen(sessions=sessions), process=process, clock=clock)
     images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits,
-                          queue=SharedImageQueue(sessions, owner=process), offload=offload)
+                          queue=SharedImageQueue(sessions, owner=process), offload=offload, content_policy=policy)
     speaking = Speaking(sessions=sessions, venice=venice, limits=limits, settings=settings, chat=chat, clock=clock)
     hearing = Hearing(venice=venice, limits=limits, settings=settings, offload=offload)
     seeing = Seeing(venice=venice, policy=policy, settings=settings, offload=offload)

@@ -226,7 +226,7 @@ class ImageRecord(Base):
     channel_id: Mapped[int] = mapped_column(Snowflake)
     discord_message_id: Mapped[int | None] = mapped_column(Snowflake)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(16))  # imagine | reroll | edit | upscale | selfie | scene
+    kind: Mapped[str] = mapped_column(String(16))  # imagine | reroll | edit | upscale | selfie | scene | alter
     user_prompt: Mapped[str] = mapped_column(Text, default="")
     prompt: Mapped[str] = mapped_column(Text)  # as sent to Venice
     negative: Mapped[str] = mapped_column(Text, default="")

@@ -54,7 +54,7 @@ EPHEMERAL = 1 << 6
 HELPER = "nsfw_text"  # where the replies, images and modals used from other places come from
 SAY = "She smiles and pours two glasses of wine."
 ENTRIES = ["slash", "autocomplete", "chat_button", "image_button", "chat_modal", "image_modal", "message",
-           "voice_message", "picture_message", "picture_slash", "voice_preview"]
+           "voice_message", "picture_message", "picture_slash", "voice_preview", "alter_modal"]
 VOICE_FLAG = 1 << 13
 HEARD = "I brought you a glass of wine."
 
@@ -327,6 +327,16 @@ class Matrix:
         [field] = self.modal_inputs(modal_id)
         return Opened(modal_id, {field: "a woman in a blue dress on a balcony"}, message)
 
+    async def open_alter_modal(self, setup: PlaceSetup, *, user: Any = None) -> Opened:
+        """🪄 Edit picture's form (Venice /image/edit), opened on a generated image."""
+        message = await self.image(setup, user=user)
+        opened = await self.click(setup, message, self.button(message, "img:alter:"), user=user)
+        modal = (await opened.response()).json
+        assert modal["type"] == 9, modal
+        modal_id = modal["data"]["custom_id"]
+        [field] = self.modal_inputs(modal_id)
+        return Opened(modal_id, {field: "make the dress deep red"}, message)
+
     def copy_to(self, setup: PlaceSetup, message: dict[str, Any], extra: Sequence[str] = ()) -> dict[str, Any]:
         """The same buttons (plus `extra` ones) on a bot message in another place.
 
@@ -425,6 +435,15 @@ async def refused_message(m: Matrix, where: PlaceSetup) -> None:
     await m.assert_message_refused(where, before, f"plain message in {where.place.key}")
 
 
+async def refused_alter_modal(m: Matrix, where: PlaceSetup) -> None:
+    helper = await m.place(HELPER)
+    opened = await m.open_alter_modal(helper, user=where.user)
+    here = m.copy_to(where, opened.message)
+    before = await m.snapshot()
+    handle = await m.submit(where, opened.custom_id, opened.values, message=here)
+    await m.assert_refused(handle, before, f"modal {opened.custom_id} from {where.place.key}")
+
+
 async def refused_voice_message(m: Matrix, where: PlaceSetup) -> None:
     # A voice message answering one of the bot's messages here: refused before anything is heard.
     said = m.fake.add_message(where.channel_id or "0", "Hello.")
@@ -460,6 +479,7 @@ REFUSED_ENTRIES: dict[str, Entry] = {
     "image_modal": refused_image_modal, "message": refused_message,
     "voice_message": refused_voice_message, "picture_message": refused_picture_message,
     "picture_slash": refused_picture_slash, "voice_preview": refused_voice_preview,
+    "alter_modal": refused_alter_modal,
 }
 
 
@@ -567,6 +587,14 @@ async def allowed_message(m: Matrix, where: PlaceSetup) -> None:
     assert SAY in text_of(reply)
 
 
+async def allowed_alter_modal(m: Matrix, where: PlaceSetup) -> None:
+    opened = await m.open_alter_modal(where)
+    handle = await m.submit(where, opened.custom_id, opened.values, message=opened.message)
+    assert handle.original is not None and handle.original["attachments"]
+    [edit] = m.venice.requests_to("/image/edit", "POST")
+    assert edit.json["prompt"] == "make the dress deep red"
+
+
 async def unlock_dm(m: Matrix, where: PlaceSetup) -> None:
     if where.context == 1:
         await m.slash(where, "persona show")  # DM chat by plain message starts after a command there
@@ -618,6 +646,7 @@ ALLOWED_ENTRIES: dict[str, Entry] = {
     "image_modal": allowed_image_modal, "message": allowed_message,
     "voice_message": allowed_voice_message, "picture_message": allowed_picture_message,
     "picture_slash": allowed_picture_slash, "voice_preview": allowed_voice_preview,
+    "alter_modal": allowed_alter_modal,
 }
 
 
