@@ -138,11 +138,13 @@ async def test_refusals_before_venice(chat: ChatWorld) -> None:
     assert any("too large to transcribe" in t for t in texts), texts
 
 
-async def test_venice_failing_to_transcribe_uses_nothing_up(chat: ChatWorld) -> None:
+@pytest.mark.parametrize("fault", [Fault.http(500, times=10), Fault.of("garbage", times=10)],
+                         ids=["500", "garbage"])
+async def test_venice_failing_to_transcribe_uses_nothing_up(chat: ChatWorld, fault: Fault) -> None:
     where = chat.place()
     reply = await first_reply(chat, where)
     asked = len(chat.prompts())
-    chat.venice.inject("/audio/transcriptions", Fault.http(500, times=10))
+    chat.venice.inject("/audio/transcriptions", fault)
     await send_voice(chat, where, reply)
     assert len(chat.prompts()) == asked
     assert bot_texts(chat, where)[-1]  # a short answer saying it failed
