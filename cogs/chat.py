@@ -54,6 +54,10 @@ UNREADABLE = (
     "or use `/chat`."
 )
 EDIT_REFUSED = "I kept your earlier words in the story: the edit can't be used. {reason}"
+VOICE_HIDDEN = (
+    "Discord doesn't let me hear voice messages that answer the character's messages here. Send yours as a "
+    "reply to one of my 🔊 voice messages (press 🔊 Listen) or to my 🎙️ lines, or talk to me in our DM."
+)
 GENERIC = "Something went wrong on my side. It has been logged; please try again."
 NOT_A_PICTURE = "I can only look at pictures (PNG, JPEG, WebP or GIF)."
 TRANSCRIPT_SHOWN = 300  # characters of a transcript shown under the voice message
@@ -247,7 +251,12 @@ class Chat(commands.Cog):
         spoken = next((u for u in uploads if u.voice_message), None)
         shown_pictures = [u for u in uploads if is_picture(u)]
         if not text and spoken is None and not shown_pictures:
-            await self._say(message, UNREADABLE if self._content_hidden(message) else EMPTY)
+            if self._content_hidden(message):
+                # Without the Message Content intent Discord blanks what a reply to a webhook
+                # (persona) message carries, attachments too; the voice flag survives.
+                await self._say(message, VOICE_HIDDEN if message.flags.voice else UNREADABLE)
+            else:
+                await self._say(message, EMPTY)
             return
         where = where_of_message(message, "chat")
         heard: str | None = None
