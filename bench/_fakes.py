@@ -264,6 +264,8 @@ class Run:
     t_dispatch: float
     t_first_token: float | None = None
     t_last_token: float | None = None
+    t_judged: float | None = None  # when the content judge first answered about this run (its words)
+    judged: int = 0  # judge requests about this run (its words and its reply)
 
 
 class _Child:
@@ -343,6 +345,18 @@ class _Child:
         self.discord = StampedDiscord(validate=validate)
         self.venice = FakeVenice(api_key=VENICE_KEY)
         self.venice.chat = PacedChat(self.venice)
+        judge_handle = self.venice.judge.handle
+
+        async def stamped_judge(request: web.Request, body: dict[str, Any], model: dict[str, Any]) -> Any:
+            """The fake judge, stamping when it answered about a run (its words carry the run's tag)."""
+            response = await judge_handle(request, body, model)
+            run = child.run_of(json.dumps(body.get("messages", [])))
+            if run is not None:
+                run.t_judged = run.t_judged or time.monotonic()
+                run.judged += 1
+            return response
+
+        self.venice.judge.handle = stamped_judge  # type: ignore[method-assign]
         self.piece_chars = 0
         self.streaming = 0
         self.peak_streaming = 0
@@ -446,6 +460,11 @@ class _Child:
         self.venice.chat_delay = seconds
         return {}
 
+    async def op_judge_delay(self, seconds: float) -> dict[str, Any]:
+        """How long the fake content judge takes to answer each request."""
+        self.venice.judge.delay = seconds
+        return {}
+
     async def op_slash(self, run_id: int, user: str, channel: str, message: str, chars: int,
                        seconds: float) -> dict[str, Any]:
         """Dispatch INTERACTION_CREATE for `/chat message` (tagged with the run) as `user` in `channel`."""
@@ -539,6 +558,7 @@ class _Child:
             "t_dispatch": run.t_dispatch, "t_first_call": recs[0].arrived if recs else None,
             "first_call": f"{recs[0].method} {recs[0].route}" if recs else None,
             "t_first_token": run.t_first_token, "t_last_token": run.t_last_token, "t_first_text": first_text,
+            "t_judged": run.t_judged, "judged": run.judged,
             "t_last_call": recs[-1].arrived if recs else None, "kinds": kinds,
             "min_edit_gap": min(gaps) if gaps else None, "max_update_gap": max(stalls) if stalls else None,
         }

@@ -1,6 +1,6 @@
 """Bot CPU and SQL per chat turn, compared with a bare discord.py bot making the same Discord calls.
 
-    .venv/bin/python bench/chat_cpu.py [--turns 10] [--channels 20] [--rounds 3] [--piece-chars 0]
+    .venv/bin/python bench/chat_cpu.py [--turns 10] [--channels 20] [--rounds 3] [--piece-chars 0] [--profile F]
 
 Both fakes (FakeDiscord with OpenAPI validation and its rate limits on, FakeVenice streaming
 token-sized pieces after 0.3 s) run in a child process (bench/_fakes.py), so the CPU of this
@@ -13,21 +13,28 @@ process (user + system, all threads: the event loop and aiosqlite's worker threa
    - all at once: `--rounds` rounds of a turn in every channel at the same instant.
    Venice streams 1,500 characters over 5 s (300 over 1 s in the cold start). Every SQL statement
    the bot's engine sends is counted (SQLAlchemy `before_cursor_execute`).
-2. A bare `commands.AutoShardedBot` with the same intents, whose /chat handler replays exactly the
-   Discord calls the production bot made for the same turn, as FakeDiscord recorded them: the
-   interaction response with the echo embed, typing, every webhook execute and edit with the same
-   text and buttons, in the same order. No database, no Venice, no prompt, no stream parsing, no
-   throttle timers.
+2. A bare `commands.AutoShardedBot` with the same intents, run twice over the same turns:
+   - "bare (fair)": what any minimal Venice chat bot (llmcord and the like) must do per turn. Its
+     /chat handler sends the recorded interaction response, asks FakeVenice for the same reply
+     with aiohttp (`stream: true`, the channel's history kept in memory, the same pacing),
+     reads the SSE stream line by line and parses every chunk's JSON, and meanwhile makes
+     exactly the Discord calls the production bot made for that turn, as FakeDiscord recorded
+     them (typing, every webhook execute and edit with the same text and buttons, in order).
+     No database, no prompt building, no content screen, no throttle timers.
+   - "replay only" (the earlier comparison, kept for reference): the same Discord calls alone,
+     no Venice request at all. It understates what a chat bot costs.
 
-The difference is what the bot's own logic costs per turn: the database, prompt assembly, Venice's
-SSE stream and the content screen, the stream renderer. Goal: ≤ 1.3× the bare bot in both the
-one-at-a-time and all-at-once phases, and no 429s. Runs in about two minutes; needs ../shared.
+The ratio is production ÷ bare (fair): what the bot's own logic costs per turn on top of what any
+chat bot must do (the database, prompt assembly, the content screen, the stream renderer and
+throttle, the limits). Goal: ≤ 1.3× in both the one-at-a-time and all-at-once phases, and no
+429s. Runs in about three minutes; needs ../shared.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import re
 import sys
@@ -39,6 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -46,6 +54,7 @@ from sqlalchemy import event
 
 from bench._fakes import (
     TAG,
+    VENICE_KEY,
     Completions,
     FakesProcess,
     allow_long_replies,
@@ -55,6 +64,7 @@ from bench._fakes import (
     production_bot,
 )
 from bot.client import intents
+from bot.config import DEFAULT_TEXT_MODEL
 from bot.store.migrate import migrate
 
 COLD = (300, 1.0)  # reply characters, seconds of streaming
@@ -117,8 +127,14 @@ def view_of(components: list[dict[str, Any]] | None) -> discord.ui.View | None:
 class Replayer(commands.Cog):
     """/chat that replays a recorded production turn's Discord calls, tagged by run id in the message."""
 
+    HISTORY = 40  # messages of the channel sent with each request
+
     def __init__(self, bot: commands.AutoShardedBot) -> None:
         self.bot = bot
+        self.venice_url: str | None = None  # set: also stream the reply from Venice (the fair bare bot)
+        self.http: aiohttp.ClientSession | None = None
+        self.history: dict[int, list[dict[str, str]]] = {}
+        self.streamed_chars = 0
         self.scripts: dict[int, list[dict[str, Any]]] = {}
         self.hooks: dict[int, discord.Webhook] = {}
         self.skipped: dict[str, int] = {}
@@ -128,7 +144,45 @@ class Replayer(commands.Cog):
     async def chat(self, interaction: discord.Interaction, message: str) -> None:
         found = TAG.search(message)
         assert found is not None
-        await self.replay(interaction, self.scripts[int(found.group(1))])
+        script = self.scripts[int(found.group(1))]
+        if self.venice_url is None:
+            await self.replay(interaction, script)
+            return
+        # Answer the interaction first (as the production bot does), then stream while showing.
+        first = next((n + 1 for n, r in enumerate(script) if (r["route"] or "").startswith("/interactions/")), 0)
+        await self.replay(interaction, script[:first])
+        streamed = asyncio.create_task(self.stream(interaction.channel_id or 0, message))
+        await self.replay(interaction, script[first:])
+        await streamed
+
+    async def stream(self, channel_id: int, message: str) -> None:
+        """Ask Venice for the reply and read its SSE stream, as a minimal chat bot does."""
+        assert self.venice_url is not None
+        if self.http is None:
+            self.http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {VENICE_KEY}"})
+        history = self.history.setdefault(channel_id, [])
+        history.append({"role": "user", "content": message})
+        body = {"model": DEFAULT_TEXT_MODEL, "stream": True, "max_tokens": 4000,
+                "messages": [{"role": "system", "content": "You are a roleplay partner."}, *history[-self.HISTORY:]]}
+        parts: list[str] = []
+        async with self.http.post(f"{self.venice_url}/chat/completions", json=body) as resp:
+            resp.raise_for_status()
+            async for raw in resp.content:
+                line = raw.strip()
+                if not line.startswith(b"data:"):
+                    continue
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    break
+                chunk = json.loads(data)
+                for choice in chunk.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        parts.append(piece)
+        reply = "".join(parts)
+        self.streamed_chars += len(reply)
+        history.append({"role": "assistant", "content": reply})
+        del history[:-self.HISTORY]
 
     async def hook_for(self, channel: Any) -> discord.Webhook:
         hook = self.hooks.get(channel.id)
@@ -206,10 +260,13 @@ class SqlCounter:
 
     def __init__(self, bot: Any) -> None:
         self.count = 0
+        self.kinds: dict[str, int] = {}  # statement (first words) -> times, for --statements
         event.listen(bot.services.engine.sync_engine, "before_cursor_execute", self._seen)
 
-    def _seen(self, *args: Any) -> None:
+    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.count += 1
+        key = " ".join(statement.split()[:6])
+        self.kinds[key] = self.kinds.get(key, 0) + 1
 
 
 @dataclass
@@ -223,22 +280,24 @@ class Phase:
     cpu: float = 0.0
     statements: int = 0
     served_429: int = 0
-    bare_cpu: float = 0.0
+    bare_cpu: float = 0.0  # the fair bare bot: Discord calls + Venice's SSE stream + history
+    replay_cpu: float = 0.0  # the Discord calls alone
 
     @property
     def turns(self) -> int:
         return max(1, len(self.ids))
 
 
-async def run_phase(phase: Phase, fakes: FakesProcess, driver: Driver, work: Any, sql: SqlCounter | None) -> None:
-    """Run `work()` (which returns run ids) and record what it cost."""
+async def run_phase(phase: Phase, fakes: FakesProcess, driver: Driver, work: Any, sql: SqlCounter | None,
+                    bare: str = "bare_cpu") -> None:
+    """Run `work()` (which returns run ids) and record what it cost (a bare bot's CPU in `bare`)."""
     before_429 = (await fakes.call("served"))["served_429"]
     before_sql = sql.count if sql is not None else 0
     cpu = cpu_seconds()
     ids = await work()
     await asyncio.sleep(SETTLE)
     if sql is None:
-        phase.bare_cpu = cpu_seconds() - cpu
+        setattr(phase, bare, cpu_seconds() - cpu)
         return
     phase.cpu = cpu_seconds() - cpu
     phase.ids = ids
@@ -271,7 +330,8 @@ def phases_for(driver: Driver, channels: int, turns: int, rounds: int) -> list[t
     return [(cold, first_turns), (one, one_at_a_time), (many, all_at_once)]
 
 
-async def main(turns: int, channels: int, rounds: int, piece_chars: int) -> None:
+async def main(turns: int, channels: int, rounds: int, piece_chars: int, profile: str | None = None,
+               show_statements: bool = False) -> None:
     logging.basicConfig(level=logging.ERROR)
     for noisy in ("discord.client", "discord.gateway"):  # voice-library notices; heartbeat-ACK race with a local fake
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -296,7 +356,20 @@ async def main(turns: int, channels: int, rounds: int, piece_chars: int) -> None
                 driver = Driver(fakes, bot, world["channels"], world["users"], first_run=0)
                 phases = phases_for(driver, channels, turns, rounds)
                 for phase, work in phases:
+                    profiler = None
+                    if profile and phase.name.startswith("one at a time"):
+                        import cProfile
+
+                        profiler = cProfile.Profile()
+                        profiler.enable()
+                    sql.kinds.clear()
                     await run_phase(phase, fakes, driver, work, sql)
+                    if show_statements and phase.name.startswith("one at a time"):
+                        for key, n in sorted(sql.kinds.items(), key=lambda kv: -kv[1]):
+                            print(f"  {n / phase.turns:5.2f}/turn  {key}", file=sys.stderr)
+                    if profiler is not None:
+                        profiler.disable()
+                        profiler.dump_stats(profile)
                 prod_idle = await idle_cpu()
                 last_run = driver.next_run
                 failed = driver.done.failed
@@ -307,32 +380,48 @@ async def main(turns: int, channels: int, rounds: int, piece_chars: int) -> None
             scripts = {row["run_id"]: row["requests"] for row in report["runs"]}
             calls = {row["run_id"]: sum(row["kinds"].values()) for row in report["runs"]}
 
-            simple, replayer = bare_bot()
-            task = await connect(simple)
-            try:
-                await simple.tree.sync()
-                driver = Driver(fakes, simple, world["channels"], world["users"], first_run=last_run)
-                for phase, _ in phases:
-                    replayed = list(phase.ids)
+            bare_idle = 0.0
+            skipped: dict[str, int] = {}
+            for fair in (False, True):
+                simple, replayer = bare_bot()
+                replayer.venice_url = urls["venice"] if fair else None
+                task = await connect(simple)
+                try:
+                    await simple.tree.sync()
+                    driver = Driver(fakes, simple, world["channels"], world["users"], first_run=last_run)
+                    for phase, _ in phases:
+                        replayed = list(phase.ids)
+                        # The fair bot's Venice stream is paced as the production bot's was.
+                        seconds = phase.seconds if fair else 0.0
 
-                    async def replay(phase: Phase = phase, replayed: list[int] = replayed) -> list[int]:
-                        # Turn k of the production phase is replayed as turn k here (same channel, same texts).
-                        for k, run_id in enumerate(replayed):
-                            replayer.scripts[driver.next_run + 1 + k] = scripts[run_id]
-                        if phase.name.startswith("one at a time"):
-                            return [await driver.turn(0, phase.chars, 0.0) for _ in replayed]
-                        return await driver.turns(len(replayed), phase.chars, 0.0)
+                        async def replay(phase: Phase = phase, replayed: list[int] = replayed,
+                                         seconds: float = seconds, driver: Driver = driver,
+                                         replayer: Replayer = replayer) -> list[int]:
+                            # Turn k of the production phase is replayed as turn k here (same channel, texts).
+                            for k, run_id in enumerate(replayed):
+                                replayer.scripts[driver.next_run + 1 + k] = scripts[run_id]
+                            if phase.name.startswith("one at a time"):
+                                return [await driver.turn(0, phase.chars, seconds) for _ in replayed]
+                            return await driver.turns(len(replayed), phase.chars, seconds)
 
-                    replayer.calls = 0
-                    await run_phase(phase, fakes, driver, replay, None)
-                    made = sum(calls[r] for r in phase.ids)
-                    if replayer.calls != made:
-                        print(f"  note: {phase.name}: the bare bot replayed {replayer.calls} of {made} calls",
-                              file=sys.stderr)
-                bare_idle = await idle_cpu()
-                skipped = dict(replayer.skipped)
-            finally:
-                await disconnect(simple, task)
+                        replayer.calls = 0
+                        await run_phase(phase, fakes, driver, replay, None, "bare_cpu" if fair else "replay_cpu")
+                        made = sum(calls[r] for r in phase.ids)
+                        if replayer.calls != made:
+                            print(f"  note: {phase.name}: the bare bot replayed {replayer.calls} of {made} calls",
+                                  file=sys.stderr)
+                    if fair:
+                        bare_idle = await idle_cpu()
+                        skipped = dict(replayer.skipped)
+                        expected = sum(phase.chars * phase.turns for phase, _ in phases)
+                        if replayer.streamed_chars != expected:
+                            print(f"  note: the fair bare bot streamed {replayer.streamed_chars:,} of "
+                                  f"{expected:,} characters", file=sys.stderr)
+                    last_run = driver.next_run
+                finally:
+                    if replayer.http is not None:
+                        await replayer.http.close()
+                    await disconnect(simple, task)
             final = await fakes.call("report", run_ids=[])
         finally:
             await fakes.close()
@@ -341,16 +430,19 @@ async def main(turns: int, channels: int, rounds: int, piece_chars: int) -> None
     print(f"Bot CPU and SQL per /chat turn (CPU: user+system of this process; fakes in a child process; "
           f"Discord rate limits on; Venice streaming {pieces})")
     header = (f"{'phase':<46} | {'turns':>5} | {'reply':>11} | {'SQL/turn':>8} | {'calls/turn':>10} | "
-              f"{'bot ms/turn':>11} | {'bare ms/turn':>12} | {'ratio':>6} | {'429s':>4}")
+              f"{'bot ms/turn':>11} | {'bare ms/turn':>12} | {'ratio':>6} | {'replay-only ms':>14} | {'429s':>4}")
     print(header)
     print("-" * len(header))
     for phase, _ in phases:
         per_turn_calls = sum(calls[r] for r in phase.ids) / phase.turns
         p_ms, b_ms = phase.cpu / phase.turns * 1000, phase.bare_cpu / phase.turns * 1000
+        r_ms = phase.replay_cpu / phase.turns * 1000
         reply = f"{phase.chars:,} / {phase.seconds:g} s"
         print(f"{phase.name:<46} | {len(phase.ids):>5} | {reply:>11} | {phase.statements / phase.turns:>8.1f} | "
-              f"{per_turn_calls:>10.1f} | {p_ms:>11.1f} | {b_ms:>12.1f} | {p_ms / b_ms:>5.2f}× | "
+              f"{per_turn_calls:>10.1f} | {p_ms:>11.1f} | {b_ms:>12.1f} | {p_ms / b_ms:>5.2f}× | {r_ms:>14.1f} | "
               f"{phase.served_429:>4}")
+    print("bare: a minimal chat bot (same Discord calls + Venice's SSE stream read and parsed with aiohttp + "
+          "history in memory); ratio = bot ÷ bare; replay-only: the same Discord calls alone, no Venice")
     print(f"idle CPU while connected: production {prod_idle * 1000:.1f} ms/s, bare {bare_idle * 1000:.1f} ms/s "
           f"(a production turn lasts its stream; its figure includes ~stream s × idle)")
     if skipped:
@@ -365,5 +457,9 @@ if __name__ == "__main__":
     parser.add_argument("--channels", type=int, default=20, help="channels chatting at once")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of a turn in every channel at once")
     parser.add_argument("--piece-chars", type=int, default=0, help="stream slices of this many characters")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the production bot's one-at-a-time phase into FILE (pstats)")
+    parser.add_argument("--statements", action="store_true",
+                        help="print the SQL statements of the one-at-a-time phase per turn (stderr)")
     args = parser.parse_args()
-    asyncio.run(main(args.turns, args.channels, args.rounds, args.piece_chars))
+    asyncio.run(main(args.turns, args.channels, args.rounds, args.piece_chars, args.profile, args.statements))

@@ -46,6 +46,7 @@ from bot.images.jobs import Delivery, ImageJob
 from bot.images.queue import ImageQueue
 from bot.images.service import ImageService
 from bot.limits import Limits
+from bot.policy import ContentPolicy
 from bot.settings import SettingsStore
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.migrate import migrate
@@ -112,7 +113,7 @@ async def make_rig(fake: FakeVenice, *, queue: ImageQueue, folder: Path) -> Rig:
     await config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
     venice = VeniceClient(KEY, fake.base_url)
     service = ImageService(sessions=sessions, venice=venice, settings=config, limits=Limits(sessions, config),
-                           queue=queue)
+                           policy=ContentPolicy(sessions, venice, settings), queue=queue)
 
     async def cleanup() -> None:
         await venice.close()

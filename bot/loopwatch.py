@@ -1,17 +1,18 @@
 """A watch on the event loop: a warning that names the task holding it when it stalls.
 
 Every channel shares one event loop, so anything that keeps it busy for a quarter of a second is
-felt by everyone. Two cheap parts find the culprit:
+felt by everyone. A **watchdog** thread looks at the loop thread every `interval` seconds:
 
-- a **heartbeat** task on the loop sleeps `interval` seconds at a time and notes when it woke;
-- a **watchdog** thread checks the heartbeat every `interval / 2`. When the loop is late by more
-  than `threshold`, it samples the loop thread's stack (`sys._current_frames`) and the loop's
-  current task, and logs one warning naming the task, its coroutine and where it is (the
-  innermost frame, and the innermost frame of our own code rather than a library's). When the loop comes back the
-  heartbeat logs how long the stall lasted.
+- when the loop thread waits in its selector (`selectors.*.select`), the loop is idle: nothing to
+  do, and the loop is not woken (an idle bot pays a few thread wake-ups a second, not ~30 loop
+  and thread wake-ups as a 10 Hz heartbeat did: measured 3.2 → well under 1 ms of CPU a second);
+- otherwise it posts a **probe** (`call_soon_threadsafe`) and remembers when. A probe that has
+  not run `threshold` seconds later means the loop is stalled: the thread samples the loop
+  thread's stack (`sys._current_frames`) and the loop's current task, and logs one warning naming
+  the task, its coroutine and where it is (the innermost frame, and the innermost frame of our own
+  code rather than a library's). When the probe finally runs it logs how long the stall lasted.
 
-Nothing is slow when nothing is slow: a wake-up of the task and of the thread a few times a
-second. (asyncio's debug mode reports slow callbacks too, but it slows every callback down.)
+(asyncio's debug mode reports slow callbacks too, but it slows every callback down.)
 """
 
 from __future__ import annotations
@@ -80,16 +81,19 @@ def sample(loop: asyncio.AbstractEventLoop, thread_id: int) -> Culprit:
 
 
 class LoopWatch:
-    """Start in the loop (`start()`), stop with `await stop()`. `worst` is the longest stall seen."""
+    """Start in the loop (`start()`), stop with `await stop()`. `worst` is the longest stall seen,
+    measured from the probe posted when the loop was found busy: short of the real stall by up to
+    `interval` (more when the machine is so busy that the watchdog thread wakes late)."""
 
     def __init__(self, *, threshold: float = THRESHOLD, interval: float = INTERVAL) -> None:
         self.threshold = threshold
         self.interval = interval
         self.worst = 0.0
-        self._beat = 0.0
+        self.checks = 0  # the watchdog's looks at the loop
+        self.probes = 0  # probes posted to the loop (only when it was found busy)
+        self._sent: float | None = None  # when the probe still waiting for the loop was posted
         self._culprit: Culprit | None = None
         self._stop = threading.Event()
-        self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -99,48 +103,60 @@ class LoopWatch:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        if self._task is not None:
+        if self._thread is not None:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._beat = time.monotonic()
+        self._sent = None
         self._stop.clear()
-        self._task = self._loop.create_task(self._heartbeat(), name="lustify-loop-watch")
         self._thread = threading.Thread(target=self._watch, name="lustify-loop-watch", daemon=True)
         self._thread.start()
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
             self._thread = None
 
-    async def _heartbeat(self) -> None:
-        while True:
-            # The watchdog measures lateness from this same instant, so whatever it reports as a
-            # stall, this heartbeat measures as at least as long when it wakes.
-            before = self._beat = time.monotonic()
-            await asyncio.sleep(self.interval)
-            stall = time.monotonic() - before - self.interval
-            if stall > self.worst:
-                self.worst = stall
-            culprit, self._culprit = self._culprit, None
-            if stall > self.threshold:
-                what = culprit.describe() if culprit is not None else "a task that ended before it could be seen"
-                log.warning("event loop was blocked for %.2f s by %s", stall, what)
+    def _idle(self) -> bool:
+        """Whether the loop thread is waiting in its selector (no Python code of the loop running)."""
+        frame = sys._current_frames().get(self._loop_thread)
+        return frame is not None and frame.f_code.co_name == "select" and frame.f_code.co_filename.endswith(
+            "selectors.py")
+
+    def _probe(self, sent: float) -> None:
+        """On the loop: how late the probe posted at `sent` ran, i.e. how long the loop was held."""
+        stall = time.monotonic() - sent
+        culprit, self._culprit = self._culprit, None
+        self._sent = None
+        if stall > self.worst:
+            self.worst = stall
+        if stall > self.threshold:
+            what = culprit.describe() if culprit is not None else "a task that ended before it could be seen"
+            log.warning("event loop was blocked for %.2f s by %s", stall, what)
 
     def _watch(self) -> None:
-        reported = 0.0  # the heartbeat this stall was already reported for
-        while not self._stop.wait(self.interval / 2):
-            beat = self._beat
-            late = time.monotonic() - beat - self.interval
-            if late <= self.threshold or beat == reported or self._loop is None:
+        reported: float | None = None  # the probe whose stall was already reported
+        loop = self._loop
+        assert loop is not None
+        while not self._stop.is_set():
+            time.sleep(self.interval)  # one syscall; `Event.wait(timeout)` costs several times more
+            self.checks += 1
+            sent = self._sent
+            if sent is None:
+                if self._idle():
+                    continue
+                self.probes += 1
+                self._sent = sent = time.monotonic()
+                try:
+                    loop.call_soon_threadsafe(self._probe, sent)
+                except RuntimeError:  # the loop closed under us
+                    return
                 continue
-            reported = beat
-            culprit = sample(self._loop, self._loop_thread)
+            late = time.monotonic() - sent
+            if late <= self.threshold or sent == reported:
+                continue
+            reported = sent
+            culprit = sample(loop, self._loop_thread)
             self._culprit = culprit
             log.warning("event loop blocked for over %.2f s by %s", late, culprit.describe())

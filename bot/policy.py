@@ -8,12 +8,14 @@ keeps trying, and raises `Refused` with wording that never repeats the content.
 
 The API the bot calls (one `ContentPolicy` per process, built where everything is built)::
 
-    policy = ContentPolicy(sessions, venice, env)                 # clock=..., screen=... for tests
+    policy = ContentPolicy(sessions, venice, env, offload=offload)  # clock=..., screen=... for tests
 
     # An input, or several fields of one thing, with its context. Returns the (allowed) Decision;
     # raises Refused (rule: the stage-1 rule, "judge_minor", "judge_real_person", "too_long") or
     # CheckUnavailable (a Refused whose rule is "judge_unavailable") when the judge failed.
     await policy.check(texts, where, context="chat", background=JudgeContext(...), strike=True)
+    # `background` may also be an async callable returning the JudgeContext: it is awaited only
+    # when the judge is asked (a chat turn loads its recent turns only for the few texts judged).
 
     # Model output about to be shown (each streamed edit's text): never raises for the policy;
     # returns a Decision whose `allowed` says whether the text may be shown. Refusals and judge
@@ -22,6 +24,13 @@ The API the bot calls (one `ContentPolicy` per process, built where everything i
 
     # An image a user supplies (avatar, vision input), before it is stored or shown.
     await policy.check_image(data, where, strike=True)          # raises like check()
+
+    # Stage 1 alone, acting on its refusals (audit, strike): a private answer before an
+    # interaction is deferred. Returns whether the judge will still be asked by `check`.
+    await policy.precheck(texts, where, context="image", strike=True)
+
+    # Write an audit event (who, where, when, which rule; never the text) for other refusals.
+    await audit(sessions, where, kind="refusal", rule="negative_adult")
 
     # Both stages without any side effect (no audit, no strike), for operators and benchmarks.
     decision = await policy.assess(texts, context="chat", background=None)
@@ -41,15 +50,18 @@ please try again", audited as kind "judge_unavailable" (the rule says why), with
 Strikes only for decisive refusals: stage 1's `MINOR_RULES`, or the judge flagging minors with
 high confidence.
 
-The module-level helpers below the class (`audit`, `refuse`, `check_texts`, `check_text`,
-`output_verdict`, `Where`) are the old path: stage 1 only, as today's callers use them, unchanged
-until every caller has moved to `ContentPolicy`.
+Stage 1 over more than `INLINE_SCREEN_CHARS` (a long card, a lorebook) runs in a worker process
+when the policy was given an `offload`, so a big card never holds the event loop; the judge is
+then awaited on the loop (it is I/O). A worker that runs out of time raises `TooSlow` (refused,
+never let through).
+
+`audit` (below the class) writes one audit event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -106,6 +118,8 @@ UNAVAILABLE = "This couldn't be checked right now, so it wasn't used. Please try
 OUTPUT_UNAVAILABLE = "The reply couldn't be checked right now, so it was withheld. Regenerate to try again."
 
 Texts = str | Mapping[str, str] | Iterable[str]
+# The judge's context for a text, or an async callable that builds it (awaited only if judged).
+Background = JudgeContext | Callable[[], Awaitable[JudgeContext]] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +178,8 @@ class ContentPolicy:
     Built with what it uses: the database `sessions` (audit log, strikes, the judge's cache), the
     `venice` client, and the environment `env` (`safety_model`, `safety_vision_model`, `safety_timeout`).
     `clock` gives today's date to the judge (birth years); `screen` is stage 1 (tests and the
-    screen-rate benchmark may pass another function with `safety.screen`'s signature).
+    screen-rate benchmark may pass another function with `safety.screen`'s signature); `offload`
+    runs stage 1 over long inputs in a worker process (see the module docstring).
     """
 
     def __init__(
@@ -175,6 +190,7 @@ class ContentPolicy:
         *,
         clock: Callable[[], datetime] = _now,
         screen: Callable[..., safety.Verdict] = safety.screen,
+        offload: Offload | None = None,
     ) -> None:
         self.sessions = sessions
         self.judge = Judge(
@@ -182,20 +198,23 @@ class ContentPolicy:
             timeout=env.safety_timeout, clock=clock,
         )
         self._screen = screen
+        self._offload = offload
 
     # -- decisions without side effects ---------------------------------------------------------
 
     async def assess(
-        self, texts: Texts, *, context: str = "chat", background: JudgeContext | None = None
+        self, texts: Texts, *, context: str = "chat", background: Background = None,
+        owner: int | None = None,
     ) -> Decision:
         """Both stages for an input; no audit, no strike. See `check` for the arguments; `context`
-        may also be "output" (model text: judged only when stage 1 asks, as `check_output` does)."""
+        may also be "output" (model text: judged only when stage 1 asks, as `check_output` does).
+        `owner` is whose worker slot a long input's stage 1 takes (one at a time per person)."""
         if context not in (*CONTEXTS, "output"):
             raise ValueError(f"unknown context {context!r}; expected one of {(*CONTEXTS, 'output')}")
         fields = _fields(texts)
         if not fields:
             return ALLOWED
-        return await self._decide(fields, context, background, always_judge=context in ALWAYS_JUDGED)
+        return await self._decide(fields, context, background, always_judge=context in ALWAYS_JUDGED, owner=owner)
 
     async def assess_image(self, data: bytes) -> Decision:
         """The vision judge's decision on an image; no audit, no strike."""
@@ -216,7 +235,7 @@ class ContentPolicy:
         where: Where,
         *,
         context: str = "chat",
-        background: JudgeContext | None = None,
+        background: Background = None,
         strike: bool = True,
     ) -> Decision:
         """Check an input before anything is done with it; raise `Refused` if it breaks the policy
@@ -224,12 +243,33 @@ class ContentPolicy:
         for decisive ones when `strike` is true and the user is known."""
         if context not in CONTEXTS:
             raise ValueError(f"unknown context {context!r}; expected one of {CONTEXTS} (output: check_output)")
-        decision = await self.assess(texts, context=context, background=background)
+        decision = await self.assess(texts, context=context, background=background, owner=where.user_id)
         if not decision.allowed:
             raise await self._refuse(decision, where, strike=strike)
         return decision
 
-    async def check_output(self, text: str, where: Where, *, background: JudgeContext | None = None) -> Decision:
+    async def precheck(self, texts: Texts, where: Where, *, context: str = "chat", strike: bool = True) -> bool:
+        """Stage 1 alone, before the judge: raise `Refused` (audited, a strike for a decisive
+        refusal when `strike`) if it refuses; else return whether `check` will ask the judge.
+
+        For answering clear-cut cases at once (a private reply before an interaction is
+        deferred); it never replaces `check`, which runs both stages (stage 1 again, cheaply).
+        """
+        if context not in CONTEXTS:
+            raise ValueError(f"unknown context {context!r}; expected one of {CONTEXTS}")
+        fields = _fields(texts)
+        if not fields:
+            return False
+        decision = _too_long(fields, context)
+        asked = False
+        if decision is None:
+            verdict, asked = await self._stage1(fields, context, where.user_id)
+            decision = _stage1_refusal(verdict, context) if verdict is not None else None
+        if decision is not None:
+            raise await self._refuse(decision, where, strike=strike)
+        return asked or context in ALWAYS_JUDGED
+
+    async def check_output(self, text: str, where: Where, *, background: Background = None) -> Decision:
         """May this model output be shown? Stage 1, then the judge when stage 1 asks.
 
         Returns the Decision rather than raising: the chat turn withholds the reply when
@@ -255,19 +295,21 @@ class ContentPolicy:
     # -- internals ------------------------------------------------------------------------------
 
     async def _decide(
-        self, fields: list[tuple[str, str]], context: str, background: JudgeContext | None, *, always_judge: bool
+        self, fields: list[tuple[str, str]], context: str, background: Background, *, always_judge: bool,
+        owner: int | None = None,
     ) -> Decision:
-        if sum(len(text) for _, text in fields) > MAX_CHECK_CHARS:
-            return Decision(False, TOO_LONG_RULE, _PREFIX[context] + _TOO_LONG)
-        verdict, asked = self._stage1(fields, context)
+        too_long = _too_long(fields, context)
+        if too_long is not None:
+            return too_long
+        verdict, asked = await self._stage1(fields, context, owner)
         if verdict is not None:
-            # Stage 1 words its reasons for its own contexts; others (persona) get their prefix here.
-            reason = verdict.reason if context in safety.CONTEXTS else _PREFIX[context] + verdict.reason
-            return Decision(False, verdict.rule, reason, decisive=verdict.rule in MINOR_RULES)
+            return _stage1_refusal(verdict, context)
         if not (asked or always_judge):
             return ALLOWED
         document = "\n\n".join(f"{label}: {text}" if label else text for label, text in fields)
         try:
+            if callable(background):
+                background = await background()
             judgement = await self.judge.text(document, background, kind=context)
         except JudgeUnavailable as err:
             reason = OUTPUT_UNAVAILABLE if context == "output" else UNAVAILABLE
@@ -276,18 +318,15 @@ class ContentPolicy:
             return _judged_allowed(judgement)
         return _judge_refusal(judgement, _PREFIX[context] + (_MINORS if judgement.minor else _REAL_PEOPLE))
 
-    def _stage1(self, fields: list[tuple[str, str]], context: str) -> tuple[safety.Verdict | None, bool]:
-        """Stage 1 over every field (long ones in overlapping windows it reads whole): the first
-        refusal, and whether any piece asked for the judge."""
-        screen_context = context if context in safety.CONTEXTS else "chat"
-        asked = False
-        for _, text in fields:
-            for piece in windows(text, safety.MAX_CHARS, 200):
-                verdict = self._screen(piece, for_image=context == "image", context=screen_context)
-                if not verdict.allowed:
-                    return verdict, asked
-                asked = asked or verdict.judge
-        return None, asked
+    async def _stage1(
+        self, fields: list[tuple[str, str]], context: str, owner: int | None
+    ) -> tuple[safety.Verdict | None, bool]:
+        """Stage 1 over every field: in a worker process when the input is long and the policy
+        has one (`TooSlow` if it runs out of time), else here."""
+        if (self._offload is not None and self._screen is safety.screen
+                and sum(len(text) for _, text in fields) > INLINE_SCREEN_CHARS):
+            return await self._offload.in_process(screen_fields, fields, context, owner=owner)
+        return screen_fields(fields, context, self._screen)
 
     async def _refuse(self, decision: Decision, where: Where, *, strike: bool) -> Refused:
         if decision.unavailable:
@@ -302,6 +341,34 @@ class ContentPolicy:
             message += await _strike(self.sessions, where, decision.rule)
         log.info("policy: refused %s input from user %s (rule %s)", where.entry, where.user_id, decision.rule)
         return Refused(message, decision.rule)
+
+
+def screen_fields(
+    fields: list[tuple[str, str]], context: str, screen: Callable[..., safety.Verdict] = safety.screen
+) -> tuple[safety.Verdict | None, bool]:
+    """Stage 1 over every field (long ones in overlapping windows it reads whole): the first
+    refusal, and whether any piece asked for the judge. Pure: runs in a worker process too."""
+    screen_context = context if context in safety.CONTEXTS else "chat"
+    asked = False
+    for _, text in fields:
+        for piece in windows(text, safety.MAX_CHARS, 200):
+            verdict = screen(piece, for_image=context == "image", context=screen_context)
+            if not verdict.allowed:
+                return verdict, asked
+            asked = asked or verdict.judge
+    return None, asked
+
+
+def _too_long(fields: list[tuple[str, str]], context: str) -> Decision | None:
+    if sum(len(text) for _, text in fields) > MAX_CHECK_CHARS:
+        return Decision(False, TOO_LONG_RULE, _PREFIX[context] + _TOO_LONG)
+    return None
+
+
+def _stage1_refusal(verdict: safety.Verdict, context: str) -> Decision:
+    # Stage 1 words its reasons for its own contexts; others (persona) get their prefix here.
+    reason = verdict.reason if context in safety.CONTEXTS else _PREFIX[context] + verdict.reason
+    return Decision(False, verdict.rule, reason, decisive=verdict.rule in MINOR_RULES)
 
 
 def _judged_allowed(judgement: Judgement) -> Decision:
@@ -336,9 +403,6 @@ async def _strike(sessions: async_sessionmaker[AsyncSession], where: Where, rule
     return ""
 
 
-# -- the old path: stage 1 only, for today's callers --------------------------------------------
-
-
 async def audit(
     sessions: async_sessionmaker[AsyncSession], where: Where, *, kind: str, rule: str = "", detail: str = ""
 ) -> None:
@@ -350,84 +414,20 @@ async def audit(
         ))
 
 
-async def refuse(
-    sessions: async_sessionmaker[AsyncSession], where: Where, verdict: safety.Verdict, *, strike: bool = True
-) -> Refused:
-    """Old path (stage 1 only): record a refusal (and a strike for minors rules) and build the
-    error to raise.
-
-    `strike=False` for text the person did not write (a scene Venice described, a character's
-    stored definition): it is refused and audited, but nobody is blamed for it.
-    """
-    await audit(sessions, where, kind="refusal", rule=verdict.rule)
-    message = verdict.reason
-    if strike and verdict.rule in MINOR_RULES:
-        message += await _strike(sessions, where, verdict.rule)
-    log.info("policy: refused %s input from user %s (rule %s)", where.entry, where.user_id, verdict.rule)
-    return Refused(message, verdict.rule)
-
-
-def first_refusal(texts: list[str], for_image: bool = False) -> safety.Verdict | None:
-    """The first refusing verdict among `texts`, or None. Pure: runs in a worker process too."""
-    for text in texts:
-        verdict = safety.screen(text, for_image=for_image)
-        if not verdict.allowed:
-            return verdict
-    return None
-
-
-async def check_texts(
-    sessions: async_sessionmaker[AsyncSession], texts: Iterable[str], where: Where, *, for_image: bool = False,
-    strike: bool = True, offload: Offload | None = None,
-) -> None:
-    """Old path (stage 1 only): screen each text; on the first refusal, record it and raise
-    `Refused`. Use `ContentPolicy.check` in new code.
-
-    More than `INLINE_SCREEN_CHARS` in all (a card, a lorebook, a whole character) is screened in
-    a worker process when `offload` is given, so it never holds the event loop; a chat message is
-    screened here, at a cost of milliseconds. A screen that runs out of time raises `TooSlow`:
-    text is refused, never let through, when it could not be checked.
-    """
-    wanted = [text for text in texts if text]
-    if offload is not None and sum(map(len, wanted)) > INLINE_SCREEN_CHARS:
-        verdict = await offload.in_process(first_refusal, wanted, for_image, owner=where.user_id)
-    else:
-        verdict = first_refusal(wanted, for_image)
-    if verdict is not None:
-        raise await refuse(sessions, where, verdict, strike=strike)
-
-
-async def check_text(
-    sessions: async_sessionmaker[AsyncSession], text: str, where: Where, *, for_image: bool = False,
-    strike: bool = True,
-) -> None:
-    """Old path (stage 1 only): `check_texts` for one text."""
-    await check_texts(sessions, [text], where, for_image=for_image, strike=strike)
-
-
-def output_verdict(text: str) -> safety.Verdict:
-    """Old path (stage 1 only): screen model output before it is posted (the model is told all
-    characters are adults, but Venice is not relied on as the safeguard). Use
-    `ContentPolicy.check_output` in new code."""
-    return safety.screen(text, context="output")
-
-
 __all__ = [
     "ALLOWED",
     "ALWAYS_JUDGED",
     "BLOCK_FOR",
     "CONTEXTS",
     "MINOR_RULES",
+    "OUTPUT_UNAVAILABLE",
     "STRIKE_THRESHOLD",
     "STRIKE_WINDOW",
     "UNAVAILABLE",
+    "Background",
     "ContentPolicy",
     "Decision",
     "JudgeContext",
     "Where",
     "audit",
-    "check_text",
-    "check_texts",
-    "output_verdict",
-    "refuse",
 ]

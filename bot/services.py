@@ -85,12 +85,13 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
                                      shard_count=env.shard_count)
     process.start()
     limits = Limits(sessions, settings, owner=process)
-    policy = ContentPolicy(sessions, venice, env)
-    characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload, clock=clock)
+    policy = ContentPolicy(sessions, venice, env, offload=offload)
+    characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload,
+                                  policy=policy, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
-                       screen=ChatScreen(sessions=sessions), process=process, clock=clock)
-    images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits,
-                          queue=SharedImageQueue(sessions, owner=process), offload=offload, content_policy=policy)
+                       screen=ChatScreen(policy=policy), process=process, clock=clock)
+    images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits, policy=policy,
+                          queue=SharedImageQueue(sessions, owner=process), offload=offload)
     speaking = Speaking(sessions=sessions, venice=venice, limits=limits, settings=settings, chat=chat, clock=clock)
     hearing = Hearing(venice=venice, limits=limits, settings=settings, offload=offload)
     seeing = Seeing(venice=venice, policy=policy, settings=settings, offload=offload)

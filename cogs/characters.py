@@ -25,7 +25,6 @@ from bot.characters.cards import MAX_CARD_BYTES
 from bot.characters.names import check_name
 from bot.characters.service import BUILTINS, parse_ref
 from bot.errors import UserError
-from bot.policy import Where, check_texts
 from bot.senses.speaking import Voice
 from bot.services import Services, services_of
 from bot.store import characters as repo
@@ -56,6 +55,7 @@ from bot.ui.names import shown
 from bot.ui.places import where_of_interaction
 from bot.ui.router import ComponentRouter
 from bot.ui.voice_controls import preview_view
+from bot.where import Where
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +118,13 @@ async def delete_character(services: Services, interaction: discord.Interaction,
 
 
 async def load_avatar(bot: Any, services: Services, attachment: discord.Attachment | None,
-                      url: str | None, owner: int) -> tuple[str | None, bytes | None] | None:
-    """(public URL, PNG bytes) from the avatar options, or None when neither was given."""
+                      url: str | None, where: Where) -> tuple[str | None, bytes | None] | None:
+    """(public URL, PNG bytes) from the avatar options, or None when neither was given; the
+    picture has passed the vision judge (or `Refused` / `CheckUnavailable` was raised)."""
     if attachment is not None:
-        return await services.characters.avatar_from_upload(attachment, owner=owner)
+        return await services.characters.avatar_from_upload(attachment, where=where)
     if url:
-        return await services.characters.avatar_from_link(url, owner=owner)
+        return await services.characters.avatar_from_link(url, where=where)
     return None
 
 
@@ -307,7 +308,8 @@ class Characters(commands.Cog):
             if not character.name.strip():
                 raise UserError("Your character needs a name.")
             await interaction.response.defer(ephemeral=True, thinking=True)
-            picture = await load_avatar(self.bot, self.services, attachment, url, interaction.user.id)
+            picture = await load_avatar(self.bot, self.services, attachment, url,
+                                        where_of(interaction, "character create avatar"))
             avatar_url, png = picture if picture is not None else (None, None)
             created = await self.services.characters.create(
                 character, where=where_of(interaction, "character create"), shared=bool(shared),
@@ -324,7 +326,8 @@ class Characters(commands.Cog):
         if not changed.name.strip():
             raise UserError("Your character needs a name.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        picture = await load_avatar(self.bot, self.services, attachment, url, interaction.user.id)
+        picture = await load_avatar(self.bot, self.services, attachment, url,
+                                    where_of(interaction, "character edit avatar"))
         await self.services.characters.update(
             row.id, changed, where=where_of(interaction, "character edit"),
             shared=None if shared is None or interaction.guild_id is None else shared, avatar=picture)
@@ -459,9 +462,14 @@ class Characters(commands.Cog):
                           name: app_commands.Range[str, 1, personas.NAME_LIMIT],
                           description: app_commands.Range[str, 1, personas.DESCRIPTION_LIMIT] | None = None) -> None:
         text = description or ""
-        await check_texts(self.services.sessions, [name, text, f"{name}\n{text}"], where_of(interaction, "persona"))
+        check_name(name.strip())
+        # Both stages (the judge always reads a persona) before it is stored; the judge may take
+        # a few seconds, so the answer is deferred first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.services.policy.check({"Name": name, "Description": text}, where_of(interaction, "persona"),
+                                         context="persona")
         await self.services.chat.set_persona(interaction.user.id, check_name(name.strip()), text.strip())
-        await interaction.response.send_message(f"🪪 In stories you're now **{shown(name)}**.", ephemeral=True)
+        await interaction.followup.send(f"🪪 In stories you're now **{shown(name)}**.", ephemeral=True)
 
     @persona.command(name="show", description="Show your persona")
     async def persona_show(self, interaction: discord.Interaction) -> None:

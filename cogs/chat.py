@@ -120,6 +120,7 @@ class Chat(commands.Cog):
             self._recovery = asyncio.create_task(recovery.rewrite(
                 self.bot, settled, conversations=self.chat.conversations, settings=self.settings,
                 poster=self.poster, pictures=True,  # the image service runs beside the chat
+                screen=self.chat.screen,
             ), name="chat-recovery")
 
     async def cog_unload(self) -> None:

@@ -18,12 +18,15 @@ from bot.ui.names import shown
 from bot.ui.places import where_of_interaction
 
 
-def export_text(conv: Conversation, turns: list[TurnRow]) -> str:
-    """A readable transcript: who said what, in order, without deleted or failed turns."""
+def export_text(conv: Conversation, turns: list[TurnRow], summary: str | None = None) -> str:
+    """A readable transcript: who said what, in order, without deleted or failed turns.
+
+    `summary`: the rolling summary as it may be shown (checked); the stored one when not given."""
+    summary = conv.summary if summary is None else summary
     lines = [f"# {conv.title or 'Conversation'} with {conv.character_name}",
              f"# started {conv.created_at:%Y-%m-%d %H:%M} UTC", ""]
-    if conv.summary:
-        lines += ["Story so far:", conv.summary, ""]
+    if summary:
+        lines += ["Story so far:", summary, ""]
     for t in turns:
         if t.status not in ("complete", "cut"):
             continue
@@ -32,11 +35,12 @@ def export_text(conv: Conversation, turns: list[TurnRow]) -> str:
     return "\n".join(lines)
 
 
-def export_jsonl(conv: Conversation, turns: list[TurnRow]) -> str:
+def export_jsonl(conv: Conversation, turns: list[TurnRow], summary: str | None = None) -> str:
     """SillyTavern's chat format: a metadata line, then one line per message with its swipes."""
+    summary = conv.summary if summary is None else summary
     user_name = next((t.author_name for t in turns if t.role == "user"), "User")
     out = [json.dumps({"user_name": user_name, "character_name": conv.character_name,
-                       "create_date": conv.created_at.isoformat(), "chat_metadata": {"note_prompt": conv.summary}})]
+                       "create_date": conv.created_at.isoformat(), "chat_metadata": {"note_prompt": summary}})]
     for t in turns:
         if t.status not in ("complete", "cut"):
             continue
@@ -119,13 +123,17 @@ class ConversationCog(commands.Cog, name="Conversations"):
                 raise UserError("There is no conversation in this channel yet.")
         else:
             conv = await self._mine(interaction, conversation)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the summary's check may ask the judge
+        summary = await self.chat.shown_summary(where_of_interaction(interaction, "conversation"), conv)
         turns = await self.chat.conversations.all_turns(conv.id)
         files = [
-            discord.File(io.BytesIO(export_text(conv, turns).encode()), filename=f"conversation-{conv.id}.txt"),
-            discord.File(io.BytesIO(export_jsonl(conv, turns).encode()), filename=f"conversation-{conv.id}.jsonl"),
+            discord.File(io.BytesIO(export_text(conv, turns, summary).encode()),
+                         filename=f"conversation-{conv.id}.txt"),
+            discord.File(io.BytesIO(export_jsonl(conv, turns, summary).encode()),
+                         filename=f"conversation-{conv.id}.jsonl"),
         ]
-        await interaction.response.send_message(f"Conversation `#{conv.id}` with {conv.character_name}:",
-                                                files=files, ephemeral=True)
+        await interaction.followup.send(f"Conversation `#{conv.id}` with {conv.character_name}:", files=files,
+                                        ephemeral=True)
 
     @conversation.command(name="delete", description="Delete a conversation for good")
     @app_commands.describe(conversation="Which conversation")
@@ -144,12 +152,14 @@ class ConversationCog(commands.Cog, name="Conversations"):
         conv = await self.chat.conversations.active(interaction.channel_id or 0)
         if conv is None:
             raise UserError("There is no conversation in this channel yet.")
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the summary's check may ask the judge
+        summary = await self.chat.shown_summary(where_of_interaction(interaction, "conversation"), conv)
         turns = await self.chat.conversations.window(conv)
         embed = discord.Embed(title=f"What {conv.character_name} remembers")
         embed.add_field(name="Story so far (rolling summary)",
-                        value=(conv.summary or "Nothing summarised yet: every message still fits.")[:1024],
+                        value=(summary or "Nothing summarised yet: every message still fits.")[:1024],
                         inline=False)
         embed.add_field(name="Recent messages kept word for word", value=str(len(turns)), inline=True)
         if conv.lore_fired:
             embed.add_field(name="Lore used last", value=", ".join(conv.lore_fired)[:1024], inline=False)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.edit_original_response(embed=embed)

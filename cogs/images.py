@@ -111,7 +111,7 @@ class Images(commands.Cog):
             interaction, kind="imagine", prompt=prompt, negative=negative or "", style=style, aspect=aspect,
             seed=seed, model=model,
         )
-        await planning.precheck(self.services.sessions, job)  # errors: the tree answers privately
+        await self.services.images.precheck(job)  # errors: the tree answers privately
         await interaction.response.defer(thinking=True)
         await run_job(interaction, self.services.images, job)
 
@@ -152,7 +152,7 @@ class Images(commands.Cog):
         self, interaction: discord.Interaction, scene: app_commands.Range[str, 0, 1000] | None = None
     ) -> None:
         where = planning.where_of(self._job(interaction, kind="selfie", prompt=scene or ""))
-        await planning.screen_inputs(self.services.sessions, where, prompt=scene or "")  # before anything else
+        await self.services.images.screen(where, prompt=scene or "")  # before anything else
         await interaction.response.defer(thinking=True)
         surface = InteractionSurface(interaction)
         try:
@@ -311,7 +311,7 @@ class Images(commands.Cog):
 
     async def _start(self, interaction: discord.Interaction, job: ImageJob) -> None:
         try:
-            await planning.precheck(self.services.sessions, job)
+            await self.services.images.precheck(job)
         except UserError as err:
             await interaction.response.send_message(err.user_message, ephemeral=True)
             return

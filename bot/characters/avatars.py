@@ -39,6 +39,7 @@ from PIL import Image, UnidentifiedImageError
 from bot.characters import cards_png
 from bot.characters.cards_json import CardError
 from bot.errors import UserError
+from bot.judge import images as judge_images
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ AVATAR_MAX_BYTES = 8 * 1024 * 1024
 MAX_SIDE = cards_png.MAX_AVATAR_SIDE  # pixels; 4096 × 4096 is 16.8 million pixels at most
 FORMATS = frozenset({"PNG", "JPEG", "GIF", "WEBP"})
 MAX_REDIRECTS = 3
+JUDGE_SIDE = judge_images.MAX_SIDE
 FETCH_SECONDS = 20.0  # the whole fetch, redirects included
 CONNECT_SECONDS = 5.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -250,6 +252,25 @@ def as_png(data: bytes) -> bytes:
         return cards_png.as_png(data)
     except CardError as exc:
         raise UserError(f"I couldn't use that image: {exc}") from None
+
+
+def judge_copy(png: bytes) -> bytes:
+    """A copy of a checked avatar (PNG bytes) small enough for the vision judge: its first frame,
+    at most `bot.judge.images.MAX_SIDE` pixels a side. Pure CPU work: run it in a worker process,
+    so the judge's own preparation on the event loop stays cheap."""
+    with Image.open(io.BytesIO(png)) as picture:
+        picture.seek(0)
+        frame = picture.convert("RGBA")
+    frame.thumbnail((JUDGE_SIDE, JUDGE_SIDE))
+    out = io.BytesIO()
+    frame.save(out, format="PNG")
+    return out.getvalue()
+
+
+def prepared(data: bytes) -> tuple[bytes, bytes]:
+    """(`as_png(data)`, its `judge_copy`), in one trip to a worker process."""
+    png = as_png(data)
+    return png, judge_copy(png)
 
 
 async def attachment_image(attachment: Any, *, max_bytes: int = AVATAR_MAX_BYTES) -> bytes:

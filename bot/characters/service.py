@@ -5,20 +5,28 @@ A character reference is a short string stored with channels, conversations and 
 `Character`; `for_channel` applies the choice order (this channel or thread, its parent channel,
 the `character` setting, the built-in default) and says where the choice came from.
 
-Every definition that reaches the store passes the content policy first (`screen_definition`):
-all text fields, greetings, examples, lore entries and the card's extension texts. A refused card
-writes nothing but the audit row that `bot.policy` records.
+Every definition that reaches the store passes both stages of the content policy first
+(`ContentPolicy.check(..., context="character")` over `definition_fields`): all text fields,
+greetings, examples, lore entries and the card's extension texts, labelled so the judge reads a
+card. A refused card writes nothing but the audit row that `bot.policy` records. Venice catalogue
+characters are judged before first use (no strike: nobody here wrote them), and a stored custom
+character that was never judged (made before the judge existed) is judged at its first use; the
+judge's cache (by content hash) makes each of these one Venice call, ever.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+
+from PIL import Image
 
 from bot.cache import TTLCache
 from bot.characters import avatars, caps, cards
@@ -28,14 +36,15 @@ from bot.characters.model import DEFAULT_CHARACTER, Character
 from bot.characters.names import check_name
 from bot.errors import LimitReached, Refused, UserError
 from bot.offload import Offload, TooSlow
-from bot.policy import Where, check_texts
 from bot.store import channels
 from bot.store import characters as repo
 from bot.venice.errors import NotFoundError, VeniceError
+from bot.where import Where
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from bot.policy import ContentPolicy
     from bot.settings import SettingsStore
     from bot.venice.client import VeniceClient
     from bot.venice.types import VeniceCharacter
@@ -52,8 +61,9 @@ _SETTING_SOURCES = {
 }
 _SLUG = re.compile(r"[^a-z0-9]+")
 CUSTOM_TTL = 30.0  # seconds a custom character edited in another process may play as it was
-SCREEN_WINDOW = 16_000  # below the screen's 20,000-character limit
-SCREEN_OVERLAP = 1_000
+# Definitions this process has seen cleared (by content digest), so resolving a character for each
+# turn does not screen it again; bounded, kept in the service.
+CLEARED_MEMO = 4_096
 CARD_TOO_SLOW = ("That card took too long to read and check, so it wasn't imported. Cards this large or "
                  "unusual can't be used; try a smaller one.")
 
@@ -97,51 +107,66 @@ def _strings(value: Any, *, skip: frozenset[str] = frozenset()) -> Iterator[str]
             yield from _strings(item)
 
 
-def definition_texts(character: Character) -> list[str]:
-    """Everything of a character that can reach a prompt, a Discord message or an image prompt.
+def definition_fields(character: Character) -> dict[str, str]:
+    """Everything of a character that can reach a prompt, a Discord message or an image prompt,
+    labelled as the judge reads it ("Description" → …, "Lore entry 2 (keys: …)" → …).
 
-    The main fields are also screened together, because a setting in one field and sexual content
-    in another only show as a problem when read as one.
+    Both stages read these: stage 1 field by field (long fields in overlapping windows), the judge
+    as one labelled document, so a setting in one field and sexual content in another are read
+    together.
     """
-    core = [character.name, character.description, character.personality, character.scenario,
-            character.first_mes, *character.alternate_greetings]
-    texts = [*core, character.mes_example, character.system_prompt, character.post_history_instructions,
-             character.creator_notes, character.appearance, " ".join(character.tags)]
+    fields: dict[str, str] = {}
+
+    def add(label: str, text: str) -> None:
+        if text and text.strip():
+            fields[label if label not in fields else f"{label} ({len(fields) + 1})"] = text
+
+    add("Name", character.name)
+    add("Description", character.description)
+    add("Personality", character.personality)
+    add("Scenario", character.scenario)
+    add("Appearance", character.appearance)
+    add("First message", character.first_mes)
+    for number, greeting in enumerate(character.alternate_greetings, 1):
+        add(f"Alternate greeting {number}", greeting)
+    add("Example messages", character.mes_example)
+    add("System prompt", character.system_prompt)
+    add("Post-history instructions", character.post_history_instructions)
+    add("Creator notes", character.creator_notes)
+    add("Tags", ", ".join(t for t in character.tags if t))
     if character.lorebook is not None:
-        texts.append(character.lorebook.description)
-        for entry in character.lorebook.entries:
-            texts.extend([entry.content, entry.name, " ".join(entry.keys), " ".join(entry.secondary_keys)])
-    texts.extend(_strings(character.extensions))
-    texts.extend(_strings(character.card_extra, skip=frozenset({"assets"})))
-    texts.append("\n\n".join(t for t in core if t))
-    return [piece for t in texts if t and t.strip() for piece in _windows(t)]
+        add("Lorebook", character.lorebook.description)
+        for number, entry in enumerate(character.lorebook.entries, 1):
+            keys = ", ".join(k for k in [*entry.keys, *entry.secondary_keys] if k)
+            parts = [f"Name: {entry.name}" if entry.name else "", f"Keys: {keys}" if keys else "", entry.content]
+            add(f"Lore entry {number}", "\n".join(p for p in parts if p and p.strip()))
+    for number, text in enumerate(_strings(character.extensions), 1):
+        add(f"Extension text {number}", text)
+    for number, text in enumerate(_strings(character.card_extra, skip=frozenset({"assets"})), 1):
+        add(f"Card text {number}", text)
+    return fields
 
 
-def _windows(text: str, size: int = SCREEN_WINDOW, overlap: int = SCREEN_OVERLAP) -> Iterator[str]:
-    """Long fields in overlapping pieces the screen reads whole (it refuses longer text as too
-    long, and cards allow 50,000-character fields); the overlap keeps phrases at a cut together."""
-    if len(text) <= size:
-        yield text
-        return
-    for start in range(0, len(text), size - overlap):
-        yield text[start:start + size]
-        if start + size >= len(text):
-            return
+def definition_texts(character: Character) -> list[str]:
+    """`definition_fields` as the label and text of each field, for plain listings."""
+    return [f"{label}: {text}" for label, text in definition_fields(character).items()]
 
 
-async def screen_definition(
-    sessions: async_sessionmaker[AsyncSession], character: Character, where: Where, offload: Offload | None = None
-) -> None:
-    """Raise `Refused` (after auditing) if any part of the definition breaks the content policy.
-    With `offload`, a long definition is screened in a worker process, off the event loop."""
-    await check_texts(sessions, definition_texts(character), where, offload=offload)
-
-
-def read_card(data: bytes, filename: str) -> tuple[Character, bytes | None, int]:
-    """(character, its picture as PNG, the bytes storing it takes) from a card file; CardError if
-    it can't be read. Runs in a worker process: the whole card is only ever walked there."""
+def read_card(data: bytes, filename: str) -> tuple[Character, bytes | None, int, bytes | None]:
+    """(character, its picture as PNG, the bytes storing it takes, the picture's copy for the
+    vision judge) from a card file; CardError if it can't be read. Runs in a worker process: the
+    whole card is only ever walked there."""
     character, avatar_png = cards.parse_card_with_avatar(data, filename)
-    return character, avatar_png, caps.stored_size(character, avatar_png)
+    return character, avatar_png, caps.stored_size(character, avatar_png), _judge_copy(avatar_png)
+
+
+def _judge_copy(png: bytes | None) -> bytes | None:
+    if png is None:
+        return None
+    try:
+        return avatars.judge_copy(png)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return png  # the judge reads it itself (and fails closed if it can't)
 
 
 def export_files(character: Character, avatar_png: bytes | None) -> tuple[bytes, bytes]:
@@ -177,6 +202,7 @@ class CharacterService:
         venice: VeniceClient,
         settings: SettingsStore,
         offload: Offload,
+        policy: ContentPolicy,
         avatar_fetcher: AvatarFetcher | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -184,6 +210,9 @@ class CharacterService:
         self.venice = venice
         self.settings = settings
         self.offload = offload
+        self.policy = policy
+        # Digests of definitions this process has seen cleared by both stages (most recent last).
+        self._cleared: OrderedDict[str, None] = OrderedDict()
         # Only tests pass a fetcher (one that may reach their local servers).
         self.avatar_fetcher = avatar_fetcher or AvatarFetcher()
         # Custom characters are read on every turn: kept a short while, forgotten when changed here.
@@ -219,7 +248,30 @@ class CharacterService:
 
     async def _load_custom(self, character_id: int) -> Character | None:
         row = await repo.get(self.sessions, character_id)
-        return repo.character_of(row) if row is not None else None
+        if row is None:
+            return None
+        character = repo.character_of(row)
+        # A character stored before the judge existed is judged at its first use (cached by
+        # content hash, so once); nobody is blamed for it here.
+        await self.judge_definition(character, Where(None, row.guild_id, None, "character use"), strike=False)
+        return character
+
+    # -- the content policy -----------------------------------------------------------------------
+
+    async def judge_definition(self, character: Character, where: Where, *, strike: bool = True) -> None:
+        """Both stages over every field of `character` (context "character"); raise `Refused`
+        (`CheckUnavailable` when the judge could not answer). A definition this process has seen
+        cleared is not checked again; the judge's cache makes a repeat elsewhere cost no call.
+        Stage 1 over a long card runs in a worker process (`TooSlow` if it runs out of time)."""
+        fields = definition_fields(character)
+        digest = hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+        if digest in self._cleared:
+            self._cleared.move_to_end(digest)
+            return
+        await self.policy.check(fields, where, context="character", strike=strike)
+        self._cleared[digest] = None
+        if len(self._cleared) > CLEARED_MEMO:
+            self._cleared.popitem(last=False)
 
     def forget(self, character_id: int | None = None) -> None:
         """A custom character changed or was deleted (None: any may have): read afresh next time."""
@@ -248,6 +300,9 @@ class CharacterService:
         if not self.catalogue.allowed(found):
             return None
         character = venice_character(found)
+        # Chosen before the judge existed, or its description changed on Venice: judged before
+        # it plays (once per content, no strike: Venice's text).
+        await self.judge_definition(character, Where(None, None, None, "venice character"), strike=False)
         self._venice_seen[slug] = character
         self._venice_seen.move_to_end(slug)
         if len(self._venice_seen) > 1000:
@@ -297,7 +352,9 @@ class CharacterService:
                     raise UserError("That character no longer exists.")
                 if not repo.may_use(row, user_id=user_id, guild_id=guild_id):
                     raise UserError("That character is private to its creator (or shared in another server).")
-                return repo.character_of(row), text
+                character = repo.character_of(row)
+                await self.judge_definition(character, where.anonymous("character use"), strike=False)
+                return character, text
             if kind == "venice":
                 return await self._choose_venice(key, where)
             found = await self.resolve(text)
@@ -310,7 +367,9 @@ class CharacterService:
             if summary.name.lower() == text.lower():
                 row = await repo.get(self.sessions, summary.id)
                 if row is not None:
-                    return repo.character_of(row), summary.ref
+                    character = repo.character_of(row)
+                    await self.judge_definition(character, where.anonymous("character use"), strike=False)
+                    return character, summary.ref
         for key, builtin in BUILTINS.items():
             if builtin.name.lower() == text.lower():
                 return copy.deepcopy(builtin), f"builtin:{key}"
@@ -335,12 +394,14 @@ class CharacterService:
             raise UserError("Venice doesn't have that character (any more).") from None
         if not found.adult:
             raise UserError("That Venice character isn't in the adult catalogue.")
-        # Audited like any definition, but with no user strike: the text is Venice's, not theirs.
-        await check_texts(self.sessions, [found.name, found.description or "", " ".join(found.tags)],
-                          Where(None, where.guild_id, where.channel_id, "venice character"))
+        character = venice_character(found)
+        # Both stages before first use, audited like any definition but with no strike: the text
+        # is Venice's, not theirs. The judge's cache makes each catalogue character one call, ever.
+        await self.judge_definition(character, Where(None, where.guild_id, where.channel_id, "venice character"),
+                                    strike=False)
         if not self.catalogue.allowed(found):
             raise UserError("That character can't be used here.")
-        return venice_character(found), f"venice:{found.slug}"
+        return character, f"venice:{found.slug}"
 
     async def set_for_channel(self, *, channel_id: int, guild_id: int | None, ref: str | None) -> None:
         """Choose (or with None, forget) the character of a channel or thread."""
@@ -371,12 +432,14 @@ class CharacterService:
                                   avatar_png=avatar_png, size=caps.stored_size(character, avatar_png))
 
     async def _create(self, character: Character, *, where: Where, shared: bool, avatar_url: str | None,
-                      avatar_png: bytes | None, size: int) -> Character:
+                      avatar_png: bytes | None, size: int, judge_copy: bytes | None = None) -> Character:
         if where.user_id is None:
             raise UserError("I can't tell who is creating this character.")
         check_name(character.name)
         caps.room_for(await repo.storage(self.sessions, where.user_id), adding=size)  # before the costly screen
-        await screen_definition(self.sessions, character, where, self.offload)
+        await self.judge_definition(character, where)
+        if judge_copy is not None:  # a card's own picture becomes its avatar: the vision judge sees it first
+            await self.policy.check_image(judge_copy, where.at(f"{where.entry} avatar"))
         character.id = await repo.create(
             self.sessions, character, owner_id=where.user_id, guild_id=where.guild_id,
             shared=shared and where.guild_id is not None, avatar_url=avatar_url, avatar_png=avatar_png,
@@ -397,7 +460,7 @@ class CharacterService:
     ) -> None:
         """Screen, then replace a custom character's definition (within its owner's byte cap)."""
         check_name(character.name)
-        await screen_definition(self.sessions, character, where, self.offload)
+        await self.judge_definition(character, where)
         card = caps.stored_size(character, None)
 
         def room(storage: repo.Storage, old: tuple[int, int]) -> None:
@@ -429,7 +492,8 @@ class CharacterService:
         (Discord) URL serves as the persona avatar.
         """
         try:
-            character, avatar_png, size = await self.offload.in_process(read_card, data, filename, owner=where.user_id)
+            character, avatar_png, size, judge_copy = await self.offload.in_process(
+                read_card, data, filename, owner=where.user_id)
         except cards.CardError as exc:
             raise UserError(f"I couldn't read that card: {exc}") from None
         except TooSlow:
@@ -438,24 +502,30 @@ class CharacterService:
             return await self._create(
                 character, where=where, shared=shared,
                 avatar_url=file_url if avatar_png is not None and data.startswith(b"\x89PNG") else None,
-                avatar_png=avatar_png, size=size,
+                avatar_png=avatar_png, size=size, judge_copy=judge_copy,
             )
         except TooSlow:
             raise UserError(CARD_TOO_SLOW) from None
 
     # -- avatars ----------------------------------------------------------------------------------
 
-    async def avatar_from_upload(self, attachment: Any, *, owner: int) -> tuple[str, bytes]:
+    async def avatar_from_upload(self, attachment: Any, *, where: Where) -> tuple[str, bytes]:
         """(URL, PNG) for an uploaded picture: size checked before downloading, checked and
-        converted in a worker process."""
+        converted in a worker process, then judged by the vision judge (`Refused` /
+        `CheckUnavailable`) before anything stores or shows it."""
         data = await avatars.attachment_image(attachment)
-        return attachment.url, await self.offload.in_process(avatars.as_png, data, owner=owner)
+        return attachment.url, await self._judged_avatar(data, where)
 
-    async def avatar_from_link(self, url: str, *, owner: int) -> tuple[str, bytes]:
-        """(URL, PNG) for a picture link: fetched from public addresses only, then checked and
-        converted in a worker process."""
+    async def avatar_from_link(self, url: str, *, where: Where) -> tuple[str, bytes]:
+        """(URL, PNG) for a picture link: fetched from public addresses only, then checked,
+        converted and judged like an upload."""
         data = await self.avatar_fetcher.fetch(url)
-        return url.strip(), await self.offload.in_process(avatars.as_png, data, owner=owner)
+        return url.strip(), await self._judged_avatar(data, where)
+
+    async def _judged_avatar(self, data: bytes, where: Where) -> bytes:
+        png, judge_copy = await self.offload.in_process(avatars.prepared, data, owner=where.user_id)
+        await self.policy.check_image(judge_copy, where)
+        return png
 
     async def export(self, ref: str) -> tuple[str, bytes, bytes]:
         """(file name stem, PNG card, JSON card) for a custom or built-in character."""

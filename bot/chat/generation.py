@@ -4,8 +4,10 @@ Order of a reply, and why:
 1. Venice is asked at once; the person's words are checked at the same time (`clearing`, a task
    the turn started). Nothing of the reply is shown before that check has cleared; a refusal
    stops the generation (even while Venice has not answered yet) and the turn is not kept.
-2. Every write of model text passes the output check first (the renderer awaits it); a refusal
-   withholds the whole reply, which is then replaced by a notice and stored as failed.
+2. Every write of model text passes the output check first (the renderer awaits it, so while the
+   judge reads a text nothing more is written); a refusal withholds the whole reply, which is then
+   replaced by a notice and stored as failed. The check audits it (never a strike: the model
+   wrote it); a judge that could not answer withholds it too, with "regenerate to try again".
 3. The reply settles (complete, cut, failed) in one transaction with its user turn, and what
    Venice reported it cost is recorded.
 """
@@ -18,14 +20,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot import policy
 from bot.chat import rules
 from bot.chat.prompt import Prompt
 from bot.chat.render import Controls, Renderer, Withheld
 from bot.chat.scenes import Scene
 from bot.chat.screening import ChatScreen
 from bot.chat.tokens import TokenCalibrator, estimate
+from bot.judge import JudgeContext
 from bot.limits import Limits
+from bot.policy import Background, Decision
 from bot.store.conversations import Conversations, TurnRow
 from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
@@ -35,6 +38,7 @@ from bot.where import Where
 log = logging.getLogger(__name__)
 
 WITHHELD = "*(This reply was withheld: it broke the content policy. Regenerate to try again.)*"
+UNCHECKED = "*(This reply couldn't be checked right now, so it was withheld. Regenerate to try again.)*"
 LENGTH_NOTE = "-# The reply reached its length limit: press ➡️ Continue for more."
 STOPPED = "stopped"
 REFUSED = "refused"
@@ -54,19 +58,46 @@ class Outcome:
 
 class OutputGate:
     """The output check for one reply, remembering its last answer (the renderer and the final
-    check often ask about the same text)."""
+    check often ask about the same text) and why it withheld the reply, if it did.
 
-    def __init__(self, screen: ChatScreen, where: Where) -> None:
+    `background` is the judge's context for this reply (or an async callable building it, awaited
+    only when stage 1 hands a text to the judge).
+    """
+
+    def __init__(self, screen: ChatScreen, where: Where, background: Background = None) -> None:
         self.screen = screen
-        self.where = where
+        self.where = where.at("chat output")
+        self.background = background
+        self.refusal: Decision | None = None
         self._last: tuple[str, bool] | None = None
+        self._context: JudgeContext | None = None
+        self._lock = asyncio.Lock()
 
     async def check(self, text: str) -> bool:
-        if self._last is not None and self._last[0] == text:
-            return self._last[1]
-        allowed = await self.screen.check_output(text, self.where)
-        self._last = (text, allowed)
-        return allowed
+        # One check at a time (a background flush and the end of the stream may ask together):
+        # the second sees the first's answer, so a refusal is audited once.
+        async with self._lock:
+            if self.refusal is not None:
+                return False  # a withheld reply stays withheld
+            if self._last is not None and self._last[0] == text:
+                return self._last[1]
+            decision = await self.screen.check_output(text, self.where, background=self._judge_context)
+            if not decision.allowed:
+                self.refusal = decision
+            self._last = (text, decision.allowed)
+            return decision.allowed
+
+    async def _judge_context(self) -> JudgeContext:
+        """The reply's context, built once (only if the judge is asked), however many edits it reads."""
+        if self._context is None:
+            background = self.background
+            self._context = (await background() if callable(background) else background) or JudgeContext()
+        return self._context
+
+    @property
+    def notice(self) -> str:
+        """What replaces a withheld reply: it broke the policy, or it could not be checked."""
+        return UNCHECKED if self.refusal is not None and self.refusal.unavailable else WITHHELD
 
 
 class Generator:
@@ -129,7 +160,7 @@ class Generator:
             self._stop_asked.discard(reply.id)
         if not out.begun:
             await renderer.begin(Controls(reply.id, streaming=True), gate.check, existing)
-        return await self._settle(scene, where, reply, prompt, renderer, out, new_turn=new_turn)
+        return await self._settle(scene, where, reply, prompt, renderer, out, gate, new_turn=new_turn)
 
     async def _stream(
         self, scene: Scene, where: Where, reply: TurnRow, prompt: Prompt, renderer: Renderer, gate: OutputGate,
@@ -212,7 +243,7 @@ class Generator:
         out.linked = {discord_id for discord_id, _ in links}
 
     async def _settle(self, scene: Scene, where: Where, reply: TurnRow, prompt: Prompt, renderer: Renderer,
-                      out: _Streamed, *, new_turn: bool) -> Outcome:
+                      out: _Streamed, gate: OutputGate, *, new_turn: bool) -> Outcome:
         text, status, note, end = out.text, out.status, out.note, out.end
         withheld = status == "withheld"
         ids: list[int] = []
@@ -239,10 +270,9 @@ class Generator:
                     withheld = True
         if withheld:
             settled = rules.settle(reply.swipes, reply.swipe_index, "", "failed")
-            ids = await renderer.show(WITHHELD, self.controls(settled, reply, scene))
-            await policy.audit(self.conversations.sessions, where.at("chat output"), kind="output_refusal",
-                               rule="model_output")
-            text, status, note = "", "failed", WITHHELD
+            # (The gate audited the refusal when it made it: who, where, which rule; never a strike.)
+            ids = await renderer.show(gate.notice, self.controls(settled, reply, scene))
+            text, status, note = "", "failed", gate.notice
         assert where.channel_id is not None
         new_links = [(i, reply.id) for i in ids if i not in out.linked]
         if out.origin is not None and out.origin not in out.linked and reply.reply_to is not None:

@@ -34,10 +34,11 @@ from bot.chat.prompt import (
 from bot.chat.queue import ChannelQueue
 from bot.chat.render import Controls, Renderer
 from bot.chat.scenes import Scene, Scenes
-from bot.chat.screening import ChatScreen
+from bot.chat.screening import JUDGE_TURNS, ChatScreen, chat_background
 from bot.chat.summaries import fold_summary
 from bot.chat.tokens import TokenCalibrator
 from bot.errors import LimitReached, UserError
+from bot.judge import JudgeContext
 from bot.limits import Limits
 from bot.settings import SettingsStore
 from bot.store.conversations import Conversations, TurnRow
@@ -56,6 +57,8 @@ MAX_INPUT = 4000
 EMPTY_INPUT = "Say something, and I'll answer."
 TOO_LONG = f"That message is too long for me: please keep it under {MAX_INPUT:,} characters."
 DEFAULT_CONTEXT = 32_000
+SUMMARY_WITHHELD = "*(The summary was withheld: it broke the content policy.)*"
+SUMMARY_UNCHECKED = "*(The summary couldn't be checked right now. Try again in a moment.)*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,10 @@ class ChatService:
             await self.limits.release(lease)
 
     async def _clear(self, text: str, where: Where, renderer: Renderer) -> int | None:
-        await self.screen.check_input(text, where)
+        async def background() -> JudgeContext:  # only when the judge reads the words
+            return await self._channel_background(where)
+
+        await self.screen.check_input(text, where, background=background)
         return await renderer.cleared()
 
     async def _turn(self, where: Where, text: str, renderer: Renderer,
@@ -175,10 +181,12 @@ class ChatService:
         prompt = await self.prompt_for(scene, where, turns)
         if pictures:
             _show_pictures(prompt, pictures)
+        gate = OutputGate(self.screen, where, lambda: self._background(scene, where, turns))
         outcome = await self.generator.run(scene=scene, where=where, reply=reply, prompt=prompt, renderer=renderer,
-                                           gate=OutputGate(self.screen, where), clearing=clearing, new_turn=True)
+                                           gate=gate, clearing=clearing, new_turn=True)
         await fold_summary(venice=self.venice, limits=self.limits, conversations=self.conversations, scene=scene,
-                           turns=turns, dropped=prompt.dropped_turns, where=where)
+                           turns=turns, dropped=prompt.dropped_turns, where=where, screen=self.screen,
+                           background=gate.background)
         return outcome
 
     # -- the controls under a reply ---------------------------------------------------------------
@@ -208,16 +216,16 @@ class ChatService:
                 scene = await self.scenes.of_conversation(conv, where)
                 await renderer.prepare(scene.look, fresh.discord_ids)
                 turns = await self.conversations.window(conv, before_id=fresh.id)
+                gate = OutputGate(self.screen, where, lambda: self._background(scene, where, turns))
                 if continuing:
                     await self.conversations.mark_streaming(fresh.id)
                     prompt = await self.prompt_for(scene, where, turns, continue_text=fresh.content)
                     return await self.generator.run(scene=scene, where=where, reply=fresh, prompt=prompt,
-                                                    renderer=renderer, gate=OutputGate(self.screen, where),
-                                                    existing=fresh.content)
+                                                    renderer=renderer, gate=gate, existing=fresh.content)
                 swiping = await self.conversations.begin_swipe(fresh.id)
                 prompt = await self.prompt_for(scene, where, turns)
                 return await self.generator.run(scene=scene, where=where, reply=swiping, prompt=prompt,
-                                                renderer=renderer, gate=OutputGate(self.screen, where))
+                                                renderer=renderer, gate=gate)
         finally:
             with contextlib.suppress(Exception):
                 await renderer.close()
@@ -260,7 +268,9 @@ class ChatService:
         """
         reply, conv = await self._access(where, reply_id)
         text = rules.check_edit(text)
-        await self.screen.check_input(text, where.at("chat edit"))
+        where = await self.speaker(where)
+        await self.screen.check_input(text, where.at("chat edit"),
+                                      background=lambda: self._background_at(where, conv, reply.id))
         await renderer.cleared()
         async with self._turn_of(conv):
             updated = await self.conversations.edit_content(reply.id, text)
@@ -312,9 +322,25 @@ class ChatService:
         where = await self.speaker(where)
         async with self._turn_of(conv):  # a consistent story: not while a reply is being written
             rows = await self.conversations.window(conv, before_id=reply.id + 1, limit=SCENE_TURNS)
-        prompt = await pictures.describe(venice=self.venice, limits=self.limits, sessions=self.sessions,
-                                         scene=scene, rows=rows, where=where)
+        prompt = await pictures.describe(venice=self.venice, limits=self.limits, screen=self.screen,
+                                         scene=scene, rows=rows, where=where,
+                                         background=await self._background(scene, where, rows))
         return pictures.ScenePicture(prompt, scene.character, conv.character_ref)
+
+    async def shown_summary(self, where: Where, conv: Conversation) -> str:
+        """The conversation's rolling summary as it may be shown (`/conversation memory`, exports):
+        checked like model output (summaries stored before the judge existed were not), or a note
+        that it was withheld."""
+        summary = conv.summary or ""
+        if not summary.strip():
+            return ""
+        scene = await self.scenes.of_conversation(conv, where)
+        decision = await self.screen.check_output(
+            summary, where.at("conversation memory"),
+            background=chat_background(scene.character, user_name=where.user_name))
+        if decision.allowed:
+            return summary
+        return SUMMARY_UNCHECKED if decision.unavailable else SUMMARY_WITHHELD
 
     # -- conversations ----------------------------------------------------------------------------
 
@@ -358,7 +384,15 @@ class ChatService:
         turn = await self.conversations.by_discord_id(discord_message_id)
         if turn is None or turn.role != "user" or turn.status == "deleted" or turn.content == text:
             return False
-        await self.screen.check_input(text, where.at("chat edit"))
+        where = await self.speaker(where)
+
+        conversation_id, turn_id = turn.conversation_id, turn.id
+
+        async def background() -> JudgeContext:
+            conv = await self.conversations.get(conversation_id)
+            return await self._background_at(where, conv, turn_id) if conv is not None else JudgeContext()
+
+        await self.screen.check_input(text, where.at("chat edit"), background=background)
         await self.conversations.edit_content(turn.id, text)
         return True
 
@@ -397,6 +431,32 @@ class ChatService:
         except VeniceError:
             info = None
         return (info.context_tokens if info and info.context_tokens else None) or DEFAULT_CONTEXT
+
+    # -- the judge's context ----------------------------------------------------------------------
+
+    async def _background(self, scene: Scene, where: Where, turns: list[TurnRow]) -> JudgeContext:
+        """What the judge sees beside a text of this scene: the character, the speaker's persona,
+        the rolling summary and the last few of `turns`."""
+        persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
+        return chat_background(scene.character, persona=persona, turns=turns[-JUDGE_TURNS:],
+                               summary=scene.conversation.summary or "", user_name=where.user_name)
+
+    async def _background_at(self, where: Where, conv: Conversation, before_id: int) -> JudgeContext:
+        """The judge's context for a text at one point of `conv` (an edit): the turns before it."""
+        scene = await self.scenes.of_conversation(conv, where)
+        turns = await self.conversations.window(conv, before_id=before_id, limit=JUDGE_TURNS)
+        return await self._background(scene, where, turns)
+
+    async def _channel_background(self, where: Where) -> JudgeContext:
+        """The judge's context for new words in the channel: its conversation's latest turns (or,
+        before the first turn, the channel's character)."""
+        scene = await self.scenes.of(where, create=False)
+        if scene is None:
+            character, _ref, _source = await self.scenes.for_channel(where)
+            persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
+            return chat_background(character, persona=persona, user_name=where.user_name)
+        turns = await self.conversations.window(scene.conversation, limit=JUDGE_TURNS)
+        return await self._background(scene, where, turns)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

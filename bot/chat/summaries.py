@@ -1,4 +1,9 @@
-"""The rolling summary: turns that no longer fit the prompt are folded into it, not forgotten."""
+"""The rolling summary: turns that no longer fit the prompt are folded into it, not forgotten.
+
+Venice writes the summary, and it is shown (`/conversation memory`, exports) and fed back to the
+model, so it passes the output check before it is stored: one the screen withholds is not kept
+(the previous summary stays, and the same turns are folded again later).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import logging
 
 from bot.chat.prompt import Turn, build_summary_request
 from bot.chat.scenes import Scene
+from bot.chat.screening import ChatScreen
 from bot.limits import Limits
+from bot.policy import Background
 from bot.store.conversations import WINDOW_ROWS, Conversations, TurnRow
 from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
@@ -18,7 +25,8 @@ FOLD_BATCH = 40  # turns folded into the summary per Venice call
 
 
 async def fold_summary(*, venice: VeniceClient, limits: Limits, conversations: Conversations, scene: Scene,
-                       turns: list[TurnRow], dropped: int, where: Where) -> None:
+                       turns: list[TurnRow], dropped: int, where: Where, screen: ChatScreen,
+                       background: Background = None) -> None:
     """Fold turns that no longer reach the model into the rolling summary (a Venice call).
 
     `turns` is the window the prompt was built from (plus the new words) and `dropped` how many
@@ -43,6 +51,9 @@ async def fold_summary(*, venice: VeniceClient, limits: Limits, conversations: C
         log.warning("summary of conversation %s failed: %s", scene.conversation.id, exc)
         return
     summary = result.text.strip()
+    if summary and not (await screen.check_output(summary, where.at("chat summary"), background=background)).allowed:
+        log.info("summary of conversation %s withheld by the content screen; not kept", scene.conversation.id)
+        summary = ""
     if summary:
         await conversations.set_summary(scene.conversation.id, summary, old[-1].id)
         scene.conversation.summary = summary

@@ -1,9 +1,13 @@
 """Turning an image job into exactly what is sent to Venice, and refusing what cannot be sent.
 
 The order of checks is deliberate: local checks (empty prompt, seed range, aspect) first, then
-the content screen on the user's own words, then settings, and only then the Venice catalogue
-(models, styles), so a refused or malformed request never reaches Venice at all. The composed
-prompt (the user's words plus what the bot adds) is screened again before the generate call.
+stage 1 of the content screen on the user's own words (`precheck`, before an interaction is
+deferred: a clear-cut refusal is a private answer at once), then settings, and only then the Venice
+catalogue (models, styles), so a malformed request never reaches Venice at all. The composed prompt
+(the user's words plus what the bot adds: exactly what would be drawn) then goes through both
+stages, the judge included (`ContentPolicy.check(..., context="image")`), before any generate call:
+an image cannot be unsent. The judge's verdict is cached by the text, so a reroll (which sends its
+parent's composed prompt again) or a same-seed edit that keeps the words costs no judge call.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import policy
 from bot.characters.model import Character
 from bot.errors import Refused, UserError
 from bot.images.compose import (
@@ -31,6 +34,7 @@ from bot.images.encode import probe
 from bot.images.jobs import ImageJob, ImagePlan
 from bot.images.seeds import SOURCE_GIVEN, character_seed, choose_seed, valid_seed
 from bot.images.sizes import DEFAULT_ASPECT, MIN_SIDE, ImageConstraints, fit_upscale, resolve_aspect, size_for
+from bot.policy import ContentPolicy, audit
 from bot.settings import SettingsStore
 from bot.store import channels
 from bot.store import images as store
@@ -38,6 +42,7 @@ from bot.store.models import CharacterRow, ImageRecord
 from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
 from bot.venice.types import ImageResult, ModelInfo
+from bot.where import Where
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,11 @@ _MINOR_TERMS = {c.casefold() for c in split_clauses(MINOR_NEGATIVE_TERMS)}
 _ADULT_NEGATION = re.compile(r"\b(?:adults?|mature|grown[\s-]?ups?)\b", re.IGNORECASE)
 
 
-async def precheck(sessions: async_sessionmaker[AsyncSession], job: ImageJob) -> None:
+async def precheck(policy: ContentPolicy, job: ImageJob) -> None:
     """The checks that need neither Venice nor settings, cheap enough to run before deferring.
 
-    Raises UserError (empty prompt, seed out of range, unknown aspect) or Refused (the screen).
+    Raises UserError (empty prompt, seed out of range, unknown aspect) or Refused (stage 1 of the
+    screen; the judge reads the composed prompt in `make_plan`).
     """
     if not clean(job.prompt):
         raise UserError(EMPTY_PROMPT)
@@ -68,18 +74,26 @@ async def precheck(sessions: async_sessionmaker[AsyncSession], job: ImageJob) ->
             resolve_aspect(job.aspect)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    await screen_inputs(sessions, where_of(job), prompt=job.prompt, negative=job.negative, appearance=job.appearance)
+    await screen_inputs(policy, where_of(job), prompt=job.prompt, negative=job.negative, appearance=job.appearance)
 
 
-def where_of(job: ImageJob) -> policy.Where:
-    return policy.Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
+def where_of(job: ImageJob) -> Where:
+    return Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
+
+
+def strikes(job: ImageJob) -> bool:
+    """Does a refusal of this job's composed prompt count against the person who asked? Not for a
+    chat scene (Venice described it) nor a picture of a character (its author wrote the look)."""
+    return job.kind not in ("scene", "selfie") and not job.appearance
 
 
 async def make_plan(
     job: ImageJob, *, sessions: async_sessionmaker[AsyncSession], venice: VeniceClient, settings: SettingsStore,
+    policy: ContentPolicy,
 ) -> ImagePlan:
-    """Validate, screen and compose `job`; raises UserError (or Refused) without a generate call."""
-    await precheck(sessions, job)
+    """Validate, screen and compose `job`; raises UserError (or Refused, CheckUnavailable) without
+    a generate call."""
+    await precheck(policy, job)
     text = clean(job.prompt)
     where = where_of(job)
     cfg = await settings.resolve_all(
@@ -98,8 +112,8 @@ async def make_plan(
         text, appearance=job.appearance, limit=max(MIN_LIMIT, constraints.prompt_char_limit),
         user_negative=job.negative, quality=QUALITY_TAGS if job.add_quality else "",
     )
-    await policy.check_texts(sessions, [composed.prompt], where, for_image=True,
-                             strike=job.kind != "scene" and not job.appearance)
+    # Both stages over exactly what would be drawn; image prompts are always judged.
+    await policy.check(composed.prompt, where, context="image", strike=strikes(job))
     description = job.description or (job.prompt if not job.appearance else ", ".join(
         part for kind, part in composed.parts if kind in ("user", "adult", "appearance")
     ))
@@ -113,22 +127,22 @@ async def make_plan(
 
 
 async def screen_inputs(
-    sessions: async_sessionmaker[AsyncSession], where: policy.Where, *, prompt: str, negative: str = "",
-    appearance: str = "",
+    policy: ContentPolicy, where: Where, *, prompt: str, negative: str = "", appearance: str = "",
 ) -> None:
-    """The content screen over what a person wrote, before anything goes to Venice.
+    """Stage 1 of the content screen over what a person wrote, before anything goes to Venice
+    (the judge reads the composed prompt later, in `make_plan`).
 
     Minor-feature terms in the negative prompt are taken out first: the bot adds them to every
     negative prompt anyway, and a user asking to keep them out is not asking for them.
     """
     own = ", ".join(c for c in split_clauses(clean(negative)) if c.casefold() not in _MINOR_TERMS)
     if own and _ADULT_NEGATION.search(own):
-        await policy.audit(sessions, where, kind="refusal", rule="negative_adult")
+        await audit(policy.sessions, where, kind="refusal", rule="negative_adult")
         raise Refused(NEGATIVE_ADULT, "negative_adult")
     # A scene prompt was written by Venice, and an appearance by the character's author: refused,
     # but no strike for the person who pressed the button.
-    await policy.check_texts(sessions, [prompt, own], where, for_image=True, strike=where.entry != "scene")
-    await policy.check_texts(sessions, [appearance], where, for_image=True, strike=False)
+    await policy.precheck([prompt, own], where, context="image", strike=where.entry != "scene")
+    await policy.precheck([appearance], where, context="image", strike=False)
 
 
 async def find_model(venice: VeniceClient, requested: str | None, default: str | None) -> ModelInfo:

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import policy
 from bot.characters.model import Character
 from bot.errors import UserError
 from bot.images import planning
@@ -37,7 +36,7 @@ from bot.images.jobs import (
 from bot.images.queue import Cancelled, ImageQueue, QueueEntry
 from bot.limits import Limits
 from bot.offload import Offload
-from bot.policy import ContentPolicy
+from bot.policy import ContentPolicy, audit
 from bot.settings import SettingsStore
 from bot.store import images as store
 from bot.venice.client import VeniceClient
@@ -72,21 +71,20 @@ class ImageService:
         venice: VeniceClient,
         settings: SettingsStore,
         limits: Limits,
+        policy: ContentPolicy,
         queue: ImageQueue | None = None,
         patience: float = RATE_LIMIT_PATIENCE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         offload: Offload | None = None,
-        content_policy: ContentPolicy | None = None,
     ) -> None:
         self.sessions = sessions
-        # Both stages of the screen, for edit instructions (always judged, as image prompts are).
-        self.content_policy = content_policy
         # Re-encoding runs in its bounded thread pool (Pillow's codecs release the GIL).
         self.offload = offload or Offload(threads=1)
         self.venice = venice
         self.settings = settings
         self.limits = limits
+        self.policy = policy  # both stages of the content screen: every prompt is judged before generation
         self.queue = queue or ImageQueue()
         self.patience = patience
         self._clock = clock
@@ -96,9 +94,18 @@ class ImageService:
 
     # -- planning ------------------------------------------------------------------------------
 
+    async def precheck(self, job: ImageJob) -> None:
+        """The cheap checks (stage 1 of the screen included), before an interaction is deferred."""
+        await planning.precheck(self.policy, job)
+
+    async def screen(self, where: Where, *, prompt: str) -> None:
+        """Stage 1 over a person's words that are not a whole job yet (a /selfie's scene)."""
+        await planning.screen_inputs(self.policy, where, prompt=prompt)
+
     async def plan(self, job: ImageJob) -> ImagePlan:
-        """Check and compose a job; raises UserError (nothing sent to Venice) when it can't run."""
-        return await planning.make_plan(job, sessions=self.sessions, venice=self.venice, settings=self.settings)
+        """Check, compose and judge a job; raises UserError (nothing generated) when it can't run."""
+        return await planning.make_plan(job, sessions=self.sessions, venice=self.venice, settings=self.settings,
+                                        policy=self.policy)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -250,10 +257,8 @@ class ImageService:
         instruction = instruction.strip()
         if not instruction:
             raise UserError("Say what to change in the picture.")
-        if self.content_policy is None:  # pragma: no cover - built with it in bot/services.py
-            raise UserError(NO_EDIT_MODEL)
         where = Where(user_id, guild_id, channel_id, "image edit", parent_id=parent_channel_id)
-        await self.content_policy.check(instruction, where, context="image")
+        await self.policy.check(instruction, where, context="image")  # edit instructions are judged like prompts
         model = await self.venice.edit_model()
         if model is None:
             raise UserError(NO_EDIT_MODEL)
@@ -310,7 +315,7 @@ class ImageService:
         self, record_id: int, job: ImageJob, work: Callable[[], Awaitable[ImageOutcome]]
     ) -> ImageOutcome:
         """Run `work`, turning every way it can end into a record status and a user message."""
-        where = policy.Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
+        where = Where(job.user_id, job.guild_id, job.channel_id, entry=job.kind)
         try:
             return await work()
         except Cancelled:
@@ -319,7 +324,7 @@ class ImageService:
         except ContentPolicyError as err:
             # A Venice safety flag is a hard stop: nothing is posted and nothing is retried.
             await self._settle(store.mark_failed, record_id)
-            await policy.audit(self.sessions, where, kind="venice_flag", rule=err.rule[:64])
+            await audit(self.sessions, where, kind="venice_flag", rule=err.rule[:64])
             raise ImageFailed(err.user_message, record_id=record_id) from None
         except VeniceError as err:
             await self._settle(store.mark_failed, record_id)

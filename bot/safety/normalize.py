@@ -158,7 +158,9 @@ def _split(piece: str) -> list[str]:
     if not piece.isascii() and _mostly_latin(piece):
         # In Latin text, a short word made only of look-alike letters ("а", "уо") is an
         # obfuscation too; longer ones may be Russian words quoted in it.
-        return [t.translate(_HOMOGLYPHS) if len(t) <= 3 else _latinise(t) for t in piece.translate(_PUNCT).split()]
+        # (The map has no ASCII keys: an ASCII word, most of them, is left as it is without a look-up.)
+        return [t.translate(_HOMOGLYPHS) if len(t) <= 3 and not t.isascii() else _latinise(t)
+                for t in piece.translate(_PUNCT).split()]
     return [_latinise(t) for t in piece.translate(_PUNCT).split()]
 
 

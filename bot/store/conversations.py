@@ -315,7 +315,7 @@ class Conversations:
             return
         rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in links]
         async with self.sessions.begin() as s:
-            await s.execute(_upsert_links(s.get_bind().dialect.name, rows))
+            await s.execute(_upsert_links(s.get_bind().dialect.name), rows)
 
     async def finish_turn(
         self, reply: TurnRow, *, content: str, swipes: list[str], swipe_index: int, status: str,
@@ -328,7 +328,9 @@ class Conversations:
         linked yet. A reply deleted while it streamed stays deleted.
 
         `lore_state` (and `lore_fired`), when given, are saved on the conversation in the same
-        transaction (one more UPDATE), so a turn's timed lore effects and chat variables land with it.
+        transaction, so a turn's timed lore effects and chat variables land with it: on PostgreSQL in
+        the same statement (a data-modifying CTE, applied only if the reply still exists), on SQLite
+        (whose CTEs cannot write) as one more UPDATE after it.
         """
         asked = reply.reply_to if settle_user else None
         values: dict[str, Any] = {
@@ -337,20 +339,28 @@ class Conversations:
             "discord_ids": discord_ids,
         }
         async with self.sessions.begin() as s:
+            dialect = s.get_bind().dialect.name
             if asked is None:
                 stmt = update(Message).where(Message.id == reply.id).values(**values)
             else:
                 stmt = update(Message).where(Message.id.in_((reply.id, asked))).values(
                     **_reply_row_only(reply.id, values, asked_status="complete",
                                       asked_ids=[origin] if origin is not None else None))
+            lore_apart = lore_state is not None and dialect != "postgresql"
+            if lore_state is not None and not lore_apart:
+                # The snapshot is the statement's: EXISTS sees the reply as it was before this UPDATE.
+                lore = _lore_update(reply.conversation_id, lore_state, lore_fired).where(
+                    select(Message.id).where(Message.id == reply.id).exists())
+                stmt = stmt.add_cte(lore.returning(Conversation.id).cte("lore"))
             updated = set((await s.execute(stmt.returning(Message.id))).scalars())
             if reply.id not in updated:  # /privacy delete or /conversation delete while it streamed
                 return TurnRow(reply.id, "assistant", None, character_name, content, [content], 0, "deleted",
                                list(discord_ids), None, reply.conversation_id)
             if new_links:
                 rows = [{"discord_message_id": d, "message_id": t, "channel_id": channel_id} for d, t in new_links]
-                await s.execute(_upsert_links(s.get_bind().dialect.name, rows))
-            if lore_state is not None:
+                await s.execute(_upsert_links(dialect), rows)
+            if lore_apart:
+                assert lore_state is not None
                 await s.execute(_lore_update(reply.conversation_id, lore_state, lore_fired))
         return TurnRow(reply.id, "assistant", reply.author_id, character_name, content, list(swipes), swipe_index,
                        status, list(discord_ids), reply.reply_to, reply.conversation_id, tokens)
@@ -580,9 +590,11 @@ def _reply_row_only(reply_id: int, values: dict[str, Any], *, asked_status: str,
     return out
 
 
-def _upsert_links(dialect: str, rows: list[dict[str, int]]) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE for message links (a message shown again keeps one row)."""
-    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MessageLink).values(rows)
+def _upsert_links(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE for message links (a message shown again keeps one row), to
+    execute with the rows as parameters: unlike a multi-row `.values(rows)`, it has a cache key, so
+    SQLAlchemy compiles it once rather than on every turn."""
+    stmt = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(MessageLink)
     return stmt.on_conflict_do_update(
         index_elements=[MessageLink.discord_message_id],
         set_={"message_id": stmt.excluded.message_id, "channel_id": stmt.excluded.channel_id},

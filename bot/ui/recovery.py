@@ -12,6 +12,10 @@ the crashed process had already shown stays on screen (read back from its messag
 again as a whole) with a note that it was cut off and is not part of the story; 🔄 Regenerate
 writes a full reply in its place. Only the messages linked to the reply are known: the first one,
 and all of them once it ended.
+
+That partial text is model output shown again, so it passes the output check (both stages: the
+judge reads it with the turns before it when stage 1 asks); withheld, or not checkable right now,
+it is replaced by the plain "cut off" note, never shown.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import logging
 
 import discord
 
-from bot import policy
 from bot.chat.render import Controls
+from bot.chat.screening import JUDGE_TURNS, ChatScreen
+from bot.judge import JudgeContext
 from bot.settings import SettingsStore
 from bot.store.conversations import Conversations, Settled, TurnRow
 from bot.ui.chat_views import controls_view
@@ -29,6 +34,7 @@ from bot.ui.personas import PLACEHOLDER, PersonaPoster
 from bot.ui.reply_writer import Posted, ReplyWriter
 from bot.ui.split import FENCE, open_fence
 from bot.ui.stream import DEFAULT_MARKER
+from bot.where import Where
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +71,17 @@ def cut_text(reply: TurnRow, shown: str = "") -> str:
 
 
 async def rewrite(bot: discord.Client, settled: list[Settled], *, conversations: Conversations,
-                  settings: SettingsStore, poster: PersonaPoster, pictures: bool) -> None:
+                  settings: SettingsStore, poster: PersonaPoster, pictures: bool, screen: ChatScreen) -> None:
     """Rewrite each settled reply's Discord messages; one that fails is logged and skipped.
 
     `poster` is the persona poster; `pictures` whether the image service runs (the "picture this"
-    button is shown where the channel allows images).
+    button is shown where the channel allows images); `screen` checks the partial text shown again.
     """
     for item in settled:
         if not item.reply.discord_ids:
             continue  # it crashed before its first message was linked: nothing shows it
         try:
-            await _rewrite_one(bot, item, conversations, settings, poster, pictures)
+            await _rewrite_one(bot, item, conversations, settings, poster, pictures, screen)
         except (discord.HTTPException, ValueError) as exc:
             log.info("could not rewrite interrupted reply %s: %s", item.reply.id, exc)
         except Exception:
@@ -83,15 +89,15 @@ async def rewrite(bot: discord.Client, settled: list[Settled], *, conversations:
 
 
 async def _rewrite_one(bot: discord.Client, item: Settled, conversations: Conversations, settings: SettingsStore,
-                       poster: PersonaPoster, pictures: bool) -> None:
+                       poster: PersonaPoster, pictures: bool, screen: ChatScreen) -> None:
     reply = item.reply
     channel = bot.get_channel(item.channel_id) or await bot.fetch_channel(item.channel_id)
     shown = [await channel.fetch_message(i) for i in reply.discord_ids]
     first = shown[0]
     via_webhook = first.webhook_id is not None
     partial = shown_text(shown) if reply.status == "failed" else ""
-    if partial and not policy.output_verdict(partial).allowed:
-        partial = ""
+    if partial:
+        partial = await _checked(partial, item, conversations, screen)
     author = first.embeds[0].author if first.embeds and not via_webhook else None
     name = (author.name if author else None) or item.character_name
     avatar = author.icon_url if author else None
@@ -104,3 +110,17 @@ async def _rewrite_one(bot: discord.Client, item: Settled, conversations: Conver
     if ids != reply.discord_ids:
         await conversations.link_discord(reply.id, item.channel_id, ids)
     log.info("rewrote reply %s, interrupted by the last shutdown, in channel %s", reply.id, item.channel_id)
+
+
+async def _checked(partial: str, item: Settled, conversations: Conversations, screen: ChatScreen) -> str:
+    """`partial` if the output check lets it be shown again, else "" (the plain cut-off note)."""
+
+    async def background() -> JudgeContext:  # only when stage 1 hands the text to the judge
+        conv = await conversations.get(item.reply.conversation_id)
+        turns = await conversations.window(conv, before_id=item.reply.id, limit=JUDGE_TURNS) if conv else []
+        return JudgeContext(character=f"Name: {item.character_name}",
+                            recent=tuple(f"{t.author_name or item.character_name}: {t.content}" for t in turns))
+
+    where = Where(None, item.guild_id, item.channel_id, "chat recovery")
+    decision = await screen.check_output(partial, where, background=background)
+    return partial if decision.allowed else ""

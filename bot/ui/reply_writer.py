@@ -180,6 +180,9 @@ class ReplyRenderer(StreamRenderer):
     last writes begin."""
 
     def __init__(self, writer: ReplyWriter, **kwargs: Any) -> None:  # StreamRenderer's options, `check` too
+        # The last whole word is held back too while streaming, so a phrase cut at the stream's
+        # edge is screened with the word after it before any of it is visible.
+        kwargs.setdefault("hold_last_word", True)
         super().__init__(writer.send, writer.edit, **kwargs)
         self.writer = writer
         self._held = ""  # the end of the text so far, which may be a word still arriving

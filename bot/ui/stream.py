@@ -8,7 +8,9 @@ the reply continues in a new one. Discord itself is not imported: the caller inj
 
 Before every write the injected `check` is awaited with all the text that will then be visible
 (the model's text, without the marker): nothing is written until it answers, and once it says no,
-nothing more is written and `feed`, `finish` and `fail` raise `Withheld`.
+nothing more is written and `feed`, `finish` and `fail` raise `Withheld`. The check may take a
+while (the judge): the write shows exactly the text it cleared, never what arrived meanwhile, and
+no other write starts before it answers.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ async def _anything_goes(_text: str) -> bool:
     return True
 
 
+def held_back(text: str) -> str:
+    """`text` without its last word (what a streaming write shows; the final write shows all)."""
+    body = text.rstrip()
+    cut = max(body.rfind(" "), body.rfind("\n"), body.rfind("\t"))
+    return body[: cut + 1] if cut >= 0 else ""
+
+
 class StreamRenderer:
     """Drives one streamed reply into one or more messages.
 
@@ -59,6 +68,7 @@ class StreamRenderer:
         marker: str = DEFAULT_MARKER,
         initial: Handle | None = None,
         check: OutputCheck = _anything_goes,
+        hold_last_word: bool = False,
     ) -> None:
         self._send = send
         self._edit = edit
@@ -84,6 +94,7 @@ class StreamRenderer:
         self._timer_error: BaseException | None = None
         self._done = False
         self._check = check
+        self.hold_last_word = hold_last_word  # streaming writes show all but the last word
         self.withheld = False  # the check refused: nothing more is written
         self.calls = 0
 
@@ -159,9 +170,10 @@ class StreamRenderer:
         self._done = True
         await self._stop_timer()
         async with self._lock:
-            if self.withheld or not await self._allowed():
+            text = self.text
+            if self.withheld or not await self._allowed(text):
                 raise Withheld
-            chunks, tail = self._splitter.update(self.text)
+            chunks, tail = self._splitter.update(text)
             await self._roll_over(chunks)
             # Only the rest is re-split: finalised messages are already on screen as they are.
             for i, chunk in enumerate(split_message(compose(tail.rstrip()), self.limit)):
@@ -183,17 +195,27 @@ class StreamRenderer:
                     self._timer_sleeping = True
                     self._timer = asyncio.create_task(self._flush_later(self._last_flush + self.min_interval))
                 return
-            if self.withheld or not await self._allowed():
+            # A snapshot: more text may arrive while the check runs, and only what it cleared is shown.
+            # With `hold_last_word`, the last word is held back while streaming: a phrase cut at the
+            # stream's edge ("she is 14 years" before "old") is checked whole with the word after it
+            # before any of it shows. Both the text that arrived and the part shown must pass.
+            text = self.text
+            shown = held_back(text) if self.hold_last_word else text
+            if self.withheld or not await self._allowed(text):
                 return
-            chunks, tail = self._splitter.update(self.text)
+            if shown != text and not await self._allowed(shown):
+                return
+            if not shown.strip():
+                return  # one word so far: nothing to show yet, and the next feed tries again at once
+            chunks, tail = self._splitter.update(shown)
             await self._roll_over(chunks)
             if tail.strip():
                 await self._show(self._with_marker(tail))
             self._last_flush = self._clock()
 
-    async def _allowed(self) -> bool:
-        """Ask the check about everything that will be visible after this write."""
-        if not await self._check(self.text):
+    async def _allowed(self, text: str) -> bool:
+        """Ask the check about `text`, everything that will be visible after this write."""
+        if not await self._check(text):
             self.withheld = True
         return not self.withheld
 

@@ -67,6 +67,15 @@ class SSEParser:
     def _consume(self, text: str, *, final: bool) -> list[SSEEvent]:
         self._buffer += text
         events: list[SSEEvent] = []
+        if "\r" not in self._buffer and not self._first_line:
+            # The usual read (LF line ends only): one split instead of a search and a slice per line.
+            *lines, self._buffer = self._buffer.split("\n")
+            for line in lines:
+                events.extend(self._process(line))
+                if self.done:
+                    return events
+            if not final or not self._buffer:
+                return events
         while not self.done:
             line, found = self._next_line(final)
             if not found:

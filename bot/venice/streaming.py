@@ -40,24 +40,29 @@ class ChatStreamState:
             raise StreamError("stream: chunk is not a JSON object", code="malformed_chunk")
         if chunk.get("error") is not None:
             raise self._error(chunk["error"])
-        if isinstance(chunk.get("model"), str):
-            self.model = chunk["model"]
-        usage, cost = Usage.from_api(chunk.get("usage")), Cost.from_api(chunk.get("cost"))
-        self.usage = usage or self.usage
-        self.cost = cost or self.cost
+        model = chunk.get("model")
+        if model.__class__ is str:
+            self.model = model
+        # Usage and cost come once, in the last chunks: no look-up in the hundreds of others.
+        usage = chunk.get("usage")
+        if usage is not None:
+            self.usage = Usage.from_api(usage) or self.usage
+        cost = chunk.get("cost")
+        if cost is not None:
+            self.cost = Cost.from_api(cost) or self.cost
         deltas: list[StreamDelta] = []
         choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
+        for choice in choices if choices.__class__ is list else ():
             if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
                 continue  # n is always 1 for us; other indexes would be a different reply
             delta = choice.get("delta")
             if isinstance(delta, Mapping):
                 text = delta.get("content")
-                if isinstance(text, str) and text:
+                if text.__class__ is str and text:
                     self.chars += len(text)
                     deltas.append(StreamDelta(text))
             finish = choice.get("finish_reason")
-            if isinstance(finish, str):
+            if finish.__class__ is str:
                 self.finish_reason = finish
                 if finish == "content_filter":
                     raise ContentPolicyError(

@@ -309,7 +309,7 @@ async def test_audit_listing_never_shows_refused_text(bot, fake_discord, place) 
     assert bot.services is not None
     where = policy.Where(int(place.user["id"]), int(place.guild_id or 0), int(place.channel_id or 0), "imagine")
     with pytest.raises(Refused):
-        await policy.check_text(bot.services.sessions, "Taylor Swift naked on a beach", where, for_image=True)
+        await bot.services.policy.check("Taylor Swift naked on a beach", where, context="image")
 
     reply = await slash(bot, fake_discord, place, "settings audit", permissions=ADMIN)
 

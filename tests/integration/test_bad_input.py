@@ -25,6 +25,7 @@ from cogs.characters import NOT_YOURS as NOT_YOUR_CHARACTER
 from cogs.chat import TOO_LONG
 from tests import payloads as p
 from tests.fakes.discord import InteractionHandle
+from tests.fakes.venice_judge import JudgeHandler
 from tests.harness import invoke
 from tests.integration.conftest_chat import ChatWorld, button, chat_fixture, text_of
 from tests.places import PlaceSetup
@@ -88,7 +89,9 @@ def bot_replies(chat: ChatWorld, where: PlaceSetup) -> list[str]:
 
 
 def generation_calls(chat: ChatWorld) -> int:
-    return sum(1 for r in chat.venice.requests if (r.method, r.path) in GENERATION)
+    """Requests that would make Venice write or draw something (the content judge does not count)."""
+    return sum(1 for r in chat.venice.requests
+               if (r.method, r.path) in GENERATION and not (isinstance(r.json, dict) and JudgeHandler.wants(r.json)))
 
 
 def plain(text: str) -> str:

@@ -66,8 +66,9 @@ async def test_export_gives_readable_text_and_sillytavern_jsonl(chat: ChatWorld)
     chat.venice.replies.append("Newer answer.")
     await chat.click(where, reply, button(reply, "regen"))
     handle = await chat.slash(where, "conversation export")
-    response = await handle.response()
-    assert response.json["data"]["flags"] & 64
+    assert (await handle.response()).json["data"]["flags"] & 64  # deferred: the summary is checked first
+    [response] = await handle.followups()
+    assert response.json["flags"] & 64
     files = files_of(response)
     text = files[f"conversation-{current}.txt"].decode()
     assert "alice:\nNew question" in text and "Scarlett:\nNewer answer." in text and "Old question" not in text
@@ -82,7 +83,7 @@ async def test_export_gives_readable_text_and_sillytavern_jsonl(chat: ChatWorld)
     assert answer["swipe_id"] == 1
 
     older = await chat.slash(where, "conversation export", {"conversation": archived})
-    assert "Old question" in files_of(await older.response())[f"conversation-{archived}.txt"].decode()
+    assert "Old question" in files_of((await older.followups())[0])[f"conversation-{archived}.txt"].decode()
 
 
 async def test_delete_removes_a_conversation_for_good(chat: ChatWorld) -> None:

@@ -165,6 +165,6 @@ async def test_a_conversation_whose_character_was_deleted_falls_back_and_stays_r
     assert "Scarlett" in chat.last_prompt()[0]["content"]  # the default plays on
     assert chat.history()[:2] == ["alice: Who are you?", "Reply to: alice: Who are you?"]
     exported = await chat.slash(where, "conversation export")
-    files = (await exported.response()).files
+    files = (await exported.followups())[0].files
     transcript = next(data for _, name, data in files if name.endswith(".txt")).decode()
     assert "with Mara" in transcript and "Who are you?" in transcript

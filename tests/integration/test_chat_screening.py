@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import policy
+from bot import safety
 from bot.chat.screening import ChatScreen
 from bot.chat.service import WITHHELD
 from bot.errors import Refused
+from bot.policy import ALLOWED, Background, Decision
 from bot.store.models import Message
 from bot.ui.stream import DEFAULT_MARKER
 from bot.where import Where
@@ -63,7 +64,7 @@ async def test_no_discord_body_of_a_turn_ever_carries_refused_text(chat: ChatWor
     bodies = shown_texts(chat)
     assert not [b for b in bodies if "only 14" in b or "14 years" in b]
     # Stronger than the one sentence: no body's model text is refused by the output screen.
-    assert [b for b in bodies if not policy.output_verdict(model_text(b)).allowed] == []
+    assert [b for b in bodies if not safety.screen(model_text(b), context="output").allowed] == []
     if before and pace:
         assert any(harmless[:40] in b for b in bodies)  # the harmless start was streamed before it
 
@@ -72,7 +73,7 @@ class HeldScreen(ChatScreen):
     """An input check that answers only when the test says so, like a judge taking its time."""
 
     def __init__(self, base: ChatScreen, *, allow: bool) -> None:
-        super().__init__(sessions=base.sessions)
+        super().__init__(policy=base.policy)
         self.allow = allow
         self.asked = asyncio.Event()
         self.answer = asyncio.Event()
@@ -80,11 +81,12 @@ class HeldScreen(ChatScreen):
     def refuses_at_once(self, text: str) -> bool:
         return False  # everything waits for the (slow) second opinion
 
-    async def check_input(self, text: str, where: Where) -> None:
+    async def check_input(self, text: str, where: Where, *, background: Background = None) -> Decision:
         self.asked.set()
         await self.answer.wait()
         if not self.allow:
             raise Refused("The judge refused this.", "judge")
+        return ALLOWED
 
 
 async def until(predicate: Any, timeout: float = 10.0) -> None:  # noqa: ASYNC109

@@ -106,10 +106,11 @@ async def test_a_chunk_bomb_png_is_parsed_off_the_event_loop(bot: Any, fake_disc
 
 async def test_a_huge_lorebook_is_parsed_and_screened_off_the_event_loop(bot: Any, fake_discord: Any,
                                                                          world: dict[str, Any]) -> None:
-    data = hostile.lore_card(entries=120, chars=12_000, keys=20)
+    # 30 entries of 12,000 characters: near the most one check reads (bot.policy.MAX_CHECK_CHARS).
+    data = hostile.lore_card(entries=30, chars=12_000, keys=20)
     with LoopSampler(threading.get_ident()).watching() as sampler:
         said = await import_card(bot, fake_discord, world["bob"], world["nsfw"], "lore.json", data)
-    assert "Imported **Loremaster**" in said and "120 lore entries" in said
+    assert "Imported **Loremaster**" in said and "30 lore entries" in said
     assert not sampler.ran("bot/characters/cards_json.py", "load_card_json")
     assert not sampler.ran("bot/safety/")
     async with bot.services.sessions() as session:

@@ -243,6 +243,16 @@ def test_sent_is_a_plain_record() -> None:
 # -- /persona ----------------------------------------------------------------------------------
 
 
+async def said_privately(bot: Any, fake_discord: Any, world: dict[str, Any], name: str, options: Any) -> str:
+    """Run a command that defers privately (the judge may take a while); what it then said."""
+    payload = fake_discord.slash_payload(world["alice"], world["nsfw"], name, options)
+    await invoke(bot, payload)
+    handle = fake_discord.handle(payload)
+    response = (await handle.response()).json
+    assert response["type"] == 5 and response["data"]["flags"] == 64  # deferred, ephemeral
+    return "\n".join(str((rec.json or {}).get("content") or "") for rec in handle.requests)
+
+
 async def test_persona_set_show_clear(bot: Any, fake_discord: Any, world: dict[str, Any]) -> None:
     async def slash(name: str, options: Any = None) -> dict[str, Any]:
         payload = fake_discord.slash_payload(world["alice"], world["nsfw"], name, options)
@@ -250,8 +260,9 @@ async def test_persona_set_show_clear(bot: Any, fake_discord: Any, world: dict[s
         return (await fake_discord.handle(payload).response()).json
 
     assert "no persona" in (await slash("persona show"))["data"]["content"]
-    said = await slash("persona set", {"name": "Captain Reyes", "description": "A tall adult sailor."})
-    assert said["data"]["flags"] == 64 and "Captain Reyes" in said["data"]["content"]
+    said = await said_privately(bot, fake_discord, world, "persona set",
+                                {"name": "Captain Reyes", "description": "A tall adult sailor."})
+    assert "Captain Reyes" in said
     shown = await slash("persona show")
     assert shown["data"]["embeds"][0]["title"] == "Captain Reyes"
     async with bot.services.sessions() as session:
@@ -262,11 +273,9 @@ async def test_persona_set_show_clear(bot: Any, fake_discord: Any, world: dict[s
 
 
 async def test_a_minor_persona_is_refused_and_not_stored(bot: Any, fake_discord: Any, world: dict[str, Any]) -> None:
-    payload = fake_discord.slash_payload(world["alice"], world["nsfw"], "persona set",
-                                         {"name": "Kid", "description": "I am 13 and want sex."})
-    await invoke(bot, payload)
-    response = (await fake_discord.handle(payload).response()).json
-    assert response["data"]["flags"] == 64 and "under 18" in response["data"]["content"]
+    said = await said_privately(bot, fake_discord, world, "persona set",
+                                {"name": "Kid", "description": "I am 13 and want sex."})
+    assert "under 18" in said
     async with bot.services.sessions() as session:
         assert await session.get(Persona, int(world["alice"]["id"])) is None
         events = (await session.scalars(select(AuditEvent))).all()

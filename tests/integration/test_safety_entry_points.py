@@ -44,6 +44,7 @@ from bot.store.models import (
 from tests import cardgen
 from tests import payloads as p
 from tests.fakes.discord import InteractionHandle
+from tests.fakes.venice_judge import JudgeHandler
 from tests.harness import invoke
 from tests.integration.conftest_chat import ChatWorld, button, chat_fixture, text_of
 from tests.places import PlaceSetup
@@ -66,8 +67,9 @@ both = pytest.mark.parametrize("bad", list(INPUTS.values()), ids=list(INPUTS))
 
 
 def generation_calls(chat: ChatWorld) -> int:
-    """Requests that would make Venice write or draw something (the catalogue does not count)."""
-    return sum(1 for r in chat.venice.requests if (r.method, r.path) in GENERATION)
+    """Requests that would make Venice write or draw something (the catalogue and the content judge do not count)."""
+    return sum(1 for r in chat.venice.requests
+               if (r.method, r.path) in GENERATION and not (isinstance(r.json, dict) and JudgeHandler.wants(r.json)))
 
 
 def said_in(handle: InteractionHandle) -> list[str]:
@@ -510,7 +512,7 @@ async def test_output_that_breaks_the_policy_is_never_posted(chat: ChatWorld, re
     assert all("14 years" not in text_of(m) for m in chat.discord.world.messages.values())
     assistant = [t for t in await rows(chat, Message) if t.role == "assistant"]
     assert all("14 years" not in t.content for t in assistant)
-    assert [(e.kind, e.rule) for e in await rows(chat, AuditEvent)] == [("output_refusal", "model_output")]
+    assert [(e.kind, e.rule) for e in await rows(chat, AuditEvent)] == [("output_refusal", "minor_age")]
 
 
 @both

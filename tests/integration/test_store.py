@@ -201,3 +201,64 @@ async def test_strikes_block_after_threshold(sessions) -> None:
     assert until is not None and await users.blocked_until(sessions, 42) == until
     await users.unlock_dm(sessions, 42)
     assert await users.dm_unlocked(sessions, 42) and not await users.dm_unlocked(sessions, 43)
+
+
+async def test_a_sqlite_connection_goes_back_to_the_pool_outside_any_transaction(db_url: str) -> None:
+    """The pool's reset rolls back only a connection SQLite says is still in a transaction (a commit
+    is not followed by a needless ROLLBACK), and a returned connection never holds a write lock."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's pool reset")
+    engine = make_engine(db_url)
+    try:
+        rollbacks: list[bool] = []
+        driver = None
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            real = driver.rollback
+
+            async def counted() -> None:
+                rollbacks.append(True)
+                await real()
+
+            driver.rollback = counted  # the aiosqlite connection's own ROLLBACK
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        assert rollbacks == []  # committed: nothing to roll back
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection is driver  # the same pooled connection
+            await raw.driver_connection.execute("BEGIN IMMEDIATE")  # behind SQLAlchemy's back
+            await raw.driver_connection.execute("INSERT INTO scratch VALUES (1)")
+        assert rollbacks, "a connection returned inside a transaction was not rolled back"
+        assert not driver.in_transaction
+        async with engine.connect() as conn:
+            assert (await conn.scalar(text("SELECT count(*) FROM scratch"))) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_finishing_a_turn_saves_its_lore_state_unless_the_reply_was_deleted(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        store = Conversations(make_sessionmaker(engine))
+        conv, _ = await store.start(channel_id=77, guild_id=1, character_ref="builtin:x", character_name="X",
+                                    created_by=7)
+        user, reply = await store.begin(conv.id, author_id=7, author_name="Kim", content="hi", model="m")
+        done = await store.finish_turn(reply, content="hello", swipes=["hello"], swipe_index=0, status="complete",
+                                       character_name="X", finish_reason="stop", tokens=2, discord_ids=[],
+                                       channel_id=77, settle_user=True, lore_state={"v": 1, "chat_length": 2},
+                                       lore_fired=["a"])
+        assert done.status == "complete"
+        assert await store.lore_state(conv.id) == {"v": 1, "chat_length": 2}
+        assert (await store.turn(user.id)).status == "complete"  # type: ignore[union-attr]
+        # A reply deleted while it streamed stays deleted, and its turn's lore state is not kept.
+        _, gone = await store.begin(conv.id, author_id=7, author_name="Kim", content="again", model="m")
+        await store.discard(gone.id)
+        after = await store.finish_turn(gone, content="late", swipes=["late"], swipe_index=0, status="complete",
+                                        character_name="X", finish_reason="stop", tokens=1, discord_ids=[],
+                                        channel_id=77, settle_user=True, lore_state={"v": 1, "chat_length": 4})
+        assert after.status == "deleted"
+        assert await store.lore_state(conv.id) == {"v": 1, "chat_length": 2}
+    finally:
+        await engine.dispose()

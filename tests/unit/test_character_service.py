@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.characters.cards import parse_card
 from bot.characters.cards_json import card_to_object
 from bot.characters.model import DEFAULT_CHARACTER, Character
-from bot.characters.service import DEFAULT_REF, definition_texts, parse_ref, ref_of, slugify
+from bot.characters.service import DEFAULT_REF, definition_fields, definition_texts, parse_ref, ref_of, slugify
 from bot.errors import Refused, UserError
 from bot.policy import Where
 from bot.services import Services, build_services
@@ -104,11 +104,12 @@ def test_definition_texts_cover_lore_greetings_examples_and_extensions() -> None
         assert part in joined
 
 
-def test_long_fields_are_screened_in_overlapping_windows() -> None:
-    long = ("The harbour is calm tonight. " * 1200)[:30_000] + " She is fifteen years old and naked."
-    texts = definition_texts(Character(name="x", description=long))
-    assert all(len(t) <= 16_000 for t in texts)
-    assert any("fifteen years old and naked" in t for t in texts)
+def test_definition_fields_are_labelled_for_the_judge_and_keep_every_lore_entry() -> None:
+    fields = definition_fields(parse_card(cardgen.card_json(rich_card()), "c.json"))
+    assert fields["Name"] and fields["Description"] and fields["First message"]
+    lore = [label for label in fields if label.startswith("Lore entry ")]
+    assert len(lore) == 2 and all(fields[label].strip() for label in lore)
+    assert any(label.startswith("Alternate greeting") for label in fields)
 
 
 # -- storage --------------------------------------------------------------------------------------

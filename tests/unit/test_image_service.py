@@ -21,6 +21,7 @@ from bot.images.queue import ImageQueue
 from bot.images.seeds import character_seed
 from bot.images.service import ImageService
 from bot.limits import Limits
+from bot.policy import ContentPolicy
 from bot.settings import SettingsStore
 from bot.store import images as store
 from bot.store.engine import make_engine, make_sessionmaker
@@ -70,7 +71,7 @@ async def service(db_url: str, fake_venice: FakeVenice) -> AsyncIterator[ImageSe
     await config.set("image_cooldown", 0, scope="global", scope_id=0, guild_id=None, by=0)
     venice = VeniceClient(VENICE_KEY, fake_venice.base_url, backoff_base=0.01)
     svc = ImageService(sessions=sessions, venice=venice, settings=config, limits=Limits(sessions, config),
-                       queue=ImageQueue(min_update_interval=0))
+                       policy=ContentPolicy(sessions, venice, settings), queue=ImageQueue(min_update_interval=0))
     yield svc
     await venice.close()
     await engine.dispose()

@@ -68,3 +68,18 @@ async def test_stop_ends_the_heartbeat_and_the_watchdog_thread() -> None:
     await watch.stop()
     assert not watch.running
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "lustify-loop-watch"]
+
+
+async def test_an_idle_loop_is_not_woken_by_the_watch() -> None:
+    watch = LoopWatch(interval=0.01)
+    watch.start()
+    try:
+        for _ in range(500):  # wait for the watchdog to look often enough (a busy machine is slow)
+            if watch.checks >= 20:
+                break
+            await asyncio.sleep(0.05)  # the loop thread waits in its selector meanwhile
+    finally:
+        await watch.stop()
+    assert watch.checks >= 20
+    # A heartbeat would wake the loop on every check; the watch only probes a loop it found busy.
+    assert watch.probes <= watch.checks // 4, (watch.probes, watch.checks)

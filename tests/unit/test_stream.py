@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from bot.chat.render import Withheld
 from bot.ui.split import split_message
 from bot.ui.stream import DEFAULT_MARKER, EMPTY_REPLY, StreamRenderer
 
@@ -234,3 +235,58 @@ async def test_finish_still_renders_after_a_transient_background_failure(
     discord.fail_edits = False
     assert await renderer.finish() == [1]
     assert discord.messages[1] == "ab"
+
+
+# -- the output check (issue #9): what is shown is exactly what the check cleared -------------
+
+
+class SlowCheck:
+    """An output check that answers when the test says so (like the judge), refusing `bad`."""
+
+    def __init__(self, bad: str = "") -> None:
+        self.bad = bad
+        self.asked: list[str] = []
+        self.answer = asyncio.Event()
+
+    async def __call__(self, text: str) -> bool:
+        self.asked.append(text)
+        await self.answer.wait()
+        # Like stage 1's duration reading of "14 years": only the cut phrase is refused.
+        return not (self.bad and text.rstrip().endswith(self.bad))
+
+
+async def test_text_arriving_during_a_slow_check_is_not_shown_with_it(discord: FakeDiscord,
+                                                                        fake_time: FakeTime) -> None:
+    check = SlowCheck()
+    renderer = _renderer(discord, fake_time, check=check)
+    first = asyncio.create_task(renderer.feed("Hello there "))
+    await asyncio.sleep(0)
+    renderer._parts.append("and more ")  # what a background flush's producer adds meanwhile
+    check.answer.set()
+    await first
+    assert [c.text for c in discord.calls] == ["Hello there " + DEFAULT_MARKER]
+    assert check.asked == ["Hello there "]
+
+
+async def test_holding_the_last_word_shows_all_but_it_and_checks_both(discord: FakeDiscord,
+                                                                      fake_time: FakeTime) -> None:
+    check = SlowCheck(bad="only 14")
+    check.answer.set()
+    renderer = _renderer(discord, fake_time, check=check, hold_last_word=True)
+    await renderer.feed("She ")
+    assert discord.calls == []  # one word so far: nothing shown yet
+    await renderer.feed("says she is ")
+    assert [c.text for c in discord.calls] == ["She says she " + DEFAULT_MARKER]
+    await fake_time.advance(1.0)
+    with pytest.raises(Withheld):
+        await renderer.feed("only 14 years ")  # "years" is held back: "… only 14" is what would show
+    assert not [c for c in discord.calls if "14" in c.text]
+    assert check.asked[-2:] == ["She says she is only 14 years ", "She says she is only 14 "]
+
+
+def test_held_back_drops_the_last_word() -> None:
+    from bot.ui.stream import held_back
+
+    assert held_back("one two three ") == "one two "
+    assert held_back("one two\nthree") == "one two\n"
+    assert held_back("one") == "" and held_back("") == ""
