@@ -40,15 +40,21 @@ from bot.store.models import Usage, When, utcnow
 from bot.store.processes import Process, alive
 
 # How many jobs of a kind one user may have running at once, across all processes.
-CONCURRENCY = {"chat": 2, "image": 2, "upscale": 1}
+CONCURRENCY = {"chat": 2, "image": 2, "upscale": 1, "tts": 1, "asr": 1}
 RUNNING_TTL = timedelta(minutes=30)  # backstop for work whose release never came (no owner)
-QUOTA_KEYS = {"chat": "daily_messages", "image": "daily_images", "upscale": "daily_images"}
-COOLDOWN_KEYS = {"chat": "chat_cooldown", "image": "image_cooldown", "upscale": "image_cooldown"}
-QUOTA_GROUPS = {"image": ("image", "upscale"), "upscale": ("image", "upscale")}
-LIMIT_KEYS = ["chat_cooldown", "image_cooldown", "daily_messages", "daily_images", "daily_usd", "server_daily_usd"]
+QUOTA_KEYS = {"chat": "daily_messages", "image": "daily_images", "upscale": "daily_images", "tts": "daily_voice",
+              "asr": "daily_voice"}
+# Speech (tts: a reply read aloud) and hearing (asr: a voice message transcribed) have no cooldown
+# of their own: the chat turn a voice message starts has the chat's.
+COOLDOWN_KEYS = {"chat": "chat_cooldown", "image": "image_cooldown", "upscale": "image_cooldown", "tts": None,
+                 "asr": None}
+QUOTA_GROUPS = {"image": ("image", "upscale"), "upscale": ("image", "upscale"), "tts": ("tts", "asr"),
+                "asr": ("tts", "asr")}
+LIMIT_KEYS = ["chat_cooldown", "image_cooldown", "daily_messages", "daily_images", "daily_voice", "daily_usd",
+              "server_daily_usd"]
 # What a call is assumed to cost until Venice says, when the caller has no estimate and the user
 # made no such call today (then their average today is used): a chat turn of a few thousand tokens.
-DEFAULT_ESTIMATE_USD = {"chat": 0.002, "image": 0.01, "upscale": 0.01}
+DEFAULT_ESTIMATE_USD = {"chat": 0.002, "image": 0.01, "upscale": 0.01, "tts": 0.002, "asr": 0.002}
 USD_SLACK = 1e-9  # float sums such as 5 × 0.01 must not refuse the call that exactly fits
 RESERVED, RUNNING, DONE = "reserved", "running", "done"
 
@@ -76,8 +82,9 @@ class Caps:
     @classmethod
     def of(cls, cfg: dict[str, Resolved], kind: str, guild_id: int | None) -> Caps:
         server_usd = float(cfg["server_daily_usd"].value or 0) if guild_id is not None else 0.0
+        cooldown_key = COOLDOWN_KEYS.get(kind, "chat_cooldown")
         return cls(
-            cooldown=int(cfg[COOLDOWN_KEYS.get(kind, "chat_cooldown")].value or 0),
+            cooldown=int(cfg[cooldown_key].value or 0) if cooldown_key is not None else 0,
             quota=int(cfg[QUOTA_KEYS.get(kind, "daily_messages")].value or 0),
             user_usd=float(cfg["daily_usd"].value or 0),
             server_usd=server_usd,
@@ -275,14 +282,15 @@ class Limits:
             wait = max(1.0, caps.cooldown - (now - last).total_seconds())
             return f"Cooldown: you can do that again in {wait:.0f} s (server limit: one every {caps.cooldown} s)."
         if caps.quota > 0 and row.used >= caps.quota:
-            noun = "images" if r.kind in ("image", "upscale") else "chat replies"
+            noun = {"image": "images", "upscale": "images", "tts": "voice messages", "asr": "voice messages"}.get(
+                r.kind, "chat replies")
             return f"You've used your {caps.quota} {noun} for today; the quota resets {_resets(now)}."
         if caps.user_usd > 0 and _over(float(row.user_spent), float(row.est), caps.user_usd):
             return f"You've reached today's spending limit of ${caps.user_usd:.2f}; it resets {_resets(now)}."
         if caps.server_usd > 0 and _over(float(row.server_spent), float(row.est), caps.server_usd):
             return (f"This server has reached today's spending limit of ${caps.server_usd:.2f}; "
                     f"it resets {_resets(now)}.")
-        noun = "replies" if r.kind == "chat" else "images"
+        noun = {"chat": "replies", "tts": "voice messages", "asr": "voice messages"}.get(r.kind, "images")
         return (f"You already have {row.running} {noun} in progress; wait for one to finish "
                 f"(limit {caps.concurrency}).")
 

@@ -144,6 +144,7 @@ async def _characters(session: AsyncSession, user_id: int) -> list[dict[str, Any
     return [
         {"id": c.id, "ref": f"custom:{c.id}", "name": c.name, "guild_id": str(c.guild_id) if c.guild_id else None,
          "shared": c.shared, "card": c.card, "avatar_url": c.avatar_url, "seed": c.seed,
+         "tts_model": c.tts_model, "tts_voice": c.tts_voice,
          "avatar_png_base64": base64.b64encode(c.avatar_png).decode() if c.avatar_png else None,
          "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at)}
         for c in rows.all()
@@ -184,7 +185,8 @@ async def _flags(session: AsyncSession, user_id: int) -> dict[str, Any] | None:
     if row is None:
         return None
     return {"dm_unlocked_at": _iso(row.dm_unlocked_at), "strikes": row.strikes or 0,
-            "strikes_since": _iso(row.strikes_since), "blocked_until": _iso(row.blocked_until)}
+            "strikes_since": _iso(row.strikes_since), "blocked_until": _iso(row.blocked_until),
+            "spoken_replies_off": bool(row.voice_off)}
 
 
 async def _settings(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
@@ -386,6 +388,7 @@ async def _settle_flags(session: AsyncSession, user_id: int, now: datetime) -> t
         await session.delete(row)
         return 1, 0
     row.dm_unlocked_at = None
+    row.voice_off = False
     if not striking:
         row.strikes, row.strikes_since = 0, None
     if not blocked:

@@ -24,6 +24,7 @@ from bot.images.shared_queue import SharedImageQueue
 from bot.limits import Limits
 from bot.offload import Offload
 from bot.policy import ContentPolicy
+from bot.senses import Hearing, Seeing, Speaking
 from bot.settings import SettingsStore
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.processes import Process
@@ -55,6 +56,9 @@ class Services:
     images: ImageService
     personas: PersonaPoster | None  # None without a Discord client (the terminal chat)
     router: ComponentRouter  # every button and form; the features register theirs in their cogs' setup
+    speaking: Speaking  # replies read aloud (🔊 Listen, "speak every reply", voice previews)
+    hearing: Hearing  # voice messages transcribed
+    seeing: Seeing  # pictures people give a character, judged, for a model that can see
 
     async def close(self) -> None:
         await self.characters.close()
@@ -88,10 +92,14 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
                        screen=ChatScreen(policy=policy), process=process, clock=clock)
     images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits, policy=policy,
                           queue=SharedImageQueue(sessions, owner=process), offload=offload)
+    speaking = Speaking(sessions=sessions, venice=venice, limits=limits, settings=settings, chat=chat, clock=clock)
+    hearing = Hearing(venice=venice, limits=limits, settings=settings, offload=offload)
+    seeing = Seeing(venice=venice, policy=policy, settings=settings, offload=offload)
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,
         offload=offload, policy=policy, process=process, characters=characters, chat=chat, images=images,
         personas=PersonaPoster(client) if client is not None else None, router=ComponentRouter(sessions=sessions),
+        speaking=speaking, hearing=hearing, seeing=seeing,
     )
 
 

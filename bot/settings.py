@@ -58,6 +58,13 @@ REGISTRY: dict[str, Spec] = {s.key: s for s in (
          channel=False),
     Spec("reply_tokens", int, "longest reply in tokens", 700, 50, 4000),
     Spec("dm_chat", bool, "allow chat in DMs with the bot", True, channel=False, scope="global"),
+    Spec("voice", bool, "allow spoken replies (🔊 Listen, voice messages in)", True),
+    Spec("voice_auto", bool, "speak every reply as a voice message", False),
+    Spec("tts_model", str, "Venice text-to-speech model", "tts-kokoro"),
+    Spec("tts_voice", str, "voice of characters that have none of their own", "af_heart"),
+    Spec("daily_voice", int, "spoken replies and voice messages heard per user per day (0 = unlimited)", 0, 0,
+         100_000),
+    Spec("vision_model", str, "Venice model that looks at pictures when the chat model cannot (none: refuse)", None),
 )}
 
 

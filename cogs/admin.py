@@ -26,6 +26,7 @@ from bot.errors import UserError
 from bot.services import Services, services_of
 from bot.settings import GLOBAL_SCOPE_ID, REGISTRY, Resolved, Spec, parse_value, spec_for
 from bot.store import characters as character_store
+from bot.ui.places import where_of_interaction
 from bot.venice.errors import NotFoundError, VeniceError
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,12 @@ class Admin(commands.Cog):
         """Check models, styles and characters exist; returns the canonical spelling."""
         if key in ("text_model", "image_model"):
             return await self._model(key.split("_")[0], value)
+        if key == "tts_model":
+            return await self._model("tts", value)
+        if key == "vision_model":
+            return await self._vision_model(value)
+        if key == "tts_voice":
+            return await self._voice(interaction, value)
         if key == "image_style":
             return await self._style(value)
         if key == "character":
@@ -253,6 +260,28 @@ class Admin(commands.Cog):
         if found.offline:
             raise UserError(f"`{found.id}` is offline at Venice right now; pick another model.")
         return found.id
+
+    async def _vision_model(self, value: str) -> str:
+        model_id = await self._model("text", value)
+        info = await self.services.venice.get_model(model_id, "text")
+        if info is None or not info.supports_vision:
+            seeing = ", ".join(f"`{m.id}`" for m in (await self.services.venice.vision_models())[:8])
+            raise UserError(f"`{model_id}` can't see pictures. Models that can: {seeing or 'none right now'}.")
+        return model_id
+
+    async def _voice(self, interaction: discord.Interaction, value: str) -> str:
+        """A voice of the TTS model in force where the voice is being set."""
+        speaking = self.services.speaking
+        model = (await speaking.default_voice(where_of_interaction(interaction, "settings"))).model
+        try:
+            voices = await speaking.voices(model)
+        except VeniceError:
+            raise UserError(CANT_CHECK.format(what="voice")) from None
+        by_name = {v.lower(): v for v in voices}
+        if value.lower() not in by_name:
+            raise UserError(f"`{model}` has no voice called `{value[:60]}`. Some it has: "
+                            f"{', '.join(f'`{v}`' for v in voices[:12]) or 'none right now'}.")
+        return by_name[value.lower()]
 
     async def _style(self, value: str) -> str:
         try:
@@ -319,6 +348,14 @@ class Admin(commands.Cog):
         if spec.key in ("text_model", "image_model"):
             models = await self.services.venice.list_models(spec.key.split("_")[0])
             return [(m.id, m.id if m.name == m.id else f"{m.id} ({m.name})") for m in models if not m.offline]
+        if spec.key == "tts_model":
+            return [(m.id, f"{m.id} ({len(m.voices)} voices)") for m in await self.services.venice.tts_models()]
+        if spec.key == "vision_model":
+            return [(m.id, m.id if m.name == m.id else f"{m.id} ({m.name})")
+                    for m in await self.services.venice.vision_models()]
+        if spec.key == "tts_voice":
+            model = (await self.services.speaking.default_voice(where_of_interaction(interaction, "settings"))).model
+            return [(v, v) for v in await self.services.speaking.voices(model)]
         if spec.key == "image_style":
             return [(s, s) for s in await self.services.venice.image_styles()]
         if spec.key == "character":

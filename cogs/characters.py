@@ -25,6 +25,7 @@ from bot.characters.cards import MAX_CARD_BYTES
 from bot.characters.names import check_name
 from bot.characters.service import BUILTINS, parse_ref
 from bot.errors import UserError
+from bot.senses.speaking import Voice
 from bot.services import Services, services_of
 from bot.store import characters as repo
 from bot.store import personas
@@ -51,7 +52,9 @@ from bot.ui.character_views import (
     trim,
 )
 from bot.ui.names import shown
+from bot.ui.places import where_of_interaction
 from bot.ui.router import ComponentRouter
+from bot.ui.voice_controls import preview_view
 from bot.where import Where
 
 log = logging.getLogger(__name__)
@@ -353,6 +356,57 @@ class Characters(commands.Cog):
         await interaction.response.send_message(
             f"Delete **{shown(row.name)}** for good? Conversations with it stay readable.",
             view=delete_view(row.id), ephemeral=True)
+
+    # -- voice ------------------------------------------------------------------------------------
+
+    async def _tts_model(self, interaction: discord.Interaction) -> str:
+        typed = str(getattr(interaction.namespace, "model", "") or "").strip()
+        if typed:
+            return typed
+        return (await self.services.speaking.default_voice(where_of_interaction(interaction, "character voice"))).model
+
+    async def voice_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """The chosen (or the server's) TTS model's voices matching what is typed, and "default"."""
+        try:
+            voices = await asyncio.wait_for(self.services.speaking.voices(await self._tts_model(interaction)),
+                                            AUTOCOMPLETE_WAIT)
+        except Exception:  # Venice slow or down: the person can still type a voice's name
+            voices = ()
+        needle = current.strip().lower()
+        out = [choice("default · this server's voice", "default")] if needle in "default" else []
+        out += [choice(v, v) for v in voices if needle in v.lower()]
+        return out[:25]
+
+    async def tts_model_choices(self, interaction: discord.Interaction,
+                                current: str) -> list[app_commands.Choice[str]]:
+        try:
+            models = await asyncio.wait_for(self.services.venice.tts_models(), AUTOCOMPLETE_WAIT)
+        except Exception:
+            return []
+        needle = current.strip().lower()
+        return [choice(f"{m.name or m.id} · {len(m.voices)} voices", m.id) for m in models
+                if needle in m.id.lower() or needle in (m.name or "").lower()][:25]
+
+    @character.command(name="voice", description="Choose how one of your characters sounds (🔊 Listen)")
+    @app_commands.describe(character="Which one", voice="A Venice voice (start typing), or 'default'",
+                           model="The text-to-speech model (default: this server's)")
+    @app_commands.autocomplete(character=own_character, voice=voice_choices, model=tts_model_choices)
+    async def voice(self, interaction: discord.Interaction, character: str, voice: app_commands.Range[str, 1, 64],
+                    model: app_commands.Range[str, 1, 64] | None = None) -> None:
+        row = await self._manageable_row(interaction, character, editing=True)
+        speaking = self.services.speaking
+        where = where_of_interaction(interaction, "character voice")
+        if voice.strip().lower() == "default":
+            await repo.set_voice(self.services.sessions, row.id, model=None, voice=None)
+            chosen = await speaking.default_voice(where)
+            text = f"🔊 **{shown(row.name)}** speaks with this server's voice (`{chosen.voice}`) again."
+        else:
+            chosen = Voice((model or await self._tts_model(interaction)).strip(), voice.strip())
+            await speaking.checked_voice(chosen)
+            await repo.set_voice(self.services.sessions, row.id, model=chosen.model, voice=chosen.voice)
+            text = f"🔊 **{shown(row.name)}** now speaks with `{chosen.voice}` (`{chosen.model}`)."
+        await interaction.response.send_message(f"{text} Press ▶ Preview to hear it.", view=preview_view(row.id),
+                                                ephemeral=True)
 
     # -- cards ------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ the component router for the buttons and the edit form (`bot/ui/chat_controls.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Any
@@ -19,9 +20,11 @@ from discord.ext import commands
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import gate
-from bot.chat.service import MAX_INPUT, TOO_LONG, ChatService
+from bot.chat.service import MAX_INPUT, TOO_LONG, ChatService, Outcome
 from bot.errors import LimitReached, UserError
 from bot.images.service import ImageService
+from bot.senses import Hearing, Seeing, Upload
+from bot.senses.seeing import is_picture, picture_note
 from bot.services import services_of
 from bot.settings import SettingsStore
 from bot.store import users
@@ -32,6 +35,8 @@ from bot.ui.errors import user_message_for
 from bot.ui.names import shown
 from bot.ui.personas import PersonaPoster
 from bot.ui.places import where_of_channel, where_of_interaction, where_of_message
+from bot.ui.voice_controls import VoiceControls
+from bot.where import Where
 from cogs.chat_admin import ConversationCog
 from cogs.chat_scene import SceneCog
 
@@ -50,8 +55,28 @@ UNREADABLE = (
     "or use `/chat`."
 )
 EDIT_REFUSED = "I kept your earlier words in the story: the edit can't be used. {reason}"
+VOICE_HIDDEN = (
+    "Discord doesn't let me hear voice messages that answer the character's messages here. Send yours as a "
+    "reply to one of my 🔊 voice messages (press 🔊 Listen) or to my 🎙️ lines, or talk to me in our DM."
+)
 GENERIC = "Something went wrong on my side. It has been logged; please try again."
+NOT_A_PICTURE = "I can only look at pictures (PNG, JPEG, WebP or GIF)."
+TRANSCRIPT_SHOWN = 300  # characters of a transcript shown under the voice message
 _CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
+
+
+def upload_of(attachment: discord.Attachment) -> Upload:
+    """A Discord attachment as the services see it (nothing is downloaded until `read`)."""
+    return Upload(filename=attachment.filename, size=attachment.size, content_type=attachment.content_type,
+                  read=attachment.read, duration_secs=attachment.duration,
+                  voice_message=attachment.is_voice_message())
+
+
+def transcript_line(text: str) -> str:
+    """`-# 🎙️ …`: what was heard, in Discord's small type, without markdown or mentions taking effect."""
+    shown_text = text if len(text) <= TRANSCRIPT_SHOWN else text[: TRANSCRIPT_SHOWN - 1].rstrip() + "…"
+    safe = discord.utils.escape_mentions(discord.utils.escape_markdown(shown_text))
+    return f"-# 🎙️ {safe}"
 
 
 def plain_text(message: discord.Message, bot_id: int) -> str:
@@ -71,16 +96,22 @@ class Chat(commands.Cog):
     """Talk with the channel's character."""
 
     def __init__(self, bot: commands.Bot, *, chat: ChatService, settings: SettingsStore,
-                 sessions: async_sessionmaker[AsyncSession], poster: PersonaPoster, images: ImageService) -> None:
+                 sessions: async_sessionmaker[AsyncSession], poster: PersonaPoster, images: ImageService,
+                 voice: VoiceControls | None = None, hearing: Hearing | None = None,
+                 seeing: Seeing | None = None) -> None:
         self.bot = bot
         self.chat = chat
         self.settings = settings
         self.sessions = sessions
         self.poster = poster
+        self.voice = voice
+        self.hearing = hearing
+        self.seeing = seeing
         # Seconds between two edits of a streaming message: Discord allows about 5 edits per 5 s
         # on a webhook message, so exactly 1.0 s fills the bucket and the next message waits ~2 s.
         self.edit_interval = 1.25
-        self.controls = ChatControls(chat=chat, poster=poster, images=images, edit_interval=lambda: self.edit_interval)
+        self.controls = ChatControls(chat=chat, poster=poster, images=images, edit_interval=lambda: self.edit_interval,
+                                     voice=voice)
         self._recovery: asyncio.Task[None] | None = None  # rewriting what a crash left in Discord
 
     async def cog_load(self) -> None:
@@ -96,6 +127,8 @@ class Chat(commands.Cog):
     async def cog_unload(self) -> None:
         if self._recovery is not None:
             self._recovery.cancel()
+        if self.voice is not None:
+            self.voice.cancel()
 
     def reply(self, channel: Any, **options: Any) -> DiscordReply:
         return DiscordReply(poster=self.poster, channel=channel, edit_interval=self.edit_interval, **options)
@@ -103,20 +136,43 @@ class Chat(commands.Cog):
     # -- entry points ---------------------------------------------------------------------------
 
     @app_commands.command(name="chat", description="Say something to the channel's character", nsfw=True)
-    @app_commands.describe(message="What you say or do")
+    @app_commands.describe(message="What you say or do", image="A picture for the character to look at")
     async def chat_command(self, interaction: discord.Interaction,
-                           message: app_commands.Range[str, 1, MAX_INPUT]) -> None:
+                           message: app_commands.Range[str, 1, MAX_INPUT],
+                           image: discord.Attachment | None = None) -> None:
         where = await self.chat.speaker(where_of_interaction(interaction, "chat"))
+        pictures: list[Any] = []
+        model = None
+        text = message
+        if image is not None:
+            upload = upload_of(image)
+            if not is_picture(upload):
+                raise UserError(NOT_A_PICTURE)
+            await interaction.response.defer(thinking=True)  # judging a picture can take longer than 3 s
+            try:
+                model, pictures = await self._look(where, [upload])
+            except Exception:
+                # The refusal is said privately: the public "thinking…" goes first, or Discord
+                # would turn the private answer into that public message.
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.delete_original_response()
+                raise
+            text = f"{message.strip()}\n{picture_note(len(pictures))}"
         # The acknowledgement shows what was said once it passed the screen; the character answers below.
         echo = Echo(interaction, message.strip(), where.user_name)
+        if image is not None:
+            echo.embed.set_footer(text="🖼️ with a picture")
         try:
-            await self.chat.take_turn(where, message, self.reply(interaction.channel, acknowledge=echo, typing=True),
-                                      more=lambda: self.reply(interaction.channel, typing=True))
+            outcome = await self.chat.take_turn(where, text, self.reply(interaction.channel, acknowledge=echo,
+                                                                        typing=True),
+                                                more=lambda: self.reply(interaction.channel, typing=True),
+                                                pictures=pictures, model=model)
         except LimitReached:
             await echo.withdraw()  # the limit is said privately; the channel keeps no echo without an answer
             raise
         finally:
             echo.cancel()
+        await self._speak_if_asked(where, outcome)
 
     @app_commands.command(name="reset", description="Start a new conversation in this channel", nsfw=True)
     async def reset(self, interaction: discord.Interaction) -> None:
@@ -195,18 +251,61 @@ class Chat(commands.Cog):
             return
         assert self.bot.user is not None
         text = plain_text(message, self.bot.user.id)
-        if not text:
-            await self._say(message, UNREADABLE if self._content_hidden(message) else EMPTY)
+        uploads = [upload_of(a) for a in message.attachments]
+        spoken = next((u for u in uploads if u.voice_message), None)
+        shown_pictures = [u for u in uploads if is_picture(u)]
+        if not text and spoken is None and not shown_pictures:
+            if self._content_hidden(message):
+                # Without the Message Content intent Discord blanks what a reply to a webhook
+                # (persona) message carries, attachments too; the voice flag survives.
+                await self._say(message, VOICE_HIDDEN if message.flags.voice else UNREADABLE)
+            else:
+                await self._say(message, EMPTY)
             return
+        where = where_of_message(message, "chat")
+        heard: str | None = None
+        if spoken is not None and self.hearing is not None:
+            # A voice message has no text of its own: what was heard is what was said, and the
+            # turn screens it like typed words before anything of it is shown.
+            heard = await self.hearing.transcribe(where, spoken)
+            text = heard
+        pictures: list[Any] = []
+        model = None
+        if shown_pictures and self.seeing is not None:
+            model, pictures = await self._look(where, shown_pictures)
+            text = f"{text}\n{picture_note(len(pictures))}".strip()
 
         async def acknowledge() -> int:
+            if heard is not None:  # cleared by the screen: now the words may be shown
+                await self._say(message, transcript_line(heard))
             return message.id  # the person's own message shows their words
 
         ref = message.reference
         replying_to = ref.message_id if ref is not None and ref.type is discord.MessageReferenceType.reply else None
-        await self.chat.take_turn(where_of_message(message, "chat"), text,
-                                  self.reply(message.channel, acknowledge=acknowledge, typing=True),
-                                  more=lambda: self.reply(message.channel, typing=True), replying_to=replying_to)
+        outcome = await self.chat.take_turn(where, text,
+                                            self.reply(message.channel, acknowledge=acknowledge, typing=True),
+                                            more=lambda: self.reply(message.channel, typing=True),
+                                            replying_to=replying_to, pictures=pictures, model=model)
+        await self._speak_if_asked(where, outcome)
+
+    async def _look(self, where: Where, uploads: list[Upload]) -> tuple[str | None, list[Any]]:
+        """The model that will look and the pictures, checked and judged (UserError / Refused)."""
+        if self.seeing is None:
+            return None, []
+        sight = await self.seeing.sight(where)
+        if len(uploads) > sight.limit:
+            plural = "picture" if sight.limit == 1 else "pictures"
+            raise UserError(f"`{sight.model}` can look at {sight.limit} {plural} at a time.")
+        return sight.model, list(await self.seeing.look(where, uploads))
+
+    async def _speak_if_asked(self, where: Where, outcome: Outcome) -> None:
+        """"Speak every reply" (channel setting; the person may have turned it off for themselves)."""
+        if self.voice is None or outcome.status != "complete" or outcome.withheld or not outcome.reply.discord_ids:
+            return
+        if not await self.voice.speaking.speaks_every_reply(where):
+            return
+        assert where.channel_id is not None
+        self.voice.speak_reply(self.bot, where, where.channel_id, outcome.reply.id, outcome.reply.discord_ids[-1])
 
     def _content_hidden(self, message: discord.Message) -> bool:
         """Without the Message Content intent Discord blanks a guild message that does not mention us."""
@@ -268,8 +367,11 @@ class Chat(commands.Cog):
 async def setup(bot: commands.Bot) -> None:
     services = services_of(bot)
     assert services.personas is not None
+    voice = VoiceControls(speaking=services.speaking)
+    voice.register(services.router)
     cog = Chat(bot, chat=services.chat, settings=services.settings, sessions=services.sessions,
-               poster=services.personas, images=services.images)
+               poster=services.personas, images=services.images, voice=voice, hearing=services.hearing,
+               seeing=services.seeing)
     cog.controls.register(services.router)
     await bot.add_cog(cog)
     await bot.add_cog(ConversationCog(bot, services.chat))

@@ -30,12 +30,17 @@ from bot.store import images as store
 from bot.ui.gating import NOT_YOURS, is_moderator
 from bot.ui.image_surface import InteractionSurface, run_job, settle
 from bot.ui.image_views import (
+    ALTER_FIELD,
+    ALTER_INPUT_MAX,
+    ALTER_PATTERN,
+    ALTER_PREFIX,
     BUTTON_PATTERN,
     BUTTON_PREFIX,
     FORM_PATTERN,
     FORM_PREFIX,
     PROMPT_FIELD,
     PROMPT_INPUT_MAX,
+    AlterPictureModal,
     EditPromptModal,
 )
 from bot.ui.places import where_of_interaction
@@ -247,12 +252,16 @@ class Images(commands.Cog):
         """The image buttons and the edit form, as the router dispatches them (after the gate)."""
         router.button(BUTTON_PREFIX, BUTTON_PATTERN, self._on_button)
         router.form(FORM_PREFIX, FORM_PATTERN, self._on_form, fields={PROMPT_FIELD: PROMPT_INPUT_MAX})
+        router.form(ALTER_PREFIX, ALTER_PATTERN, self._on_alter, fields={ALTER_FIELD: ALTER_INPUT_MAX})
 
     async def _on_button(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
         await self.on_button(interaction, match["action"], int(match["id"]))
 
     async def _on_form(self, interaction: discord.Interaction, match: re.Match[str], values: dict[str, str]) -> None:
         await self.on_edit_submit(interaction, int(match["id"]), values.get(PROMPT_FIELD, ""))
+
+    async def _on_alter(self, interaction: discord.Interaction, match: re.Match[str], values: dict[str, str]) -> None:
+        await self.on_alter_submit(interaction, int(match["id"]), values.get(ALTER_FIELD, ""))
 
     async def on_button(self, interaction: discord.Interaction, action: str, record_id: int) -> None:
         """Every image button lands here, on any bot process: the record is read fresh each time."""
@@ -273,6 +282,12 @@ class Images(commands.Cog):
             await self._lock(interaction, record.seed)
         elif action == "edit":
             await interaction.response.send_modal(EditPromptModal(record.id, record.user_prompt))
+        elif action == "alter":
+            if record.status == store.DELETED:
+                await interaction.response.send_message("That image was deleted, so it can't be edited.",
+                                                        ephemeral=True)
+                return
+            await interaction.response.send_modal(AlterPictureModal(record.id))
         elif action == "reroll":
             await self._start(interaction, self._job(
                 interaction, kind="reroll", prompt=record.prompt, description=record.user_prompt,
@@ -293,6 +308,24 @@ class Images(commands.Cog):
             size=_size(record), model=record.model, seed=record.seed, seed_source=planning.SOURCE_SAME,
             character_ref=record.character_ref, parent_image_id=record.id,
         ))
+
+    async def on_alter_submit(self, interaction: discord.Interaction, record_id: int, text: str) -> None:
+        """"Edit picture": Venice's /image/edit on the posted file, following the (screened) words."""
+        attachment = _image_attachment(interaction.message)
+        if attachment is None:
+            await interaction.response.send_message("I can't find the image file on that message.", ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        surface = InteractionSurface(interaction)
+        try:
+            await self.services.images.alter(
+                record_id=record_id, instruction=text, user_id=interaction.user.id, guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id or 0, parent_channel_id=parent_of(interaction.channel),
+                fetch=lambda: _download(attachment), deliver=surface.deliver, progress=surface,
+                filesize_limit=interaction.filesize_limit,
+            )
+        except Exception as exc:
+            await settle(surface, exc)
 
     async def _start(self, interaction: discord.Interaction, job: ImageJob) -> None:
         try:

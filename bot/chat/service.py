@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,6 +50,7 @@ from bot.store.models import Conversation
 from bot.store.processes import Process
 from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
+from bot.vision import VisionImage, vision_user_message
 from bot.where import Where
 
 __all__ = ["MAX_INPUT", "WITHHELD", "ChatService", "Deleted", "Outcome", "Scene"]
@@ -132,14 +134,16 @@ class ChatService:
     # -- a turn -----------------------------------------------------------------------------------
 
     async def take_turn(self, where: Where, text: str, renderer: Renderer, *,
-                        more: Callable[[], Renderer] | None = None, replying_to: int | None = None) -> Outcome:
+                        more: Callable[[], Renderer] | None = None, replying_to: int | None = None,
+                        pictures: Sequence[VisionImage] = (), model: str | None = None) -> Outcome:
         """Answer what someone said: screened beside the generation, limited, streamed, stored.
 
         In a group scene several characters may answer (several named, *everyone* mode): each
         further reply is shown through a renderer from `more` (default: `renderer` again), one after
         another in the channel's line, each screened and counted against the person's quota like a
         turn of its own. `replying_to` is the Discord message the words reply to (that character
-        answers when nobody is named).
+        answers when nobody is named). `pictures` (already judged, `bot.senses.Seeing`) go to the
+        model with the words, which then is `model` (one that can see); only `text` is stored.
 
         Raises UserError (empty, too long), LimitReached, or Refused (the words broke the policy;
         nothing of a reply was shown and the turn is not kept).
@@ -172,7 +176,8 @@ class ChatService:
         try:
             async with spot:
                 try:
-                    played = await self._turn(where, text, renderer, clearing, replying_to, more)
+                    played = await self._turn(where, text, renderer, clearing, replying_to, more,
+                                              pictures=pictures, model=model)
                 finally:
                     with contextlib.suppress(Exception):
                         await renderer.close()
@@ -195,11 +200,14 @@ class ChatService:
         return await renderer.cleared()
 
     async def _turn(self, where: Where, text: str, renderer: Renderer, clearing: asyncio.Task[int | None],
-                    replying_to: int | None = None, more: Callable[[], Renderer] | None = None) -> _Played:
+                    replying_to: int | None = None, more: Callable[[], Renderer] | None = None, *,
+                    pictures: Sequence[VisionImage] = (), model: str | None = None) -> _Played:
         if clearing.done():
             clearing.result()  # refused while waiting in line: raise it before anything is stored
         scene = await self.scenes.of(where)
         assert scene is not None
+        if model is not None and model != scene.model:
+            scene = dataclasses.replace(scene, model=model)  # this turn only: the scene is shared
         conv = scene.conversation
         staged = await self.cast.stage(conv.id, where)
         refs: list[str] = []
@@ -218,6 +226,8 @@ class ChatService:
         turns = await self.conversations.window(conv, before_id=user.id)
         turns.append(user)
         prompt, stop = await self._prompt(speaking, staged, refs[0] if refs else None, where, turns)
+        if pictures:
+            _show_pictures(prompt, pictures)
         gate = OutputGate(self.screen, where, lambda: self._background(speaking, where, turns))
         outcome = await self.generator.run(scene=speaking, where=where, reply=reply, prompt=prompt, renderer=renderer,
                                            gate=gate, clearing=clearing, new_turn=True, stop=stop)
@@ -574,6 +584,14 @@ class ChatService:
             raise UserError(f"That reply is longer than {rules.EDIT_MAX:,} characters, too long to edit in a form.")
         return reply
 
+    async def reply_to_hear(self, where: Where, reply_id: int) -> tuple[TurnRow, str]:
+        """The reply a person may have read aloud (checked like every control), and the reference
+        of the character who said it."""
+        reply, conv = await self._access(where, reply_id)
+        if self.generator.is_streaming(reply.id):
+            raise UserError(rules.STILL_WRITING)
+        return reply, conv.character_ref
+
     async def edit_reply(self, where: Where, reply_id: int, text: str, renderer: Renderer) -> TurnRow:
         """What the character said becomes `text` (screened like anything a person writes).
 
@@ -897,3 +915,12 @@ class ChatService:
             with contextlib.suppress(Exception):
                 await renderer.close()
         await self.conversations.link_discord(reply.id, conv.channel_id, ids)
+
+
+def _show_pictures(prompt: Prompt, pictures: Sequence[VisionImage]) -> None:
+    """The newest user message (what was just said) carries the pictures as `image_url` parts."""
+    for index in range(len(prompt.messages) - 1, -1, -1):
+        message = prompt.messages[index]
+        if message.get("role") == "user":
+            prompt.messages[index] = vision_user_message(str(message.get("content") or ""), pictures)  # type: ignore[assignment]
+            return

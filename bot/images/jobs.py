@@ -28,7 +28,7 @@ class ImageJob:
     reroll sends its parent's composed prompt again but keeps the parent's description).
     """
 
-    kind: str  # imagine | reroll | edit | upscale | selfie | scene (the record's kind)
+    kind: str  # imagine | reroll | edit | upscale | selfie | scene | alter (the record's kind)
     user_id: int
     guild_id: int | None
     channel_id: int

@@ -43,6 +43,7 @@ from bot.settings import SettingsStore
 from bot.store import images as store
 from bot.venice.client import VeniceClient
 from bot.venice.errors import ContentPolicyError, RateLimitError, VeniceError
+from bot.venice.media import edit_cost
 from bot.venice.types import ImageResult
 from bot.where import Where
 
@@ -53,6 +54,9 @@ DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
 # lives 15 minutes, and the queue wait comes out of the same budget).
 RATE_LIMIT_PATIENCE = 600.0
 TOO_LARGE = "The image came out too large to upload here, even after compressing it."
+NO_EDIT_MODEL = "Venice has no uncensored picture-editing model available right now; try again later."
+ALTER_GONE = "I can't find that image any more, so it can't be edited."
+ALTER_DELETED = "That image was deleted, so it can't be edited."
 
 Sleep = Callable[[float], Awaitable[object]]
 T = TypeVar("T")
@@ -219,6 +223,91 @@ class ImageService:
                              model=source.model)
         del data
         delivery = await self._package(record_id, plan, result, seconds, filesize_limit)
+        del result
+        return await self._deliver(delivery, deliver)
+
+    async def alter(
+        self,
+        *,
+        record_id: int,
+        instruction: str,
+        user_id: int,
+        guild_id: int | None,
+        channel_id: int,
+        parent_channel_id: int | None,
+        fetch: Callable[[], Awaitable[bytes]],
+        deliver: Deliver,
+        progress: Progress | None = None,
+        filesize_limit: int = DEFAULT_FILESIZE_LIMIT,
+    ) -> ImageOutcome:
+        """✏️ Edit a picture the bot generated with Venice's `/image/edit`, following `instruction`.
+
+        The instruction is screened like an image prompt (both stages, always judged) before
+        anything else; the source is the posted file (read by `fetch` when the queue's turn comes);
+        the result is a new image record whose `parent_id` is the edited one (lineage), kind
+        "alter". Counted as an image (quota, USD at the edit model's price).
+        """
+        progress = _Careful(progress or Progress())
+        source = await store.get(self.sessions, record_id)
+        if source is None or source.status not in (store.DONE, store.DELETED):
+            raise UserError(ALTER_GONE)
+        if source.status == store.DELETED:
+            raise UserError(ALTER_DELETED)
+        if not await self.settings.get("images", guild_id=guild_id, channel_id=channel_id,
+                                       parent_id=parent_channel_id):
+            raise UserError(planning.IMAGES_OFF)
+        instruction = instruction.strip()
+        if not instruction:
+            raise UserError("Say what to change in the picture.")
+        where = Where(user_id, guild_id, channel_id, "image edit", parent_id=parent_channel_id)
+        await self.policy.check(instruction, where, context="image")  # edit instructions are judged like prompts
+        model = await self.venice.edit_model()
+        if model is None:
+            raise UserError(NO_EDIT_MODEL)
+        price = edit_cost(model)
+        cost = price.usd if price is not None and price.usd is not None else 0.0
+        job = ImageJob(
+            kind="alter", user_id=user_id, guild_id=guild_id, channel_id=channel_id,
+            parent_channel_id=parent_channel_id, prompt=instruction, model=model.id, parent_image_id=source.id,
+        )
+        lease = await self.limits.acquire(
+            user_id=user_id, guild_id=guild_id, channel_id=channel_id, kind="image", parent_id=parent_channel_id,
+            estimate_usd=cost,
+        )
+        try:
+            new = store.NewImage(
+                user_id=user_id, guild_id=guild_id, channel_id=channel_id, kind="alter", user_prompt=instruction,
+                prompt=instruction, negative="", model=model.id, style=None, seed=None, width=source.width,
+                height=source.height, steps=None, character_ref=source.character_ref, parent_id=source.id,
+            )
+            new_id = await store.create(self.sessions, new)
+            return await self._guarded(new_id, job, lambda: self._alter(
+                new_id, source, job, fetch, cost, model.name or model.id, deliver, progress, filesize_limit
+            ))
+        finally:
+            await self.limits.release(lease)
+
+    async def _alter(
+        self, record_id: int, source: store.ImageRecord, job: ImageJob, fetch: Callable[[], Awaitable[bytes]],
+        cost: float, model_name: str, deliver: Deliver, progress: Progress, filesize_limit: int,
+    ) -> ImageOutcome:
+        async with self._turn(record_id, job, progress):
+            original = await fetch()  # only now, so a long queue holds no image bytes
+            started = self._clock()
+            result = await self._patiently(
+                progress, self.venice.edit_image, original, job.prompt, model=job.model, on_wait=progress.waiting
+            )
+            del original
+            seconds = self._clock() - started
+        booked = result.cost.usd if result.cost is not None and result.cost.usd is not None else cost
+        await self.limits.record(user_id=job.user_id, guild_id=job.guild_id, kind="image", cost_usd=booked)
+        plan = ImagePlan(
+            job=job, model=job.model, model_name=model_name, prompt=job.prompt, negative="", width=None, height=None,
+            steps=None, seed=0, seed_source=planning.SOURCE_SAME, style=None, prompt_limit=len(job.prompt),
+            description=job.prompt,
+        )
+        delivery = await self._package(record_id, plan, result, seconds, filesize_limit)
+        delivery.seed = None  # an edit has no seed of its own
         del result
         return await self._deliver(delivery, deliver)
 

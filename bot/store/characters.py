@@ -253,3 +253,22 @@ async def manageable(
     if server_admin and guild_id is not None:
         visible = or_(visible, CharacterRow.guild_id == guild_id)
     return await _summaries(sessions, visible, user_id=user_id, search=search, limit=limit)
+
+
+async def set_voice(sessions: async_sessionmaker[AsyncSession], character_id: int, *, model: str | None,
+                    voice: str | None) -> bool:
+    """The character's TTS model and voice (None, None: back to the server's default voice)."""
+    async with sessions.begin() as session:
+        result = await session.execute(sql_update(CharacterRow).where(CharacterRow.id == character_id)
+                                       .values(tts_model=model, tts_voice=voice))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def voice_of(sessions: async_sessionmaker[AsyncSession], character_id: int) -> tuple[str, str] | None:
+    """(model, voice) chosen for the character, or None (it has no voice of its own)."""
+    async with sessions() as session:
+        row = (await session.execute(select(CharacterRow.tts_model, CharacterRow.tts_voice)
+                                     .where(CharacterRow.id == character_id))).first()
+    if row is None or not row.tts_voice:
+        return None
+    return (row.tts_model or "tts-kokoro", row.tts_voice)

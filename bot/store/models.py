@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -198,6 +199,9 @@ class CharacterRow(Base):
     avatar_url: Mapped[str | None] = mapped_column(String(1000))
     avatar_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     seed: Mapped[int | None] = mapped_column(BigInteger)
+    # The character's voice (`/character voice`): a Venice TTS model and one of its voices.
+    tts_model: Mapped[str | None] = mapped_column(String(64))
+    tts_voice: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
 
@@ -222,7 +226,7 @@ class ImageRecord(Base):
     channel_id: Mapped[int] = mapped_column(Snowflake)
     discord_message_id: Mapped[int | None] = mapped_column(Snowflake)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(16))  # imagine | reroll | edit | upscale | selfie | scene
+    kind: Mapped[str] = mapped_column(String(16))  # imagine | reroll | edit | upscale | selfie | scene | alter
     user_prompt: Mapped[str] = mapped_column(Text, default="")
     prompt: Mapped[str] = mapped_column(Text)  # as sent to Venice
     negative: Mapped[str] = mapped_column(Text, default="")
@@ -290,6 +294,8 @@ class UserFlag(Base):
     strikes: Mapped[int] = mapped_column(Integer, default=0)
     strikes_since: Mapped[datetime | None] = mapped_column(When)
     blocked_until: Mapped[datetime | None] = mapped_column(When)
+    # The person turned spoken replies off for themselves (`/voice replies off`).
+    voice_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ProcessRow(Base):

@@ -78,3 +78,16 @@ async def add_strike(
             row.strikes_since = None
             return threshold, row.blocked_until
         return row.strikes, None
+
+
+async def voice_off(sessions: async_sessionmaker[AsyncSession], user_id: int) -> bool:
+    """Did this person turn spoken replies off for themselves?"""
+    async with sessions() as session:
+        return bool(await session.scalar(select(UserFlag.voice_off).where(UserFlag.user_id == user_id)))
+
+
+async def set_voice_off(sessions: async_sessionmaker[AsyncSession], user_id: int, off: bool) -> None:
+    """Spoken replies off (True) or on again for this person (one upsert)."""
+    async with sessions.begin() as session:
+        stmt = insert_for(session, UserFlag).values(user_id=user_id, strikes=0, voice_off=off)
+        await session.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_={"voice_off": off}))

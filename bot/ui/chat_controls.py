@@ -34,6 +34,7 @@ from bot.ui.image_surface import post_scene_image
 from bot.ui.personas import PersonaPoster
 from bot.ui.places import where_of_interaction
 from bot.ui.router import NOT_IN_USE, ComponentRouter
+from bot.ui.voice_controls import VoiceControls
 from bot.where import Where
 
 log = logging.getLogger(__name__)
@@ -47,15 +48,18 @@ class ChatControls:
     """The reply buttons (`chat:<action>:<reply id>`) and the edit form (`chatedit:<reply id>`)."""
 
     def __init__(self, *, chat: ChatService, poster: PersonaPoster, images: ImageService,
-                 edit_interval: Callable[[], float]) -> None:
+                 edit_interval: Callable[[], float], voice: VoiceControls | None = None) -> None:
         self.chat = chat
         self.poster = poster
         self.images = images
         self.edit_interval = edit_interval
+        self.voice = voice
         self.handlers: dict[str, Handler] = {
             "stop": self.stop, "prev": self.previous, "next": self.next, "regen": self.regenerate,
             "cont": self.continue_reply, "edit": self.edit, "del": self.delete, "pic": self.picture,
         }
+        if voice is not None:
+            self.handlers["listen"] = voice.listen
 
     def register(self, router: ComponentRouter) -> None:
         """The reply buttons and the edit form, as the router dispatches them."""

@@ -33,6 +33,7 @@ ACTIONS = {
     "cont": ("➡️", "Continue"),
     "edit": ("✏️", "Edit"),
     "pic": ("🖼️", "Picture"),
+    "listen": ("🔊", "Listen"),
     "del": ("🗑️", "Delete"),
     "stop": ("⏹️", "Stop"),
 }
@@ -53,7 +54,7 @@ class ChatButton(discord.ui.Button[Any]):
 
 def controls_view(controls: Controls) -> discord.ui.View:
     """The buttons for `controls`: Stop while streaming; then swipes, regenerate and continue on
-    the latest reply, edit, picture (when allowed) and delete."""
+    the latest reply, edit, picture (when allowed), listen and delete."""
     reply_id = controls.reply_id
     if controls.streaming:
         return view(ChatButton("stop", reply_id, style=discord.ButtonStyle.danger))
@@ -70,6 +71,7 @@ def controls_view(controls: Controls) -> discord.ui.View:
     items.append(ChatButton("edit", reply_id, row=1))
     if controls.pictures:
         items.append(ChatButton("pic", reply_id, row=1))
+    items.append(ChatButton("listen", reply_id, row=1))
     items.append(ChatButton("del", reply_id, row=1))
     if controls.latest and controls.cast:
         items.append(discord.ui.Button(custom_id=f"{SCENE_PREFIX}:next:{reply_id}", emoji="⏭", label="Next",

@@ -17,13 +17,18 @@ from bot.images.seeds import SOURCE_RANDOM
 from bot.ui.router import RoutedModal, view
 
 BUTTON_PREFIX = "img"
-BUTTON_PATTERN = r"(?P<action>reroll|edit|upscale|lock|delete|cancel):(?P<id>[0-9]+)"  # after "img:"
+BUTTON_PATTERN = r"(?P<action>reroll|edit|alter|upscale|lock|delete|cancel):(?P<id>[0-9]+)"  # after "img:"
 FORM_PREFIX = "imgedit"
 FORM_PATTERN = r"(?P<id>[0-9]+)"  # after "imgedit:"
 PROMPT_FIELD = "prompt"
+ALTER_PREFIX = "imgalter"  # the "edit the picture" form (Venice /image/edit): `imgalter:<record id>`
+ALTER_PATTERN = r"(?P<id>[0-9]+)"
+ALTER_FIELD = "instruction"
+ALTER_INPUT_MAX = 1500  # Venice's edit models take ~1,500 characters (`promptCharacterLimit`)
 ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "reroll": ("🎲", "Reroll", discord.ButtonStyle.secondary),
     "edit": ("✏️", "Same seed", discord.ButtonStyle.secondary),
+    "alter": ("🪄", "Edit picture", discord.ButtonStyle.secondary),
     "upscale": ("⬆️", "Upscale", discord.ButtonStyle.secondary),
     "lock": ("🔒", "Lock seed", discord.ButtonStyle.secondary),
     "delete": ("🗑️", "Delete", discord.ButtonStyle.danger),
@@ -31,7 +36,7 @@ ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
 }
 TITLES = {
     "imagine": "🎨 Image", "reroll": "🎲 Reroll", "edit": "✏️ Edited prompt", "upscale": "⬆️ Upscaled ×2",
-    "selfie": "🤳 Selfie", "scene": "🖼️ Scene",
+    "selfie": "🤳 Selfie", "scene": "🖼️ Scene", "alter": "🪄 Edited picture",
 }
 PROMPT_INPUT_MAX = 4000  # a modal text input holds at most 4,000 characters
 _DESCRIPTION_MAX = 1000
@@ -52,8 +57,12 @@ class ImageButton(discord.ui.Button[Any]):
 
 
 def image_view(record_id: int, *, kind: str) -> discord.ui.View:
-    """The controls under a finished image. An upscale can't be upscaled again."""
-    actions = [a for a in ("reroll", "edit", "upscale", "lock", "delete") if not (a == "upscale" and kind == "upscale")]
+    """The controls under a finished image. An upscale can't be upscaled again; an edited picture
+    has no prompt or seed of its own to reroll from, only further edits."""
+    if kind == "alter":
+        return view(*(ImageButton(action, record_id) for action in ("alter", "upscale", "delete")))
+    actions = [a for a in ("reroll", "edit", "alter", "upscale", "lock", "delete")
+               if not (a == "upscale" and kind == "upscale")]
     return view(*(ImageButton(action, record_id) for action in actions))
 
 
@@ -73,6 +82,19 @@ class EditPromptModal(RoutedModal):
             default=current[:PROMPT_INPUT_MAX] or None, max_length=PROMPT_INPUT_MAX, required=True,
         )
         self.add_item(self.prompt)
+
+
+class AlterPictureModal(RoutedModal):
+    """"Edit picture": what to change, in words; the custom id carries the image record's id."""
+
+    def __init__(self, record_id: int) -> None:
+        super().__init__(title="Edit the picture", custom_id=f"{ALTER_PREFIX}:{record_id}", timeout=900)
+        self.record_id = record_id
+        self.instruction: discord.ui.TextInput[AlterPictureModal] = discord.ui.TextInput(
+            label="What should change?", custom_id=ALTER_FIELD, style=discord.TextStyle.long,
+            placeholder="e.g. make her dress red and the sky a sunset", max_length=ALTER_INPUT_MAX, required=True,
+        )
+        self.add_item(self.instruction)
 
 
 def clip(text: str, limit: int) -> str:

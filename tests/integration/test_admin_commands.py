@@ -253,7 +253,8 @@ async def test_key_autocomplete_offers_settings_with_descriptions(bot, fake_disc
 
     choices = await fake_discord.handle(payload).choices()
 
-    assert [c["value"] for c in choices] == ["daily_messages", "daily_images", "daily_usd", "server_daily_usd"]
+    assert [c["value"] for c in choices] == ["daily_messages", "daily_images", "daily_usd", "server_daily_usd",
+                                            "daily_voice"]
     assert "per user per day" in choices[0]["name"]
 
 
@@ -339,3 +340,23 @@ async def test_audit_events_past_retention_are_purged_when_the_cog_loads(setting
         assert await count(b, AuditEvent) == 1
     finally:
         await b.close()
+
+
+# -- voice and vision settings are checked against Venice ------------------------------------------
+
+
+async def test_voice_and_vision_settings_are_checked(bot, fake_discord, place) -> None:
+    blind = await slash(bot, fake_discord, place, "settings set", {"key": "vision_model", "value": "deepseek-v3.2"},
+                        permissions=ADMIN)
+    assert "can't see pictures" in text_of(blind)
+    voice = await slash(bot, fake_discord, place, "settings set", {"key": "tts_voice", "value": "Vicky"},
+                        permissions=ADMIN)
+    assert "has no voice called" in text_of(voice)
+    assert await count(bot, Setting) == 0
+    ok = await slash(bot, fake_discord, place, "settings set", {"key": "tts_voice", "value": "AF_BELLA"},
+                     permissions=ADMIN)
+    assert "af_bella" in text_of(ok)
+    seeing = await slash(bot, fake_discord, place, "settings set",
+                         {"key": "vision_model", "value": "venice-uncensored-1-2"}, permissions=ADMIN)
+    assert "venice-uncensored-1-2" in text_of(seeing)
+    assert await count(bot, Setting) == 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import io
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -25,10 +26,12 @@ from typing import Any
 import discord
 import pytest
 from discord import app_commands
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot import gate
+from bot.audio import VoiceClip, encode_voice_clip
 from bot.client import LustifyBot, make_bot
 from bot.config import Env
 from bot.store.models import Base
@@ -38,6 +41,7 @@ from tests.conftest import DISCORD_TOKEN
 from tests.e2e import Result, clean_env, run_cli
 from tests.fakes.discord import SPEC_PATH, FakeDiscord, InteractionHandle, Recorded
 from tests.fakes.venice import FakeVenice
+from tests.fakes.venice_media import synthesize
 from tests.harness import connected_bot, dispatch_message, invoke
 from tests.places import PLACES, PlaceSetup
 
@@ -49,7 +53,20 @@ REFUSALS = (gate.REFUSAL, gate.USER_INSTALL_REFUSAL)
 EPHEMERAL = 1 << 6
 HELPER = "nsfw_text"  # where the replies, images and modals used from other places come from
 SAY = "She smiles and pours two glasses of wine."
-ENTRIES = ["slash", "autocomplete", "chat_button", "image_button", "chat_modal", "image_modal", "message"]
+ENTRIES = ["slash", "autocomplete", "chat_button", "image_button", "chat_modal", "image_modal", "message",
+           "voice_message", "picture_message", "picture_slash", "voice_preview", "alter_modal"]
+VOICE_FLAG = 1 << 13
+HEARD = "I brought you a glass of wine."
+
+
+def voice_clip() -> VoiceClip:
+    return encode_voice_clip([synthesize(HEARD, "mp3")])
+
+
+def picture_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (256, 192), (40, 160, 90)).save(out, format="PNG")
+    return out.getvalue()
 
 
 @dataclass
@@ -151,6 +168,29 @@ class Matrix:
         await dispatch_message(self.bot, msg, timeout=20)
         return msg
 
+    async def say_voice(self, setup: PlaceSetup, reply_to: dict[str, Any] | None, *, user: Any = None
+                        ) -> dict[str, Any]:
+        """A voice message (flag 8192, OGG/Opus with duration and waveform), replying to `reply_to`."""
+        clip = voice_clip()
+        author = self.fake.world.user(user or setup.user)
+        att = self.fake.world.add_attachment(setup.channel_id, "voice-message.ogg", clip.data)
+        att.update(duration_secs=clip.duration_secs, waveform=clip.waveform)
+        msg = p.message_create(channel_id=setup.channel_id, author=author, content="", guild_id=setup.guild_id,
+                               reply_to=reply_to, attachments=[att], flags=VOICE_FLAG)
+        self.fake.world.messages[msg["id"]] = msg
+        await dispatch_message(self.bot, msg, timeout=20)
+        return msg
+
+    async def say_picture(self, setup: PlaceSetup, content: str, *, user: Any = None) -> dict[str, Any]:
+        """A message to the bot with a picture attached."""
+        author = self.fake.world.user(user or setup.user)
+        att = self.fake.world.add_attachment(setup.channel_id, "photo.png", picture_png())
+        msg = p.message_create(channel_id=setup.channel_id, author=author, content=content, guild_id=setup.guild_id,
+                               mentions_bot=setup.guild_id is not None, attachments=[att])
+        self.fake.world.messages[msg["id"]] = msg
+        await dispatch_message(self.bot, msg, timeout=20)
+        return msg
+
     # -- what the bot produced ------------------------------------------------------------------
 
     def messages_in(self, setup: PlaceSetup) -> list[dict[str, Any]]:
@@ -180,6 +220,10 @@ class Matrix:
 
     def chat_posts(self, since: int = 0) -> list[Any]:
         return [r for r in self.venice.requests[since:] if r.path == "/chat/completions"]
+
+    def turn_posts(self) -> list[Any]:
+        """The streamed chat requests (a character's replies; the judge's are not streamed)."""
+        return [r for r in self.chat_posts() if r.json.get("stream")]
 
     def image_posts(self, since: int = 0) -> list[Any]:
         return [r for r in self.venice.requests[since:] if r.path == "/image/generate"]
@@ -283,6 +327,16 @@ class Matrix:
         [field] = self.modal_inputs(modal_id)
         return Opened(modal_id, {field: "a woman in a blue dress on a balcony"}, message)
 
+    async def open_alter_modal(self, setup: PlaceSetup, *, user: Any = None) -> Opened:
+        """🪄 Edit picture's form (Venice /image/edit), opened on a generated image."""
+        message = await self.image(setup, user=user)
+        opened = await self.click(setup, message, self.button(message, "img:alter:"), user=user)
+        modal = (await opened.response()).json
+        assert modal["type"] == 9, modal
+        modal_id = modal["data"]["custom_id"]
+        [field] = self.modal_inputs(modal_id)
+        return Opened(modal_id, {field: "make the dress deep red"}, message)
+
     def copy_to(self, setup: PlaceSetup, message: dict[str, Any], extra: Sequence[str] = ()) -> dict[str, Any]:
         """The same buttons (plus `extra` ones) on a bot message in another place.
 
@@ -381,10 +435,51 @@ async def refused_message(m: Matrix, where: PlaceSetup) -> None:
     await m.assert_message_refused(where, before, f"plain message in {where.place.key}")
 
 
+async def refused_alter_modal(m: Matrix, where: PlaceSetup) -> None:
+    helper = await m.place(HELPER)
+    opened = await m.open_alter_modal(helper, user=where.user)
+    here = m.copy_to(where, opened.message)
+    before = await m.snapshot()
+    handle = await m.submit(where, opened.custom_id, opened.values, message=here)
+    await m.assert_refused(handle, before, f"modal {opened.custom_id} from {where.place.key}")
+
+
+async def refused_voice_message(m: Matrix, where: PlaceSetup) -> None:
+    # A voice message answering one of the bot's messages here: refused before anything is heard.
+    said = m.fake.add_message(where.channel_id or "0", "Hello.")
+    before = await m.snapshot()
+    await m.say_voice(where, said)
+    await m.assert_message_refused(where, before, f"voice message in {where.place.key}")
+
+
+async def refused_picture_message(m: Matrix, where: PlaceSetup) -> None:
+    before = await m.snapshot()
+    await m.say_picture(where, "Look at this.")
+    await m.assert_message_refused(where, before, f"message with a picture in {where.place.key}")
+
+
+async def refused_picture_slash(m: Matrix, where: PlaceSetup) -> None:
+    before = await m.snapshot()
+    handle = await m.slash(where, "chat", {"message": SAY, "image": ("photo.png", picture_png())})
+    await m.assert_refused(handle, before, f"/chat with a picture in {where.place.key}")
+
+
+async def refused_voice_preview(m: Matrix, where: PlaceSetup) -> None:
+    # ▶ Preview of a character's voice (its custom id carries the character's id).
+    here = m.fake.add_message(where.channel_id or "0", "Preview", components=[
+        {"type": 1, "components": [{"type": 2, "style": 2, "custom_id": "voicepv:1", "label": "Preview"}]}])
+    before = await m.snapshot()
+    handle = await m.click(where, here, "voicepv:1")
+    await m.assert_refused(handle, before, f"voice preview in {where.place.key}")
+
+
 REFUSED_ENTRIES: dict[str, Entry] = {
     "slash": refused_slash, "autocomplete": refused_autocomplete, "chat_button": refused_chat_button,
     "image_button": refused_image_button, "chat_modal": refused_chat_modal,
     "image_modal": refused_image_modal, "message": refused_message,
+    "voice_message": refused_voice_message, "picture_message": refused_picture_message,
+    "picture_slash": refused_picture_slash, "voice_preview": refused_voice_preview,
+    "alter_modal": refused_alter_modal,
 }
 
 
@@ -517,10 +612,66 @@ async def allowed_message(m: Matrix, where: PlaceSetup) -> None:
     assert SAY in text_of(reply)
 
 
+async def allowed_alter_modal(m: Matrix, where: PlaceSetup) -> None:
+    opened = await m.open_alter_modal(where)
+    handle = await m.submit(where, opened.custom_id, opened.values, message=opened.message)
+    assert handle.original is not None and handle.original["attachments"]
+    [edit] = m.venice.requests_to("/image/edit", "POST")
+    assert edit.json["prompt"] == "make the dress deep red"
+
+
+async def unlock_dm(m: Matrix, where: PlaceSetup) -> None:
+    if where.context == 1:
+        await m.slash(where, "persona show")  # DM chat by plain message starts after a command there
+
+
+async def allowed_voice_message(m: Matrix, where: PlaceSetup) -> None:
+    await unlock_dm(m, where)
+    reply = await m.chat_reply(where)
+    m.venice.media.transcripts.append(HEARD)
+    await m.say_voice(where, reply)
+    assert len(m.venice.requests_to("/audio/transcriptions", "POST")) == 1
+    assert any(msg["content"] == f"-# 🎙️ {HEARD}" for msg in m.messages_in(where))
+    assert any(HEARD in str(msg.get("content")) for msg in m.turn_posts()[-1].json["messages"])
+    # 🔊 Listen on the reply: a real voice message from the bot in the same place.
+    answer = m.latest_with(where, "chat:listen:")
+    await m.click(where, answer, m.button(answer, "chat:listen:"))
+    voiced = [msg for msg in m.messages_in(where) if msg["flags"] & VOICE_FLAG and msg["author"]["id"] == p.BOT_ID]
+    assert len(voiced) == 1 and voiced[0]["attachments"][0]["duration_secs"] > 0
+
+
+async def allowed_picture_message(m: Matrix, where: PlaceSetup) -> None:
+    await unlock_dm(m, where)
+    await m.say_picture(where, "Look at this.")
+    [post] = m.turn_posts()
+    parts = next(msg["content"] for msg in reversed(post.json["messages"]) if msg["role"] == "user")
+    assert isinstance(parts, list) and any(part.get("type") == "image_url" for part in parts), parts
+
+
+async def allowed_picture_slash(m: Matrix, where: PlaceSetup) -> None:
+    handle = await m.slash(where, "chat", {"message": SAY, "image": ("photo.png", picture_png())})
+    await handle.response()
+    [post] = m.turn_posts()
+    user = next(msg["content"] for msg in reversed(post.json["messages"]) if msg["role"] == "user")
+    assert isinstance(user, list) and any(part.get("type") == "image_url" for part in user), user
+
+
+async def allowed_voice_preview(m: Matrix, where: PlaceSetup) -> None:
+    # A ▶ Preview for a character that no longer exists: answered (privately), not refused by the gate.
+    here = m.fake.add_message(where.channel_id or "0", "Preview", components=[
+        {"type": 1, "components": [{"type": 2, "style": 2, "custom_id": "voicepv:999", "label": "Preview"}]}])
+    handle = await m.click(where, here, "voicepv:999")
+    body = (await handle.response()).json
+    assert body["data"]["content"] not in REFUSALS, body
+
+
 ALLOWED_ENTRIES: dict[str, Entry] = {
     "slash": allowed_slash, "autocomplete": allowed_autocomplete, "chat_button": allowed_chat_button,
     "image_button": allowed_image_button, "chat_modal": allowed_chat_modal,
     "image_modal": allowed_image_modal, "message": allowed_message,
+    "voice_message": allowed_voice_message, "picture_message": allowed_picture_message,
+    "picture_slash": allowed_picture_slash, "voice_preview": allowed_voice_preview,
+    "alter_modal": allowed_alter_modal,
 }
 
 

@@ -44,7 +44,8 @@ async def test_imagine_defers_then_posts_the_image_with_its_parameters_and_butto
     assert info["Time"].endswith(" s")
     assert info["Prompt sent"].startswith(PROMPT)
     assert message["attachments"][0]["filename"] == f"lustify-{record.id}.webp"
-    assert custom_ids(message) == [f"img:{a}:{record.id}" for a in ("reroll", "edit", "upscale", "lock", "delete")]
+    assert custom_ids(message) == [f"img:{a}:{record.id}" for a in ("reroll", "edit", "alter", "upscale", "lock",
+                                                                               "delete")]
     assert (record.status, record.kind, record.discord_message_id) == ("done", "imagine", int(message["id"]))
     assert (record.seed, record.prompt, record.user_prompt) == (sent["seed"], sent["prompt"], PROMPT)
     assert sent["safe_mode"] is False and sent["steps"] == 20 and sent["model"] == "lustify-sdxl"

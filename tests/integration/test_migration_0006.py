@@ -68,7 +68,7 @@ async def test_0006_up_rewrites_titles_and_down_and_up_again_keep_the_rows(empty
     assert await execute(empty_db_url, "SELECT count(*) FROM usage") == [(1,)]
 
     await migrate(empty_db_url)
-    assert (await current_revision(empty_db_url))[0] == "0006"
+    assert (await current_revision(empty_db_url))[0] >= "0006"  # head (later revisions build on it)
     assert await execute(empty_db_url, "SELECT count(*) FROM messages") == [(1,)]
 
 

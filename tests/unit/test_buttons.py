@@ -15,6 +15,7 @@ from bot.chat.render import Controls
 from bot.ui.character_views import browse_message, delete_view
 from bot.ui.chat_views import controls_view
 from bot.ui.image_views import cancel_view, image_view
+from bot.ui.voice_controls import preview_view
 from bot.venice.types import VeniceCharacter
 from cogs.privacy import confirm_view
 
@@ -36,6 +37,8 @@ VIEWS = {
     "older reply": controls_view(Controls(7, latest=False, pictures=True)),
     "image": image_view(42, kind="imagine"),
     "upscaled image": image_view(42, kind="upscale"),
+    "edited picture": image_view(42, kind="alter"),
+    "voice preview": preview_view(5),
     "queued image": cancel_view(42),
     "catalogue page": browse_message(Page(LUNA, 1, 3, True), "", "")[1],
     "character delete": delete_view(5),
@@ -67,9 +70,11 @@ def test_next_swipe_and_continue_read_differently() -> None:
     labels = {b["custom_id"].split(":")[1]: b["label"] for b in buttons(VIEWS["latest reply, swipes"])}
     assert labels["next"] == "Next" and labels["cont"] == "Continue" and labels["regen"] == "Regenerate"
     assert {labels["edit"], labels["pic"], labels["del"]} == {"Edit", "Picture", "Delete"}
+    assert labels["listen"] == "Listen"
 
 
 def test_image_controls_are_named() -> None:
     labels = [b["label"] for b in buttons(VIEWS["image"])]
-    assert labels == ["Reroll", "Same seed", "Upscale", "Lock seed", "Delete"]
+    assert labels == ["Reroll", "Same seed", "Edit picture", "Upscale", "Lock seed", "Delete"]
     assert [b["label"] for b in buttons(VIEWS["queued image"])] == ["Cancel"]
+    assert [b["label"] for b in buttons(VIEWS["edited picture"])] == ["Edit picture", "Upscale", "Delete"]

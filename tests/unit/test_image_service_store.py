@@ -111,4 +111,4 @@ def test_clip_cuts_at_a_word_and_marks_the_cut() -> None:
 
 def test_an_upscale_has_no_upscale_button() -> None:
     ids = [item.custom_id for item in image_view(3, kind="upscale").children]  # type: ignore[attr-defined]
-    assert ids == ["img:reroll:3", "img:edit:3", "img:lock:3", "img:delete:3"]
+    assert ids == ["img:reroll:3", "img:edit:3", "img:alter:3", "img:lock:3", "img:delete:3"]

@@ -275,9 +275,13 @@ class Drivers:
         return await self._deliver(self.modal_payload(user, channel, custom_id, values, **kwargs))
 
     async def send_message(self, user: Any, channel: Any, content: str = "", *, mentions_bot: bool = False,
-                           reply_to: Any = None, attachments: list[tuple[str, bytes]] | None = None
-                           ) -> dict[str, Any]:
-        """Post a message as ``user`` (MESSAGE_CREATE); ``reply_to`` is a message or its id."""
+                           reply_to: Any = None, attachments: list[tuple[str, bytes]] | None = None,
+                           voice: tuple[float, str] | None = None) -> dict[str, Any]:
+        """Post a message as ``user`` (MESSAGE_CREATE); ``reply_to`` is a message or its id.
+
+        ``voice`` (duration in seconds, base64 waveform) makes it a voice message, as Discord's
+        clients send one: flag IS_VOICE_MESSAGE and those two fields on its one audio attachment.
+        """
         u = self.world.user(user)
         if isinstance(channel, PlaceSetup):
             self._where(u, channel)
@@ -288,8 +292,13 @@ class Drivers:
         if reply_to is not None:
             reply = self.world.messages[str(reply_to["id"] if isinstance(reply_to, Mapping) else reply_to)]
         files = [self.world.add_attachment(ch["id"], name, data) for name, data in attachments or []]
+        flags = 0
+        if voice is not None:
+            files[0].update(duration_secs=voice[0], waveform=voice[1])
+            flags = 1 << 13
         msg = p.message_create(channel_id=ch["id"], author=u, content=content, guild_id=guild_id,
-                               mentions_bot=mentions_bot, reply_to=copy.deepcopy(reply), attachments=files)
+                               mentions_bot=mentions_bot, reply_to=copy.deepcopy(reply), attachments=files,
+                               flags=flags)
         self.world.messages[msg["id"]] = msg
         ch["last_message_id"] = msg["id"]
         if not await self.dispatch("MESSAGE_CREATE", copy.deepcopy(msg), guild_id=guild_id):
