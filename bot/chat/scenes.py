@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from bot.cache import TTLCache
 from bot.characters.model import DEFAULT_CHARACTER, Character
+from bot.characters.regex_scripts import scripts_of, shown_text, stored_text
 from bot.characters.service import CharacterService
-from bot.chat.macros import expand
+from bot.chat.macros import MacroContext, expand, render
 from bot.chat.render import Look
 from bot.settings import SettingsStore
 from bot.store.conversations import Conversations, TurnRow
@@ -41,7 +42,25 @@ class Scene:
 
     @property
     def look(self) -> Look:
-        return Look(self.character.name, self.character.avatar_url, self.personas)
+        scripts = scripts_of(self.character.extensions)
+        if not scripts:
+            return Look(self.character.name, self.character.avatar_url, self.personas)
+        macros = self._macros()
+
+        def display(text: str, final: bool) -> str:
+            return shown_text(text, scripts, final=final, macros=macros)
+
+        return Look(self.character.name, self.character.avatar_url, self.personas, display)
+
+    def stored(self, reply: str) -> str:
+        """The reply as it is stored: the card's regex scripts that change the text itself
+        (SillyTavern runs them on AI output before saving it)."""
+        scripts = scripts_of(self.character.extensions)
+        return stored_text(reply, scripts, macros=self._macros()) if scripts else reply
+
+    def _macros(self) -> Callable[[str], str]:
+        names = MacroContext(char=self.character.name, user="")
+        return lambda text: render(text, names) if "{{" in text or "<" in text else text
 
 
 class Scenes:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.chat.render import OutputCheck, Withheld
+from bot.chat.render import DisplayTransform, OutputCheck, Withheld
 from bot.ui.split import DISCORD_LIMIT, FENCE, StreamSplitter, open_fence, split_message
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class StreamRenderer:
         marker: str = DEFAULT_MARKER,
         initial: Handle | None = None,
         check: OutputCheck = _anything_goes,
+        transform: DisplayTransform | None = None,
     ) -> None:
         self._send = send
         self._edit = edit
@@ -84,6 +85,7 @@ class StreamRenderer:
         self._timer_error: BaseException | None = None
         self._done = False
         self._check = check
+        self._transform = transform  # what is shown of the text (a card's display scripts), if anything
         self.withheld = False  # the check refused: nothing more is written
         self.calls = 0
 
@@ -93,6 +95,11 @@ class StreamRenderer:
         if len(self._parts) > 1:
             self._parts = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
+
+    def visible(self, final: bool = False) -> str:
+        """What is shown of the text so far: all of it, or what the display transform makes of it
+        (while streaming, a block it hides once closed is held back until then)."""
+        return self._transform(self.text, final) if self._transform is not None else self.text
 
     @property
     def handles(self) -> list[Handle]:
@@ -110,7 +117,7 @@ class StreamRenderer:
             return
         self._parts.append(delta)
         if self._last_flush is None:
-            if self.text.strip():  # the first visible text shows at once
+            if self.visible().strip():  # the first visible text shows at once
                 await self._flush()
                 if self.withheld:
                     raise Withheld
@@ -131,7 +138,7 @@ class StreamRenderer:
         """
 
         def compose(rest: str) -> str:
-            if not self.text.strip():
+            if not self.visible(final=True).strip():
                 rest = EMPTY_REPLY
             if final_footer:
                 return f"{rest}\n{final_footer}" if rest else final_footer
@@ -143,7 +150,7 @@ class StreamRenderer:
         """Keep what arrived and say, in italics, why the reply stopped; return all handles."""
 
         def compose(rest: str) -> str:
-            if not self.text.strip():
+            if not self.visible(final=True).strip():
                 return f"*({note})*"
             if not rest:
                 return f"*(cut off: {note})*"
@@ -159,9 +166,9 @@ class StreamRenderer:
         self._done = True
         await self._stop_timer()
         async with self._lock:
-            if self.withheld or not await self._allowed():
+            if self.withheld or not await self._allowed(final=True):
                 raise Withheld
-            chunks, tail = self._splitter.update(self.text)
+            chunks, tail = self._splitter.update(self.visible(final=True))
             await self._roll_over(chunks)
             # Only the rest is re-split: finalised messages are already on screen as they are.
             for i, chunk in enumerate(split_message(compose(tail.rstrip()), self.limit)):
@@ -185,15 +192,15 @@ class StreamRenderer:
                 return
             if self.withheld or not await self._allowed():
                 return
-            chunks, tail = self._splitter.update(self.text)
+            chunks, tail = self._splitter.update(self.visible())
             await self._roll_over(chunks)
             if tail.strip():
                 await self._show(self._with_marker(tail))
             self._last_flush = self._clock()
 
-    async def _allowed(self) -> bool:
+    async def _allowed(self, final: bool = False) -> bool:
         """Ask the check about everything that will be visible after this write."""
-        if not await self._check(self.text):
+        if not await self._check(self.visible(final)):
             self.withheld = True
         return not self.withheld
 
