@@ -119,7 +119,7 @@ def shown_text(raw: str, scripts: Sequence[RegexScript], *, final: bool = True,
 
 
 _OPEN_TAG = re.compile(r"<([A-Za-z][\w:.-]{0,40})(?:\s[^<>]{0,500})?>")
-_PARTIAL_TAG = re.compile(r"</?[A-Za-z][\w:.-]{0,40}(?:\s[^<>]{0,500})?$")
+_PARTIAL_TAG = re.compile(r"</?(?:[A-Za-z][\w:.-]{0,40}(?:\s[^<>]{0,500})?)?$")
 _CLOSERS = ("```", "]", "}", ")", "*", "_", "\n")
 
 
@@ -135,6 +135,12 @@ def held_from(text: str, scripts: Sequence[RegexScript], *, macros: Callable[[st
     partial = _PARTIAL_TAG.search(text[-600:])
     if partial is not None:
         cut = len(text) - len(text[-600:]) + partial.start()
+    # A bracket still open where some script looks for that bracket (`\[STATUS: …\]`): the block
+    # may not match any likely closing yet (`[STATUS` before its colon), so it waits from there.
+    for opening, closing in (("[", "]"), ("{", "}"), ("(", ")")):
+        at = text.rfind(opening, max(0, len(text) - 2_000))
+        if at >= 0 and closing not in text[at:] and any("\\" + opening in s.find for s in active):
+            cut = min(cut, at)
     closers = [f"</{m.group(1)}>" for m in _OPEN_TAG.finditer(text) if f"</{m.group(1)}>" not in text[m.end():]]
     closers += [c for c in _CLOSERS if c not in closers]
     for script in active:
