@@ -164,7 +164,8 @@ def test_author_note_depth_and_frequency() -> None:
 
     placed = messages(AuthorNote("KEEP IT TENSE", depth=2))
     at = next(i for i, m in enumerate(placed) if m["content"] == "KEEP IT TENSE")
-    assert placed[at]["role"] == "system" and [m["content"] for m in placed[at + 1:at + 3]] == ["message 6", "message 7"]
+    assert placed[at]["role"] == "system"
+    assert [m["content"] for m in placed[at + 1:at + 3]] == ["message 6", "message 7"]
     # Every second user message: the state counts them, this turn's included.
     assert any(m["content"] == "NOTE" for m in messages(AuthorNote("NOTE", every=2), LoreState(user_messages=1)))
     assert not any(m["content"] == "NOTE" for m in messages(AuthorNote("NOTE", every=2), LoreState(user_messages=2)))
