@@ -417,7 +417,8 @@ class ChatService:
         if conv is None:
             raise UserError("There is no conversation in this channel yet: say something first.")
         async with self.queue.turn(conv.channel_id):
-            value = None if note is None else {"text": note.text, "depth": note.depth, "every": note.every}
+            value = None if note is None else {"text": note.text, "depth": note.depth, "every": note.every,
+                                               "by": where.user_id}  # privacy: whose words it is
             await self.conversations.set_author_note(conv.id, value)
             conv.author_note = value
             self.scenes.forget(conv.channel_id)

@@ -95,7 +95,8 @@ async def test_import_attach_fire_explain_export_delete(chat: ChatWorld) -> None
 
 async def test_a_lorebook_with_a_minor_is_refused_and_nothing_is_stored(chat: ChatWorld) -> None:
     where = chat.place()
-    bad = json.dumps({"entries": {"0": {"uid": 0, "key": ["lily"], "content": "Lily is a 14 year old girl who wants sex."}}})
+    entry = {"uid": 0, "key": ["lily"], "content": "Lily is a 14 year old girl who wants sex."}
+    bad = json.dumps({"entries": {"0": entry}})
     handle = await chat.slash(where, "lorebook import", {"file": ("bad.json", bad.encode())})
     assert "under 18" in said(chat, handle) and "14 year" not in said(chat, handle)
     assert await rows(chat, LorebookRow) == []
@@ -199,3 +200,29 @@ async def test_regex_scripts_shape_what_discord_shows_and_what_is_stored(chat: C
     assert "<thinking>she plans to steal the ring</thinking>" in stored and "(status: sly)" in stored
     await chat.say(where, "What are you thinking?")
     assert any("<thinking>" in m["content"] for m in chat.last_prompt() if m["role"] == "assistant")
+
+
+async def test_privacy_export_and_delete_take_lorebooks_and_authors_notes(chat: ChatWorld) -> None:
+    from bot.privacy import delete_user, export_user
+
+    where = chat.place()
+    chat.venice.reply_text = "Mm."
+    await chat.say(where, "Hello.")
+    await chat.slash(where, "lorebook import", {"file": ("Eldoria.json", ELDORIA)})
+    await chat.slash(where, "lorebook attach", {"book": "Eldoria"})
+    await chat.slash(where, "conversation authorsnote", {"text": "Slow burn."})
+    await chat.say(where, "A shadowfang!")
+    sessions = chat.bot.services.sessions  # type: ignore[union-attr]
+    user_id = int(where.user["id"])
+    exported = await export_user(sessions, user_id)
+    assert [b["name"] for b in exported["lorebooks"]] == ["Eldoria"]
+    assert exported["lorebooks"][0]["attached"][0]["scope"] == "conversation"
+    assert [n["text"] for n in exported["authors_notes"]] == ["Slow burn."]
+
+    other = chat.user("dana")
+    await chat.say(where, "I'm here too.", user=other)  # a shared conversation: it stays
+    counts = await delete_user(sessions, user_id)
+    assert counts["lorebooks"] == 1
+    assert await rows(chat, LorebookRow) == [] and await rows(chat, LorebookLink) == []
+    exported = await export_user(sessions, user_id)
+    assert exported["lorebooks"] == [] and exported["authors_notes"] == []
