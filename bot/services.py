@@ -28,6 +28,7 @@ from bot.policy import ContentPolicy
 from bot.settings import SettingsStore
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.processes import Process
+from bot.ui.avatar_host import DiscordAvatarHost
 from bot.ui.personas import PersonaPoster
 from bot.ui.router import ComponentRouter
 from bot.venice.client import VeniceClient
@@ -86,6 +87,8 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
     limits = Limits(sessions, settings, owner=process)
     policy = ContentPolicy(sessions, venice, env)
     characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload, clock=clock)
+    if client is not None and env.avatar_channel_id is not None:
+        characters.avatar_host = DiscordAvatarHost(client, env.avatar_channel_id)
     lorebooks = LorebookService(sessions=sessions, policy=policy, offload=offload, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
                        screen=ChatScreen(sessions=sessions), process=process, clock=clock, lorebooks=lorebooks,

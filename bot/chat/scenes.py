@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.cache import TTLCache
 from bot.characters.model import DEFAULT_CHARACTER, Character
@@ -110,6 +110,9 @@ class Scenes:
         """A scene for a given conversation (maybe not the channel's active one), with the channel's settings."""
         if character is None:
             character = await self.character(conv.character_ref, where)
+        avatar = await self.characters.lasting_avatar(character)
+        if avatar != character.avatar_url:  # an expired Discord URL: its renewed copy (or none)
+            character = replace(character, avatar_url=avatar)
         cfg = await self.settings.resolve_all(guild_id=where.guild_id, channel_id=where.channel_id,
                                               parent_id=where.parent_id, keys=SCENE_KEYS)
         return Scene(conv, character, str(cfg["text_model"].value), int(cfg["reply_tokens"].value),

@@ -204,6 +204,20 @@ class CharacterRow(Base):
     updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
 
 
+class AvatarCopy(Base):
+    """Where the bot keeps a custom character's picture so its Discord URL can be renewed: a
+    message in the operator's storage channel, and the URL Discord gave for it last."""
+
+    __tablename__ = "avatar_copies"
+
+    character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True,
+                                              autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(Snowflake)
+    message_id: Mapped[int] = mapped_column(Snowflake)
+    url: Mapped[str] = mapped_column(String(2000))
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
 class LorebookRow(Base):
     """A standalone lorebook (SillyTavern's world info) someone imported: the book as a
     `character_book` object, its owner and what it takes to store."""

@@ -1,4 +1,5 @@
-"""standalone lorebooks (world info) and where they are attached; the Author's Note per conversation
+"""standalone lorebooks (world info) and where they are attached; the Author's Note per
+conversation; renewable copies of avatar pictures
 
 Revision ID: 0007
 Revises: 0006
@@ -31,6 +32,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lorebooks')),
     sa.UniqueConstraint('owner_id', 'name', name='uq_lorebooks_owner_name')
     )
+    op.create_table('avatar_copies',
+    sa.Column('character_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('channel_id', sa.BigInteger(), nullable=False),
+    sa.Column('message_id', sa.BigInteger(), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['character_id'], ['characters.id'], name=op.f('fk_avatar_copies_character_id_characters'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('character_id', name=op.f('pk_avatar_copies'))
+    )
     op.create_table('lorebook_links',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('lorebook_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -59,4 +69,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_lorebook_links_scope_target')
 
     op.drop_table('lorebook_links')
+    op.drop_table('avatar_copies')
     op.drop_table('lorebooks')
