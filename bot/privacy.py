@@ -18,6 +18,9 @@ Where a user's own words are kept, and what a deletion does to each copy:
   lose `lore_fired` (names of their lore entries). Those characters leave every group scene's
   cast, and cast entries they added stop naming them.
 - **Persona**: deleted.
+- **Kept avatar pictures** of their characters (the copies in the avatar storage channel, see
+  `bot.characters.avatar_urls`) go with the characters; the privacy cog deletes those Discord
+  messages once the deletion is done.
 - **Lorebooks** they imported are deleted, and with them every place they were attached; the
   record of which entries fired last (`lore_state.fired`) forgets entries of their books in
   conversations that used them. An **Author's Note** they set on a conversation is removed.

@@ -57,3 +57,6 @@ class AvatarHost(Protocol):
 
     async def refresh(self, channel_id: int, message_id: int) -> str | None:
         """The picture's URL now, or None when the stored message is gone."""
+
+    async def remove(self, channel_id: int, message_id: int) -> None:
+        """Delete a stored picture (its character was deleted); gone already is fine."""

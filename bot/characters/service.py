@@ -241,7 +241,10 @@ class CharacterService:
         """Delete a custom character (the caller checked the right to); False when it was gone."""
         self.forget(character_id)
         self._avatar_urls.pop(character_id, None)
+        kept = await avatar_copies.get(self.sessions, character_id)
         await avatar_copies.forget(self.sessions, character_id)
+        if kept is not None:
+            await self.remove_avatar_copies([(kept.channel_id, kept.message_id)])
         return await repo.delete(self.sessions, character_id)
 
     async def _venice(self, slug: str) -> Character | None:
@@ -490,6 +493,21 @@ class CharacterService:
             while len(self._avatar_urls) > 2_000:
                 self._avatar_urls.popitem(last=False)
         return renewed
+
+    async def avatar_copies_of(self, owner_id: int) -> list[tuple[int, int]]:
+        """Where an owner's characters' pictures are kept (read before a privacy deletion)."""
+        return await avatar_copies.of_owner(self.sessions, owner_id)
+
+    async def remove_avatar_copies(self, copies: list[tuple[int, int]]) -> None:
+        """Delete kept pictures from the storage channel (their characters are gone); never raises."""
+        if self.avatar_host is None:
+            return
+        self._avatar_urls.clear()
+        for channel_id, message_id in copies:
+            try:
+                await self.avatar_host.remove(channel_id, message_id)
+            except Exception:
+                log.warning("characters: could not delete a kept avatar (message %s)", message_id, exc_info=True)
 
     async def _renew_avatar(self, character_id: int, now: float) -> str | None:
         assert self.avatar_host is not None

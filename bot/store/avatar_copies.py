@@ -35,3 +35,12 @@ async def picture(sessions: async_sessionmaker[AsyncSession], character_id: int)
     """The character's stored picture (PNG), if it has one."""
     async with sessions() as s:
         return await s.scalar(select(CharacterRow.avatar_png).where(CharacterRow.id == character_id))
+
+
+async def of_owner(sessions: async_sessionmaker[AsyncSession], owner_id: int) -> list[tuple[int, int]]:
+    """(channel id, message id) of every copy of an owner's characters' pictures."""
+    async with sessions() as s:
+        rows = await s.execute(select(AvatarCopy.channel_id, AvatarCopy.message_id)
+                               .join(CharacterRow, CharacterRow.id == AvatarCopy.character_id)
+                               .where(CharacterRow.owner_id == owner_id))
+        return [(int(c), int(m)) for c, m in rows.all()]

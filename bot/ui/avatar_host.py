@@ -43,3 +43,11 @@ class DiscordAvatarHost:
         except discord.NotFound:
             return None
         return message.attachments[0].url if message.attachments else None
+
+    async def remove(self, channel_id: int, message_id: int) -> None:
+        try:
+            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+            if isinstance(channel, discord.abc.Messageable):
+                await channel.get_partial_message(message_id).delete()  # type: ignore[attr-defined]
+        except discord.NotFound:
+            pass

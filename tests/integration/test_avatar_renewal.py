@@ -100,3 +100,21 @@ async def test_without_a_storage_channel_an_expired_avatar_is_dropped_not_broken
     clock.now += 2 * DAY
     await chat.say(where, "Still there?")
     assert webhook_avatars(chat)[-1] is None  # the webhook's own face, not a broken image
+
+
+async def test_deleting_the_character_deletes_its_kept_picture(chat: ChatWorld) -> None:
+    where, clock, vault = await start(chat)
+    assert vault is not None
+    await chat.say(where, "Hello Ivy.")
+    clock.now += 2 * DAY
+    await chat.say(where, "Still there?")
+    in_vault = [m for m in chat.discord.world.messages.values() if m["channel_id"] == vault["id"]]
+    assert len(in_vault) == 1
+    services = chat.bot.services
+    assert services is not None
+    (summary,) = await repo.usable(services.sessions, user_id=int(where.user["id"]),
+                                   guild_id=int(where.guild_id or 0), search="Ivy", limit=5)
+    assert await services.characters.avatar_copies_of(int(where.user["id"])) != []
+    await services.characters.delete(summary.id)
+    assert [m for m in chat.discord.world.messages.values() if m["channel_id"] == vault["id"]] == []
+    assert await services.characters.avatar_copies_of(int(where.user["id"])) == []
