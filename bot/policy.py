@@ -48,6 +48,7 @@ until every caller has moved to `ContentPolicy`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ ALWAYS_JUDGED = frozenset({"character", "persona", "image"})
 # The most text one check reads (a card with a long lorebook); beyond it the input is refused as
 # too long rather than costing dozens of judge calls.
 MAX_CHECK_CHARS = 400_000
+# More text than this in one check is screened (stage 1) in a worker thread, off the event loop.
+INLINE_STAGE1_CHARS = 20_000
 JUDGE_MINOR_RULE = "judge_minor"
 JUDGE_REAL_PERSON_RULE = "judge_real_person"
 UNAVAILABLE_RULE = "judge_unavailable"
@@ -259,7 +262,12 @@ class ContentPolicy:
     ) -> Decision:
         if sum(len(text) for _, text in fields) > MAX_CHECK_CHARS:
             return Decision(False, TOO_LONG_RULE, _PREFIX[context] + _TOO_LONG)
-        verdict, asked = self._stage1(fields, context)
+        if sum(len(text) for _, text in fields) > INLINE_STAGE1_CHARS:
+            # A definition or a lorebook: stage 1 (pure, thread-safe) reads it in a worker thread,
+            # so the event loop keeps running (stage 1 takes about 5 ms per 1,000 characters).
+            verdict, asked = await asyncio.to_thread(self._stage1, fields, context)
+        else:
+            verdict, asked = self._stage1(fields, context)
         if verdict is not None:
             # Stage 1 words its reasons for its own contexts; others (persona) get their prefix here.
             reason = verdict.reason if context in safety.CONTEXTS else _PREFIX[context] + verdict.reason
