@@ -29,7 +29,7 @@ from bot.characters import caps, worlds
 from bot.characters.cards_json import CardError, lorebook_to_object, read_character_book
 from bot.characters.model import Character, Lorebook
 from bot.errors import LimitReached, UserError
-from bot.offload import Offload, TooSlow
+from bot.offload import Busy, Offload, TooSlow
 from bot.policy import ContentPolicy, Where
 from bot.store import characters as characters_repo
 from bot.store import lorebooks as repo
@@ -311,7 +311,10 @@ class LorebookService:
         if missing:
             for row in await repo.books(self.sessions, missing):
                 try:
-                    book = await self.offload.in_thread(read_character_book, row.book)
+                    try:
+                        book = await self.offload.in_thread(read_character_book, row.book)
+                    except Busy:  # no thread free: read it here rather than fail the turn
+                        book = read_character_book(row.book)
                 except CardError:
                     continue
                 book.name = row.name

@@ -235,6 +235,7 @@ def _plan_lore(inp: PromptInput, turns: list[Turn], state: LoreState, ctx: Macro
         scenario=ctx.scenario, creator_notes=card.creator_notes,
     )
     if budget <= 0:
+        state.fired = []
         return LorePlan(state=state)
     return plan_lore(
         card, scan, state=state, settings=inp.lore_settings, budget=budget, ctx=ctx, rng=rng,
