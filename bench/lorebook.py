@@ -7,9 +7,12 @@ Scenarios:
   feeding recursion into 2,000 keyed entries x 20 keys;
 - 8 MB card: a card JSON of about 8 MB (5,000 entries) parsed, then scanned.
 
-For each: the first turn (the book compiled: automaton, regexes), the median of later turns on
-the same Lorebook object (the compiled form is kept on it), and on a fresh copy each turn, as
-when the chat service parses the card again (the compiled form is found by the book's content).
+For each: the first turn (the book compiled: automaton, regexes), the median of later turns with
+the chat service's `LoreCompiler` (compiled books kept by content, a bounded LRU the service
+owns), and on a fresh copy each turn, as when the chat service parses the card again (the
+compiled form is found by the book's content). Then the compile alone, and the longest the event
+loop went without running while `LoreCompiler.prepare` compiled the book in a worker thread (as
+the chat service does before every turn; a 1 ms ticker measures the gaps).
 `--legacy PATH` runs the same scenarios with another checkout's `select_entries` (e.g. the main
 branch before this change) for comparison.
 
@@ -92,13 +95,54 @@ def run(legacy: bool) -> list[tuple[str, int, float, float, float, float]]:
             parse_ms = (time.perf_counter() - start) * 1000
         else:
             book = _book(card)
-        times = [_turn(book, chat, legacy) for _ in range(TURNS)]
-        fresh = [_turn(_book(card), chat, legacy) for _ in range(TURNS if not legacy else 1)]
-        rows.append((name, size, parse_ms, times[0], statistics.median(times[1:]), statistics.median(fresh)))
+        compiler = None if legacy else _compiler()
+        times = [_turn(book, chat, legacy, compiler) for _ in range(TURNS)]
+        fresh = [_turn(_book(card), chat, legacy, compiler) for _ in range(TURNS if not legacy else 1)]
+        compile_ms, stall_ms = (0.0, 0.0) if legacy else _compile_off_loop(_book(card))
+        rows.append((name, size, parse_ms, times[0], statistics.median(times[1:]), statistics.median(fresh),
+                     compile_ms, stall_ms))
     return rows
 
 
-def _turn(book: Any, chat: list[str], legacy: bool) -> float:
+def _compiler() -> Any:
+    from bot.characters.lore_match import LoreCompiler
+
+    return LoreCompiler()
+
+
+def _compile_off_loop(book: Any) -> tuple[float, float]:
+    """(compile ms, longest loop gap ms) for one compile in a worker thread."""
+    import asyncio
+
+    from bot.characters.lore_match import LoreCompiler
+    from bot.characters.lore_settings import LoreSettings
+
+    async def measure() -> tuple[float, float]:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def tick() -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.01)
+        start = time.perf_counter()
+        await LoreCompiler().prepare([[book]], LoreSettings(), ("Mira", "Sam"),
+                                     lambda fn, *args: asyncio.to_thread(fn, *args))
+        took = time.perf_counter() - start
+        done.set()
+        await ticker
+        return took * 1000, max(gaps) * 1000
+
+    return asyncio.run(measure())
+
+
+def _turn(book: Any, chat: list[str], legacy: bool, compiler: Any = None) -> float:
     start = time.perf_counter()
     if legacy:
         from bot.characters.lorebook import select_entries  # type: ignore[attr-defined]
@@ -109,7 +153,7 @@ def _turn(book: Any, chat: list[str], legacy: bool) -> float:
         from bot.characters.lorebook import ScanText, select_lore
 
         select_lore(book, ScanText(chat), state=LoreState(chat_length=len(chat)), budget_tokens=BUDGET,
-                    rng=random.Random(1))
+                    rng=random.Random(1), compiler=compiler)
     return (time.perf_counter() - start) * 1000
 
 
@@ -131,9 +175,11 @@ def main() -> None:
     for label, rows in tables:
         print(f"\n{label}")
         print(f"{'scenario':44} {'card MB':>8} {'parse ms':>9} {'first turn ms':>14} {'later turns ms':>15} "
-              f"{'re-parsed ms':>13}")
-        for name, size, parse_ms, first, later, fresh in rows:
-            print(f"{name:44} {size / 2**20:8.1f} {parse_ms:9.1f} {first:14.1f} {later:15.2f} {fresh:13.2f}")
+              f"{'re-parsed ms':>13} {'compile ms':>11} {'loop gap ms':>12}")
+        for name, size, parse_ms, first, later, fresh, *off in rows:
+            compile_ms, stall_ms = off if off else (0.0, 0.0)
+            print(f"{name:44} {size / 2**20:8.1f} {parse_ms:9.1f} {first:14.1f} {later:15.2f} {fresh:13.2f} "
+                  f"{compile_ms:11.1f} {stall_ms:12.1f}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from bot.ui.errors import report
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.chat", "cogs.characters", "cogs.images", "cogs.admin", "cogs.privacy", "cogs.voice")
+EXTENSIONS = ("cogs.chat", "cogs.characters", "cogs.lorebooks", "cogs.images", "cogs.admin", "cogs.privacy",
+              "cogs.voice")
 # Tasks discord.py 2.7 starts to handle one event (slash commands and autocomplete, view and
 # dynamic-item buttons, modals, event listeners such as on_message), by name.
 HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-view-dispatch-", "discord-ui-dynamic-item-",

@@ -85,6 +85,9 @@ class Env:
     log_level: str = "INFO"
     log_format: str = "text"
     owner_ids: frozenset[int] = field(default_factory=frozenset)
+    # A channel only the bot writes to, where avatar pictures are kept so their Discord URLs can be
+    # renewed when they expire (bot.characters.avatar_urls); None: expired avatars are dropped.
+    avatar_channel_id: int | None = None
 
     def secrets(self) -> list[str]:
         """The secret values, for the log redaction filter."""
@@ -234,6 +237,7 @@ def load_env(env: Mapping[str, str], *, need_discord: bool = False, need_venice:
         log_level=level,
         log_format=fmt,
         owner_ids=frozenset(owners),
+        avatar_channel_id=_positive_int(env, "AVATAR_CHANNEL_ID"),
     )
 
 

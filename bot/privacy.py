@@ -18,6 +18,12 @@ Where a user's own words are kept, and what a deletion does to each copy:
   lose `lore_fired` (names of their lore entries). Those characters leave every group scene's
   cast, and cast entries they added stop naming them.
 - **Persona**: deleted.
+- **Kept avatar pictures** of their characters (the copies in the avatar storage channel, see
+  `bot.characters.avatar_urls`) go with the characters; the privacy cog deletes those Discord
+  messages once the deletion is done.
+- **Lorebooks** they imported are deleted, and with them every place they were attached; the
+  record of which entries fired last (`lore_state.fired`) forgets entries of their books in
+  conversations that used them. An **Author's Note** they set on a conversation is removed.
 - **Image prompts**: their image records go (parameters only; pixels are never stored). Images
   other people made from theirs (rerolls, edits, upscales, and so on down the line) carry their
   prompt: those records keep their place but lose every prompt and are marked `deleted`, so
@@ -57,11 +63,14 @@ from bot.errors import UserError
 from bot.limits import day_start
 from bot.policy import STRIKE_WINDOW
 from bot.store import cast
+from bot.store import lorebooks as lorebooks_repo
 from bot.store.models import (
     AuditEvent,
     CharacterRow,
     Conversation,
     ImageRecord,
+    LorebookLink,
+    LorebookRow,
     Message,
     MessageLink,
     Persona,
@@ -99,6 +108,8 @@ async def export_user(sessions: async_sessionmaker[AsyncSession], user_id: int) 
             "conversations_started": await _conversations(session, user_id),
             "characters": await _characters(session, user_id),
             "persona": await _persona(session, user_id),
+            "lorebooks": await _lorebooks(session, user_id),
+            "authors_notes": await _author_notes(session, user_id),
             "images": await _images(session, user_id),
             "usage": await _usage(session, user_id),
             "user_flags": await _flags(session, user_id),
@@ -149,6 +160,46 @@ async def _characters(session: AsyncSession, user_id: int) -> list[dict[str, Any
          "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at)}
         for c in rows.all()
     ]
+
+
+async def _lorebooks(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    rows = await session.scalars(select(LorebookRow).where(LorebookRow.owner_id == user_id).order_by(LorebookRow.id))
+    out = []
+    for b in rows.all():
+        links = await session.scalars(select(LorebookLink).where(LorebookLink.lorebook_id == b.id))
+        out.append({"id": b.id, "name": b.name, "guild_id": str(b.guild_id) if b.guild_id else None,
+                    "book": b.book, "attached": [{"scope": k.scope, "target": k.target} for k in links.all()],
+                    "created_at": _iso(b.created_at), "updated_at": _iso(b.updated_at)})
+    return out
+
+
+async def _author_notes(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    rows = await session.execute(select(Conversation.id, Conversation.author_note)
+                                 .where(Conversation.author_note.is_not(None)).order_by(Conversation.id))
+    return [{"conversation_id": cid, "text": note.get("text"), "depth": note.get("depth"), "every": note.get("every")}
+            for cid, note in rows.all() if isinstance(note, dict) and note.get("by") == user_id]
+
+
+async def _forget_lorebooks(session: AsyncSession, user_id: int) -> dict[str, int]:
+    """Their books go with their links; conversations forget their entries' names and their notes."""
+    names = set((await session.scalars(select(LorebookRow.name).where(LorebookRow.owner_id == user_id))).all())
+    fired = notes = 0
+    rows = await session.execute(select(Conversation.id, Conversation.lore_state, Conversation.author_note).where(
+        or_(Conversation.author_note.is_not(None), Conversation.lore_state.is_not(None))))
+    for cid, state, note in rows.all():
+        values: dict[str, Any] = {}
+        if isinstance(note, dict) and note.get("by") == user_id:
+            values["author_note"] = None
+            notes += 1
+        if names and isinstance(state, dict) and isinstance(state.get("fired"), list):
+            kept = [f for f in state["fired"] if not (isinstance(f, dict) and f.get("book") in names)]
+            if len(kept) != len(state["fired"]):
+                values["lore_state"] = dict(state, fired=kept)
+                fired += 1
+        if values:
+            await session.execute(update(Conversation).where(Conversation.id == cid).values(**values))
+    return {"lorebooks": await lorebooks_repo.forget_owner(session, user_id), "lore_fired_books_cleared": fired,
+            "authors_notes": notes}
 
 
 async def _persona(session: AsyncSession, user_id: int) -> dict[str, Any] | None:
@@ -284,6 +335,7 @@ async def delete_user(
         ).values(lore_fired=[]).execution_options(synchronize_session=False))
         counts["characters"] = await _count(session, delete(CharacterRow).where(CharacterRow.owner_id == user_id))
         counts["persona"] = await _count(session, delete(Persona).where(Persona.user_id == user_id))
+        counts.update(await _forget_lorebooks(session, user_id))
         counts["images"] = await _delete_images(session, user_id)
         counts["usage"] = await _count(
             session, delete(Usage).where(Usage.user_id == user_id, Usage.created_at < day_start(now))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import discord
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.characters.lorebooks import LorebookService
 from bot.characters.service import CharacterService
 from bot.chat.screening import ChatScreen
 from bot.chat.service import ChatService
@@ -28,6 +29,7 @@ from bot.senses import Hearing, Seeing, Speaking
 from bot.settings import SettingsStore
 from bot.store.engine import make_engine, make_sessionmaker
 from bot.store.processes import Process
+from bot.ui.avatar_host import DiscordAvatarHost
 from bot.ui.personas import PersonaPoster
 from bot.ui.router import ComponentRouter
 from bot.venice.client import VeniceClient
@@ -35,7 +37,8 @@ from bot.venice.client import VeniceClient
 log = logging.getLogger(__name__)
 
 # What the worker processes import once, in the fork server: the modules whose functions run there.
-OFFLOADED_MODULES = ("bot.characters.cards", "bot.characters.avatars", "bot.characters.service", "bot.policy")
+OFFLOADED_MODULES = ("bot.characters.cards", "bot.characters.avatars", "bot.characters.service",
+                     "bot.characters.lorebooks", "bot.policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class Services:
     policy: ContentPolicy  # both stages of the content screen (DESIGN §5): every input and output
     process: Process  # this process in the database: owner of work in flight, periodic-job claims
     characters: CharacterService
+    lorebooks: LorebookService  # standalone lorebooks: import, attach, export; the books a turn scans
     chat: ChatService
     images: ImageService
     personas: PersonaPoster | None  # None without a Discord client (the terminal chat)
@@ -88,8 +92,12 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
     policy = ContentPolicy(sessions, venice, env, offload=offload)
     characters = CharacterService(sessions=sessions, venice=venice, settings=settings, offload=offload,
                                   policy=policy, clock=clock)
+    if client is not None and env.avatar_channel_id is not None:
+        characters.avatar_host = DiscordAvatarHost(client, env.avatar_channel_id)
+    lorebooks = LorebookService(sessions=sessions, policy=policy, offload=offload, clock=clock)
     chat = ChatService(sessions=sessions, venice=venice, settings=settings, limits=limits, characters=characters,
-                       screen=ChatScreen(policy=policy), process=process, clock=clock)
+                       screen=ChatScreen(policy=policy), process=process, clock=clock, lorebooks=lorebooks,
+                       offload=offload)
     images = ImageService(sessions=sessions, venice=venice, settings=settings, limits=limits, policy=policy,
                           queue=SharedImageQueue(sessions, owner=process), offload=offload)
     speaking = Speaking(sessions=sessions, venice=venice, limits=limits, settings=settings, chat=chat, clock=clock)
@@ -97,7 +105,8 @@ async def build_services(env: Env, client: discord.Client | None = None, *,
     seeing = Seeing(venice=venice, policy=policy, settings=settings, offload=offload)
     return Services(
         env=env, engine=engine, sessions=sessions, venice=venice, settings=settings, limits=limits,
-        offload=offload, policy=policy, process=process, characters=characters, chat=chat, images=images,
+        offload=offload, policy=policy, process=process, characters=characters, lorebooks=lorebooks, chat=chat,
+        images=images,
         personas=PersonaPoster(client) if client is not None else None, router=ComponentRouter(sessions=sessions),
         speaking=speaking, hearing=hearing, seeing=seeing,
     )

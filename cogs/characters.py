@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot.cache import TTLCache
 from bot.characters import avatars
 from bot.characters.cards import MAX_CARD_BYTES
+from bot.characters.lore_state import LoreState
 from bot.characters.names import check_name
 from bot.characters.service import BUILTINS, parse_ref
 from bot.errors import UserError
@@ -142,6 +143,42 @@ def choice(label: str, value: str) -> app_commands.Choice[str]:
     return app_commands.Choice(name=trim(label, 100), value=value[:100])
 
 
+async def character_lore(services: Services, interaction: discord.Interaction) -> None:
+    """`/character lore`: which entries fired on the channel's last turn and why (ephemeral)."""
+    conv = await services.chat.conversations.active(interaction.channel_id or 0)
+    if conv is None:
+        raise UserError("There is no conversation in this channel yet.")
+    state = LoreState.from_json(conv.lore_state)
+    embed = discord.Embed(title=f"Lore on the last turn with {shown(conv.character_name)}")
+    lines = lore_lines(state.fired)
+    text = "\n".join(lines)
+    if len(text) > 4000:
+        text = text[:3990].rsplit("\n", 1)[0] + "\n…"
+    embed.description = text or "No lorebook entry fired on the last turn."
+    ref = conv.character_ref
+    here = await services.lorebooks.attached([("conversation", str(conv.id)), ("character", ref)]
+                                             + ([("server", str(conv.guild_id))] if conv.guild_id else []))
+    if here:
+        embed.add_field(name="Lorebooks attached", inline=False, value="\n".join(
+            f"• {shown(a.name)} — {LORE_PLACES[a.scope]}" for a in here)[:1024])
+    if state.sticky:
+        embed.set_footer(text=f"{len(state.sticky)} entr{'y' if len(state.sticky) == 1 else 'ies'} stay on (sticky); "
+                              f"{len(state.cooldown)} cooling down.")
+    await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+LORE_PLACES = {"conversation": "this conversation", "character": "the character", "server": "this server"}
+
+
+def lore_lines(fired: list[dict[str, str]]) -> list[str]:
+    """`/character lore`'s lines: each entry, its book, and why it fired (or was left out)."""
+    lines = []
+    for item in fired:
+        book = f" · {shown(item['book'])}" if item.get("book") else ""
+        lines.append(f"• **{shown(item.get('name', '?'))}**{book} — {shown(item.get('why', ''))}")
+    return lines
+
+
 class Characters(commands.Cog):
     """Who the bot plays, and who you are."""
 
@@ -248,6 +285,10 @@ class Characters(commands.Cog):
                 owner_id, shared = row.owner_id, row.shared
         embed = character_embed(character, source=source, owner_id=owner_id, shared=shared)
         await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @character.command(name="lore", description="Which lorebook entries fired on the last turn here, and why")
+    async def lore(self, interaction: discord.Interaction) -> None:
+        await character_lore(self.services, interaction)
 
     @character.command(name="clear", description="Go back to the server's default character here")
     async def clear(self, interaction: discord.Interaction) -> None:

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.chat.prompt_lore import AuthorNote, note_of
 from bot.chat.rules import NOT_YOUR_CONVERSATION, may_delete_conversation
 from bot.chat.service import ChatService
 from bot.errors import UserError
@@ -147,6 +148,46 @@ class ConversationCog(commands.Cog, name="Conversations"):
         await interaction.response.defer(ephemeral=True, thinking=True)  # a reply being written holds the turn
         await self.chat.delete_conversation(where, conv.id)
         await interaction.edit_original_response(content=f"Deleted conversation `#{conv.id}`.")
+
+    @conversation.command(name="authorsnote", description="The Author's Note: a standing instruction near the end")
+    @app_commands.describe(
+        text="What the note says (leave out to see it; 'clear' removes it)",
+        depth="How many messages from the end it goes (default 4)",
+        frequency="Add it every Nth message of yours (default 1: always; 0: never)",
+    )
+    async def authorsnote(self, interaction: discord.Interaction,
+                          text: app_commands.Range[str, 1, 2000] | None = None,
+                          depth: app_commands.Range[int, 0, 100] | None = None,
+                          frequency: app_commands.Range[int, 0, 100] | None = None) -> None:
+        conv = await self.chat.conversations.active(interaction.channel_id or 0)
+        if conv is None:
+            raise UserError("There is no conversation in this channel yet: say something first.")
+        current = note_of(conv.author_note)
+        if text is None and depth is None and frequency is None:
+            shown_note = (f"**Author's Note** (depth {current.depth}, every {current.every} message"
+                          f"{'' if current.every == 1 else 's'}):\n{shown(current.text)}" if current.text
+                          else "This conversation has no Author's Note. `/conversation authorsnote text:…` sets one.")
+            await interaction.response.send_message(shown_note[:2000], ephemeral=True)
+            return
+        where = where_of_interaction(interaction, "authors note")
+        if text is not None and text.strip().lower() == "clear":
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self.chat.set_author_note(where, None)
+            await interaction.edit_original_response(content="Author's Note cleared.")
+            return
+        new_text = text.strip() if text is not None else current.text
+        if not new_text:
+            raise UserError("Give the note some text first.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if text is not None:
+            await self.chat.screen.check_input(new_text, where)
+        note = AuthorNote(new_text, current.depth if depth is None else depth,
+                          current.every if frequency is None else frequency)
+        await self.chat.set_author_note(where, note)
+        every = "never added" if note.every == 0 else (
+            "every message" if note.every == 1 else f"every {note.every} messages of yours")
+        await interaction.edit_original_response(
+            content=f"📝 Author's Note set: depth {note.depth}, {every}.\n>>> {shown(new_text)}"[:2000])
 
     @conversation.command(name="memory", description="What the character remembers of this conversation")
     async def memory(self, interaction: discord.Interaction) -> None:

@@ -112,6 +112,8 @@ class Privacy(commands.Cog):
             await interaction.response.edit_message(content=EXPIRED, view=None)
             return
         await interaction.response.defer()
+        characters = self.chat.scenes.characters
+        kept_avatars = await characters.avatar_copies_of(interaction.user.id)
         try:
             counts = await privacy.delete_user(
                 self.sessions, interaction.user.id, guild_id=interaction.guild_id, channel_id=interaction.channel_id)
@@ -121,6 +123,8 @@ class Privacy(commands.Cog):
             await reply_ephemeral(interaction, GENERIC_ERROR + " Nothing was deleted.")
             return
         self.chat.forget_user(interaction.user.id)  # no cached copy of their persona or conversations
+        await characters.remove_avatar_copies(kept_avatars)  # their pictures in the avatar storage channel
+        characters.forget()
         log.info("privacy: deleted the data of user %s on request", interaction.user.id)
         await interaction.edit_original_response(content=deletion_report(counts), view=None)
 

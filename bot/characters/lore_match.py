@@ -23,7 +23,8 @@ the rest counts as "not found" and the result says so.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -186,56 +187,116 @@ class CompiledBook(NamedTuple):
     positions: dict[str, int]  # entry key -> position in `entries`
 
 
-# --- compiling a book ----------------------------------------------------------------------------
+# --- compiling books ----------------------------------------------------------------------------
+
+Tiers = Sequence[Sequence[Lorebook]]
+"""Books scanned together, in SillyTavern's tiers: chat lore, then character lore, then global lore."""
 
 
-def compile_book(book: Lorebook, settings: LoreSettings, substitute: Callable[[str], str],
-             names: tuple[str, str]) -> CompiledBook:
-    """The book's entries in scan order with their key index, built once per book.
+def compile_books(tiers: Tiers, settings: LoreSettings, substitute: Callable[[str], str] = str) -> CompiledBook:
+    """Every entry of the books in scan order (`getSortedEntries`), with one key index.
 
-    The compiled form is kept on the `Lorebook` itself (`Lorebook.compiled`), and in a small
-    cache keyed by the book's content, because the chat service may parse the card afresh every
-    turn: building the automaton of a 50,000-key book costs far more than a turn's scan. Both are
-    keyed by what compiling depends on: the global case and whole-word settings, and the names
-    when keys hold macros.
+    Within a tier each book's entries come in uid order (JavaScript orders integer keys first),
+    one book after another, then the tier is sorted by `order`, highest first (a stable sort);
+    tiers follow each other: chat lore always first, then the character's, then global lore
+    (SillyTavern's default "character first" strategy). `substitute` expands macros in keys.
     """
-    cache = book.compiled if isinstance(book.compiled, dict) else {}
-    fingerprint = cache.get("fingerprint")
-    if not isinstance(fingerprint, int):
-        has_macros = any("{{" in k or "<" in k for e in book.entries for k in (*e.keys, *e.secondary_keys))
-        cache = {"fingerprint": _fingerprint(book), "has_macros": has_macros}
-    has_macros = bool(cache["has_macros"])
-    key = (cache["fingerprint"], settings.case_sensitive, settings.match_whole_words, names if has_macros else None)
-    found = cache.get(key) or _COMPILED.get(key)
-    if not isinstance(found, CompiledBook):
-        entries = book_entries(book)
-        # getSortedEntries: entries in uid order (JavaScript orders integer keys first), then sortFn
-        # (b.order - a.order), a stable sort.
-        entries.sort(key=lambda e: (not e.uid.isdigit(), int(e.uid) if e.uid.isdigit() else 0, e.index))
-        entries.sort(key=lambda e: -e.order)
-        always = tuple(p for p, e in enumerate(entries) if e.constant or e.decorators or e.sticky)
-        deepest = max((e.scan_depth or 0 for e in entries), default=0)
-        index = KeyIndex(entries, settings, substitute if has_macros else str)
-        found = CompiledBook(tuple(entries), index, always, deepest, {e.key: p for p, e in enumerate(entries)})
-        _COMPILED[key] = found
-        while len(_COMPILED) > _COMPILED_BOOKS:
-            _COMPILED.pop(next(iter(_COMPILED)))
-    else:
-        _COMPILED[key] = _COMPILED.pop(key, found)  # most recently used last
-    book.compiled = {**cache, key: found}
-    return found
+    entries: list[EntrySettings] = []
+    worlds: set[str] = set()
+    number = 0
+    for tier in tiers:
+        in_tier: list[EntrySettings] = []
+        for book in tier:
+            world = book.name or "card"
+            while world in worlds:  # timed effects are keyed by world name: keep them apart
+                world += "'"
+            worlds.add(world)
+            found = book_entries(book, number, world)
+            found.sort(key=lambda e: (not e.uid.isdigit(), int(e.uid) if e.uid.isdigit() else 0, e.index))
+            in_tier.extend(found)
+            number += 1
+        in_tier.sort(key=lambda e: -e.order)
+        entries.extend(in_tier)
+    always = tuple(p for p, e in enumerate(entries) if e.constant or e.decorators or e.sticky)
+    deepest = max((e.scan_depth or 0 for e in entries), default=0)
+    index = KeyIndex(entries, settings, substitute)
+    return CompiledBook(tuple(entries), index, always, deepest, {e.key: p for p, e in enumerate(entries)})
 
 
-def _fingerprint(book: Lorebook) -> int:
-    """A hash of everything in the book that compiling reads."""
-    return hash((book.name, tuple(
+def compile_book(book: Lorebook, settings: LoreSettings, substitute: Callable[[str], str] = str) -> CompiledBook:
+    """One book on its own (a card's `character_book`)."""
+    return compile_books([[book]], settings, substitute)
+
+
+def has_macros(book: Lorebook) -> bool:
+    return any("{{" in k or "<" in k for e in book.entries for k in (*e.keys, *e.secondary_keys))
+
+
+def fingerprint(book: Lorebook) -> int:
+    """A hash of everything in the book that compiling reads (kept on the book after the first time)."""
+    cached = book.compiled
+    if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == "fingerprint":
+        return int(cached[1])
+    value = hash((book.name, tuple(
         (tuple(e.keys), tuple(e.secondary_keys), e.content, e.insertion_order, repr(e.id), e.constant, e.enabled,
          e.selective, e.position, e.case_sensitive, e.comment, e.name, repr(e.extensions))
         for e in book.entries
     )))
+    book.compiled = ("fingerprint", value)
+    return value
 
 
-# Compiled books by content, most recently used last: a memo shared by every conversation (the
-# compiled form is immutable), so that re-parsed copies of a card reuse it.
-_COMPILED_BOOKS = 16
-_COMPILED: dict[object, CompiledBook] = {}
+class LoreCompiler:
+    """Compiled books, most recently used kept (a bounded LRU), owned by the service that scans.
+
+    Compiling is what costs (a 5,000-entry book with 50,000 keys takes a few hundred milliseconds:
+    its automaton), and the chat service re-reads a character every turn, so the compiled form is
+    kept by what compiling depends on: the books' contents and tiers, the global case and
+    whole-word settings, and, when keys hold macros, the names they expand to. `prepare` compiles
+    in a worker thread, so the event loop never waits for a large book; `get` then finds it.
+    """
+
+    def __init__(self, max_books: int = 32) -> None:
+        self.max_books = max_books
+        self._compiled: OrderedDict[object, CompiledBook] = OrderedDict()
+        self.compiles = 0  # how many times a book set was compiled (tests and the benchmark read it)
+
+    def key(self, tiers: Tiers, settings: LoreSettings, names: tuple[str, str]) -> object:
+        macros = any(has_macros(book) for tier in tiers for book in tier)
+        shape = tuple(tuple(fingerprint(book) for book in tier) for tier in tiers)
+        return (shape, settings.case_sensitive, settings.match_whole_words, names if macros else None)
+
+    def cached(self, key: object) -> CompiledBook | None:
+        found = self._compiled.get(key)
+        if found is not None:
+            self._compiled.move_to_end(key)
+        return found
+
+    def get(self, tiers: Tiers, settings: LoreSettings, substitute: Callable[[str], str] = str,
+            names: tuple[str, str] = ("", "")) -> CompiledBook:
+        """The compiled books, compiled here (on the caller's thread) when not kept yet."""
+        key = self.key(tiers, settings, names)
+        found = self.cached(key)
+        if found is None:
+            found = compile_books(tiers, settings, substitute)
+            self._keep(key, found)
+        return found
+
+    async def prepare(self, tiers: Tiers, settings: LoreSettings, names: tuple[str, str],
+                      run: Callable[..., Awaitable[CompiledBook]]) -> None:
+        """Compile ahead with `run(fn, *args)` (e.g. `Offload.in_thread`) unless kept already. Books
+        whose keys hold macros are left for `get`: their keys expand with the turn's macros."""
+        if not any(book.entries for tier in tiers for book in tier):
+            return
+        if any(has_macros(book) for tier in tiers for book in tier):
+            return
+        key = self.key(tiers, settings, names)
+        if self.cached(key) is None:
+            self._keep(key, await run(compile_books, tiers, settings))
+
+    def _keep(self, key: object, compiled: CompiledBook) -> None:
+        self.compiles += 1
+        self._compiled[key] = compiled
+        self._compiled.move_to_end(key)
+        while len(self._compiled) > self.max_books:
+            self._compiled.popitem(last=False)

@@ -119,15 +119,17 @@ class EntrySettings:
     match_scenario: bool
     match_creator_notes: bool
     name: str
+    book: int = 0  # which of the scanned books (in `select_lore`'s order) the entry comes from
 
 
-def book_entries(book: Lorebook) -> list[EntrySettings]:
-    """Every entry of a book as scanner settings, in the book's order."""
-    world = book.name or "card"
-    return [entry_settings(entry, index, world) for index, entry in enumerate(book.entries)]
+def book_entries(book: Lorebook, number: int = 0, world: str | None = None) -> list[EntrySettings]:
+    """Every entry of a book as scanner settings, in the book's order; `number` is the book's place
+    among the books scanned together, `world` its name there (timed effects are keyed by it)."""
+    world = world or book.name or "card"
+    return [entry_settings(entry, index, world, number) for index, entry in enumerate(book.entries)]
 
 
-def entry_settings(entry: LoreEntry, index: int, world: str = "card") -> EntrySettings:
+def entry_settings(entry: LoreEntry, index: int, world: str = "card", book: int = 0) -> EntrySettings:
     """Typed settings for one entry (`convertCharacterBook`), defaults as SillyTavern's."""
     ext = entry.extensions if isinstance(entry.extensions, dict) else {}
     uid = str(entry.id if entry.id is not None else index)
@@ -176,6 +178,7 @@ def entry_settings(entry: LoreEntry, index: int, world: str = "card") -> EntrySe
         match_scenario=ext.get("match_scenario") is True,
         match_creator_notes=ext.get("match_creator_notes") is True,
         name=entry.comment or entry.name or (entry.keys[0] if entry.keys else f"entry {uid}"),
+        book=book,
     )
 
 

@@ -22,6 +22,8 @@ MAX_VARIABLES = 200
 """Most chat variables kept (`{{setvar}}`); the oldest are forgotten first."""
 MAX_VARIABLE_CHARS = 4_000
 MAX_EFFECTS = 5_000
+MAX_FIRED = 200
+"""Entries remembered as the last turn's (for `/character lore`)."""
 
 
 @dataclass(slots=True)
@@ -66,6 +68,8 @@ class LoreState:
     last_user_turn: int | None = None
     last_user_at: str | None = None  # ISO 8601
     previous_user_at: str | None = None
+    user_messages: int = 0  # user messages seen (the Author's Note frequency counts them)
+    fired: list[dict[str, str]] = field(default_factory=list)  # last turn's entries and why (`/character lore`)
 
     def copy(self) -> LoreState:
         return copy.deepcopy(self)
@@ -83,6 +87,8 @@ class LoreState:
             "last_user_turn": self.last_user_turn,
             "last_user_at": self.last_user_at,
             "previous_user_at": self.previous_user_at,
+            "user_messages": self.user_messages,
+            "fired": [dict(item) for item in self.fired[:MAX_FIRED]],
         }
 
     @classmethod
@@ -107,6 +113,13 @@ class LoreState:
         for name in ("last_user_at", "previous_user_at"):
             value = obj.get(name)
             setattr(state, name, value if isinstance(value, str) and _is_iso(value) else None)
+        state.user_messages = max(0, _int(obj.get("user_messages"), 0))
+        fired = obj.get("fired")
+        if isinstance(fired, list):
+            state.fired = [
+                {str(k)[:40]: str(v)[:300] for k, v in item.items()}
+                for item in fired[:MAX_FIRED] if isinstance(item, dict)
+            ]
         return state
 
     def set_variable(self, name: str, value: str) -> None:
@@ -147,6 +160,7 @@ def note_user_turn(state: LoreState, user_turn_id: int | None, now: datetime) ->
         return
     state.previous_user_at = state.last_user_at
     state.last_user_turn = user_turn_id
+    state.user_messages += 1
     state.last_user_at = now.isoformat()
 
 

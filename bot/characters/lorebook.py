@@ -34,7 +34,17 @@ from dataclasses import dataclass, field
 
 from bot.characters.lore_groups import filter_by_inclusion_groups
 from bot.characters.lore_layout import DepthGroup, place
-from bot.characters.lore_match import JOINER, MATCHER, CompiledBook, KeyRef, ScanWork, compile_book, regex_search
+from bot.characters.lore_match import (
+    JOINER,
+    MATCHER,
+    CompiledBook,
+    KeyRef,
+    LoreCompiler,
+    ScanWork,
+    Tiers,
+    compile_books,
+    regex_search,
+)
 from bot.characters.lore_settings import (
     MAX_SCAN_DEPTH,
     EntrySettings,
@@ -81,14 +91,24 @@ class LoreResult:
     left_out: list[EntrySettings] = field(default_factory=list)  # over the budget
     state: LoreState = field(default_factory=LoreState)
     cut_short: set[str] = field(default_factory=set)  # "keys" / "regex" / "text" when a work bound hit
+    reasons: dict[str, str] = field(default_factory=dict)  # entry key -> why it fired, in words
+    books: list[Lorebook] = field(default_factory=list)  # the books scanned, as `EntrySettings.book` counts
 
     @property
     def names(self) -> list[str]:
         return [entry.name for entry in self.activated]
 
+    def why(self) -> list[dict[str, str]]:
+        """Each activated entry: its name, its book's name and why it fired (for `/character lore`)."""
+        out = []
+        for entry in self.activated:
+            book = self.books[entry.book].name if entry.book < len(self.books) else ""
+            out.append({"name": entry.name, "book": book, "why": self.reasons.get(entry.key, "")})
+        return out
+
 
 def select_lore(
-    book: Lorebook | None,
+    book: Lorebook | Tiers | None,
     text: ScanText,
     *,
     state: LoreState,
@@ -99,6 +119,7 @@ def select_lore(
     substitute: Callable[[str], str] = str,
     transform: Callable[[str, int | None], str] | None = None,
     names: tuple[str, str] = ("", ""),
+    compiler: LoreCompiler | None = None,
 ) -> LoreResult:
     """Run SillyTavern's world-info scan for one turn; returns the layout and the updated state.
 
@@ -106,17 +127,27 @@ def select_lore(
     `substitute` expands macros in keys and in activated content (SillyTavern's
     `substituteParams`); `transform(content, depth)` applies the card's world-info regex scripts;
     `names` (character, user) only keys the compiled index cache when keys hold macros.
+
+    `book` is one book, or several in SillyTavern's tiers (chat lore, character lore, global
+    lore: `lore_match.Tiers`) sharing one budget. `compiler` keeps compiled books between turns
+    (without one, the books are compiled afresh).
     """
     settings = settings or LoreSettings()
     new_state = state.copy()
     result = LoreResult(state=new_state)
-    if book is None or not book.entries or budget_tokens <= 0:
+    tiers: Tiers = [[book]] if isinstance(book, Lorebook) else (book or [])
+    result.books = [b for tier in tiers for b in tier]
+    if not any(b.entries for b in result.books) or budget_tokens <= 0:
         return result
-    compiled = compile_book(book, settings, substitute, names)
+    if compiler is not None:
+        compiled = compiler.get(tiers, settings, substitute, names)
+    else:
+        compiled = compile_books(tiers, settings, substitute)
     scan = _Scan(compiled, text, settings, new_state, rng or random.Random(), estimate, substitute, budget_tokens)
     scan.run()
     scan.layout(result, transform)
     result.cut_short = set(scan.work.exhausted)
+    result.reasons = {key: scan.reasons.get(key, "") for key in scan.activated}
     return result
 
 
@@ -139,6 +170,7 @@ class _Scan:
         self.cooldown: set[str] = set()
         self.delayed: set[str] = set()
         self.activated: dict[str, EntrySettings] = {}
+        self.reasons: dict[str, str] = {}  # why each entry matched, in words
         self.contents: dict[str, str] = {}
         self.failed: set[str] = set()
         self.pending: set[int] = set()  # positions that matched but lost a group roll
@@ -284,7 +316,12 @@ class _Scan:
         candidates: Sequence[int] = self._first_candidates()
         overflowed = False
         for _ in range(steps):
-            now = [p for p in candidates if self._activates(self.entries[p], recursion, level)]
+            now = []
+            for p in candidates:
+                why = self._activates(self.entries[p], recursion, level)
+                if why:
+                    now.append(p)
+                    self.reasons.setdefault(self.entries[p].key, why)
             new = sorted(now, key=lambda p: (self.entries[p].key not in self.sticky, p))
             self._filter_groups(new)
             overflowed = self._admit(new) or overflowed
@@ -328,35 +365,45 @@ class _Scan:
         positions.update(p for p, e in enumerate(self.entries) if e.delay_until_recursion)
         return sorted(positions)
 
-    def _activates(self, entry: EntrySettings, recursion: bool, level: int) -> bool:
-        """One entry of the scan loop in `checkWorldInfo`, in SillyTavern's order of checks."""
+    def _activates(self, entry: EntrySettings, recursion: bool, level: int) -> str:
+        """One entry of the scan loop in `checkWorldInfo`, in SillyTavern's order of checks: why it
+        fires, in words, or "" when it does not."""
         if entry.key in self.failed or entry.key in self.activated or entry.disabled:
-            return False
+            return ""
         sticky = entry.key in self.sticky
         if entry.key in self.delayed or (entry.key in self.cooldown and not sticky):
-            return False
+            return ""
         if entry.delay_until_recursion and not sticky and (not recursion or entry.delay_until_recursion > level):
-            return False
+            return ""
         if recursion and self.settings.recursive and entry.exclude_recursion and not sticky:
-            return False
+            return ""
         if "@@activate" in entry.decorators:
-            return True
+            return "@@activate"
         if "@@dont_activate" in entry.decorators:
-            return False
-        if entry.constant or sticky:
-            return True
+            return ""
+        if sticky:
+            return "sticky (still on from an earlier turn)"
+        if entry.constant:
+            return "constant (always on)"
         if not entry.keys:
-            return False
+            return ""
         primary, secondary = self.book.index.refs[self.positions[entry.key]]
         depth, seen = self._depth(entry), self.first_seen
-        quick = depth > 0 and any(
-            r.literal is not None and seen.get(r.literal, MAX_SCAN_DEPTH) < depth for r in primary
-        )
-        if not quick and not any(self._matches(ref, entry, recursion) for ref in primary):
-            return False
+        hit = -1
+        if depth > 0:
+            hit = next((i for i, r in enumerate(primary)
+                        if r.literal is not None and seen.get(r.literal, MAX_SCAN_DEPTH) < depth), -1)
+        later = recursion and hit < 0
+        if hit < 0:
+            hit = next((i for i, ref in enumerate(primary) if self._matches(ref, entry, recursion)), -1)
+        if hit < 0:
+            return ""
+        why = f"key “{entry.keys[hit]}”" + (" (found in the messages or in other entries' text)" if later else "")
         if not (entry.selective and entry.secondary):
-            return True
-        return self._secondary(entry, secondary, recursion)
+            return why
+        if not self._secondary(entry, secondary, recursion):
+            return ""
+        return f"{why}, secondary keys {entry.logic.name.replace('_', ' ')}"
 
     def _secondary(self, entry: EntrySettings, refs: tuple[KeyRef, ...], recursion: bool) -> bool:
         """`matchSecondaryKeys`: AND ANY, NOT ALL, NOT ANY, AND ALL."""

@@ -107,6 +107,61 @@ def display_text(stored: str, scripts: Sequence[RegexScript], *, depth: int = 0,
     return apply(stored, scripts, placement, depth=depth, markdown=True, macros=macros)
 
 
+def shown_text(raw: str, scripts: Sequence[RegexScript], *, final: bool = True,
+               macros: Callable[[str], str] = str) -> str:
+    """What Discord shows of a reply the model wrote (`raw`): the stored text's scripts, then the
+    markdown-only ones. While it is still streaming (`final` false), a block that a script will
+    change once it is closed (a `<thinking>` block it hides, a `[STATUS …]` it reformats) is held
+    back from where it opens, so it never flashes on screen half-written."""
+    if not final:
+        raw = raw[: held_from(raw, scripts, macros=macros)]
+    return display_text(stored_text(raw, scripts, macros=macros), scripts, macros=macros)
+
+
+_OPEN_TAG = re.compile(r"<([A-Za-z][\w:.-]{0,40})(?:\s[^<>]{0,500})?>")
+_PARTIAL_TAG = re.compile(r"</?(?:[A-Za-z][\w:.-]{0,40}(?:\s[^<>]{0,500})?)?$")
+_CLOSERS = ("```", "]", "}", ")", "*", "_", "\n")
+
+
+def held_from(text: str, scripts: Sequence[RegexScript], *, macros: Callable[[str], str] = str) -> int:
+    """Where the text still being written stops being safe to show: the start of a match that a
+    script of AI output would make if the text went on with a likely closer (the closing tag of
+    an open tag, a bracket, a fence, the end of the line); `len(text)` when none would."""
+    active = [s for s in scripts if not s.disabled and not s.prompt_only and s.find
+              and Placement.AI_OUTPUT in s.placement]
+    if not active or not text:
+        return len(text)
+    cut = len(text)
+    partial = _PARTIAL_TAG.search(text[-600:])
+    if partial is not None:
+        cut = len(text) - len(text[-600:]) + partial.start()
+    # A bracket still open where some script looks for that bracket (`\[STATUS: …\]`): the block
+    # may not match any likely closing yet (`[STATUS` before its colon), so it waits from there.
+    for opening, closing in (("[", "]"), ("{", "}"), ("(", ")")):
+        at = text.rfind(opening, max(0, len(text) - 2_000))
+        if at >= 0 and closing not in text[at:] and any("\\" + opening in s.find for s in active):
+            cut = min(cut, at)
+    closers = [f"</{m.group(1)}>" for m in _OPEN_TAG.finditer(text) if f"</{m.group(1)}>" not in text[m.end():]]
+    closers += [c for c in _CLOSERS if c not in closers]
+    for script in active:
+        find = macros(script.find) if script.substitute == 1 else (
+            _substitute_escaped(script.find, macros) if script.substitute == 2 else script.find)
+        regex = compile_js(*parse_script_regex(find))
+        if regex is None:
+            continue
+        for closer in closers:
+            probe = text[:cut] + closer if cut < len(text) else text + closer
+            end_of_text = len(probe) - len(closer)
+            for match in regex.regexp.finditer(probe):
+                start, end = match.span()
+                if start >= end_of_text:
+                    break
+                if end > end_of_text:
+                    cut = min(cut, start)
+                    break
+    return cut
+
+
 def prompt_text(stored: str, scripts: Sequence[RegexScript], *, depth: int, user: bool = False,
                 macros: Callable[[str], str] = str) -> str:
     """What the model is sent for a stored message `depth` places from the newest."""

@@ -16,6 +16,7 @@ judge's cache (by content hash) makes each of these one Venice call, ever.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -29,14 +30,15 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from bot.cache import TTLCache
-from bot.characters import avatars, caps, cards
+from bot.characters import avatar_urls, avatars, caps, cards
+from bot.characters.avatar_urls import AvatarHost
 from bot.characters.avatars import AvatarFetcher
 from bot.characters.catalogue import Catalogue
 from bot.characters.model import DEFAULT_CHARACTER, Character
 from bot.characters.names import check_name
 from bot.errors import LimitReached, Refused, UserError
 from bot.offload import Offload, TooSlow
-from bot.store import cast, channels
+from bot.store import avatar_copies, cast, channels
 from bot.store import characters as repo
 from bot.venice.errors import NotFoundError, VeniceError
 from bot.where import Where
@@ -205,8 +207,15 @@ class CharacterService:
         policy: ContentPolicy,
         avatar_fetcher: AvatarFetcher | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.sessions = sessions
+        # Where pictures go so their Discord URLs can be renewed (the storage channel), if the
+        # operator named one; `wall` is the clock signed URLs expire by.
+        self.avatar_host: AvatarHost | None = None
+        self.wall = wall
+        self._avatar_urls: OrderedDict[int, str] = OrderedDict()  # character id -> renewed URL
+        self._renewing = asyncio.Lock()
         self.venice = venice
         self.settings = settings
         self.offload = offload
@@ -285,6 +294,11 @@ class CharacterService:
         It leaves every group scene it was in."""
         self.forget(character_id)
         await cast.remove_everywhere(self.sessions, f"custom:{character_id}")
+        self._avatar_urls.pop(character_id, None)
+        kept = await avatar_copies.get(self.sessions, character_id)
+        await avatar_copies.forget(self.sessions, character_id)
+        if kept is not None:
+            await self.remove_avatar_copies([(kept.channel_id, kept.message_id)])
         return await repo.delete(self.sessions, character_id)
 
     async def _venice(self, slug: str) -> Character | None:
@@ -472,6 +486,9 @@ class CharacterService:
         self.forget(character_id)
         if not await repo.update(self.sessions, character_id, character, shared=shared, avatar=avatar, room=room):
             raise UserError("That character was deleted in the meantime.")
+        if avatar is not None:  # a new picture: its old copy in the storage channel no longer applies
+            self._avatar_urls.pop(character_id, None)
+            await avatar_copies.forget(self.sessions, character_id)
 
     async def begin_import(self, where: Where) -> None:
         """Before a card is even downloaded: room for one more character, and the import cooldown
@@ -510,6 +527,70 @@ class CharacterService:
             raise UserError(CARD_TOO_SLOW) from None
 
     # -- avatars ----------------------------------------------------------------------------------
+
+    async def lasting_avatar(self, character: Character) -> str | None:
+        """An avatar URL for `character` that works now (see `bot.characters.avatar_urls`).
+
+        A custom character whose URL is an expired (or soon expiring) Discord attachment URL gets
+        the URL of its picture's copy in the storage channel, renewed when it expires, the copy
+        made from the stored picture the first time. Without a storage channel, or a picture,
+        an expired URL gives None (the webhook's own face, rather than a broken image).
+        """
+        url = character.avatar_url
+        now = self.wall()
+        if not avatar_urls.needs_renewal(url, now):
+            return url
+        if character.source != "custom" or character.id is None:
+            return None
+        known = self._avatar_urls.get(character.id)
+        if known is not None and not avatar_urls.needs_renewal(known, now):
+            return known
+        if self.avatar_host is None:
+            return None
+        async with self._renewing:
+            try:
+                renewed = await self._renew_avatar(character.id, now)
+            except Exception:
+                log.warning("characters: could not renew the avatar of character %s", character.id, exc_info=True)
+                return None
+        if renewed is not None:
+            self._avatar_urls[character.id] = renewed
+            self._avatar_urls.move_to_end(character.id)
+            while len(self._avatar_urls) > 2_000:
+                self._avatar_urls.popitem(last=False)
+        return renewed
+
+    async def avatar_copies_of(self, owner_id: int) -> list[tuple[int, int]]:
+        """Where an owner's characters' pictures are kept (read before a privacy deletion)."""
+        return await avatar_copies.of_owner(self.sessions, owner_id)
+
+    async def remove_avatar_copies(self, copies: list[tuple[int, int]]) -> None:
+        """Delete kept pictures from the storage channel (their characters are gone); never raises."""
+        if self.avatar_host is None:
+            return
+        self._avatar_urls.clear()
+        for channel_id, message_id in copies:
+            try:
+                await self.avatar_host.remove(channel_id, message_id)
+            except Exception:
+                log.warning("characters: could not delete a kept avatar (message %s)", message_id, exc_info=True)
+
+    async def _renew_avatar(self, character_id: int, now: float) -> str | None:
+        assert self.avatar_host is not None
+        copy_row = await avatar_copies.get(self.sessions, character_id)
+        if copy_row is not None:
+            if not avatar_urls.needs_renewal(copy_row.url, now):
+                return copy_row.url
+            fresh = await self.avatar_host.refresh(copy_row.channel_id, copy_row.message_id)
+            if fresh is not None:
+                await avatar_copies.save(self.sessions, character_id, copy_row.channel_id, copy_row.message_id, fresh)
+                return fresh
+        png = await avatar_copies.picture(self.sessions, character_id)
+        if png is None:
+            return None
+        channel_id, message_id, url = await self.avatar_host.upload(png, f"avatar-{character_id}.png")
+        await avatar_copies.save(self.sessions, character_id, channel_id, message_id, url)
+        return url
 
     async def avatar_from_upload(self, attachment: Any, *, where: Where) -> tuple[str, bytes]:
         """(URL, PNG) for an uploaded picture: size checked before downloading, checked and

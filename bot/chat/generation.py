@@ -247,7 +247,7 @@ class Generator:
 
     async def _settle(self, scene: Scene, where: Where, reply: TurnRow, prompt: Prompt, renderer: Renderer,
                       out: _Streamed, gate: OutputGate, *, new_turn: bool) -> Outcome:
-        text, status, note, end = out.text, out.status, out.note, out.end
+        text, status, note, end = scene.stored(out.text), out.status, out.note, out.end  # regex scripts
         withheld = status == "withheld"
         ids: list[int] = []
         if not withheld and status == "complete":

@@ -27,13 +27,14 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from bot.characters import lore_state
+from bot.characters.lore_match import LoreCompiler
 from bot.characters.lore_settings import LoreSettings
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import ScanText
 from bot.characters.model import Character, LoreEntry
 from bot.characters.regex_scripts import RegexScript, prompt_text, scripts_of
 from bot.chat.macros import MacroContext, expand, render
-from bot.chat.prompt_lore import LorePlan, inject, plan_lore
+from bot.chat.prompt_lore import AuthorNote, LoreBooks, LorePlan, inject, plan_lore
 from bot.chat.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCalibrator, estimate
 
 ADULT_RULE = "Every character is an adult (18 or older) and must never be portrayed or described as a minor."
@@ -95,7 +96,9 @@ class PromptInput:
     # Per-conversation lorebook and macro state (timed effects, variables); None starts afresh.
     lore_state: LoreState | None = None
     lore_settings: LoreSettings = field(default_factory=LoreSettings)
-    author_note: str = ""
+    author_note: AuthorNote = field(default_factory=AuthorNote)
+    lore_books: LoreBooks = field(default_factory=LoreBooks)  # standalone books attached, beside the card's
+    lore_compiler: LoreCompiler | None = None  # the service's compiled-book cache
     now: datetime | None = None  # the clock for {{time}} and friends; None: the real time
     rng: random.Random | None = None  # for {{random}}, {{roll}}, probability and group rolls
 
@@ -232,10 +235,12 @@ def _plan_lore(inp: PromptInput, turns: list[Turn], state: LoreState, ctx: Macro
         scenario=ctx.scenario, creator_notes=card.creator_notes,
     )
     if budget <= 0:
+        state.fired = []
         return LorePlan(state=state)
     return plan_lore(
         card, scan, state=state, settings=inp.lore_settings, budget=budget, ctx=ctx, rng=rng,
-        estimate=estimate, scripts=scripts, author_note=inp.author_note,
+        estimate=estimate, scripts=scripts, author_note=inp.author_note, books=inp.lore_books,
+        compiler=inp.lore_compiler,
     )
 
 

@@ -8,8 +8,15 @@ from the newest history message (depth 0 = after it), one message per role at ea
 order assistant, user, system (system closest to the end), each joining, in SillyTavern's order,
 the Author's Note, the Character's Note (`extensions.depth_prompt`) and the at-depth entries.
 
-The Author's Note sits at depth 4 as a system message (SillyTavern's defaults); lore entries for
-its top and bottom wrap the note, and are injected there even while the note itself is empty.
+The Author's Note sits at its depth (4 by default) as a system message; lore entries for its top
+and bottom wrap the note, and are injected there even while no note is set. A note with a
+frequency N is added only on every Nth user message (`authors-note.js`: the user-message count
+modulo N is 0; 0 never), and the lore entries for its top and bottom go with it
+(`shouldWIAddPrompt`).
+
+Several books share the scan and its budget (`LoreBooks`): the conversation's books first, then
+the character's (its card's own book, the world its card links, books attached to it), then the
+server's, as SillyTavern orders chat, character and global lore.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.characters.lore_match import LoreCompiler
 from bot.characters.lore_settings import MAX_INJECTION_DEPTH, LoreSettings, Position, Role
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import LoreResult, ScanText, select_lore
-from bot.characters.model import Character, LoreEntry
+from bot.characters.model import Character, Lorebook, LoreEntry
 from bot.characters.regex_scripts import Placement, RegexScript, apply
 from bot.chat.macros import MacroContext, render
 
@@ -30,6 +38,56 @@ DEPTH_PROMPT_DEPTH = 4  # depth_prompt_depth_default in script.js
 LEFT_OUT_NOTICE = "Lorebook: {n} entr{ies} didn't fit the lore budget and {were} left out ({names})."
 CUT_SHORT_NOTICE = "This lorebook is very large: scanning stopped early, so some entries may not have fired."
 _ROLE_NAMES = {Role.SYSTEM: "system", Role.USER: "user", Role.ASSISTANT: "assistant"}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorNote:
+    """The conversation's Author's Note (`/conversation authorsnote`): text, depth, every Nth user message."""
+
+    text: str = ""
+    depth: int = AUTHOR_NOTE_DEPTH
+    every: int = 1
+
+    def due(self, user_messages: int) -> bool:
+        """`setFloatingPrompt`: is the note added on this turn?"""
+        if self.every <= 0:
+            return False
+        if user_messages >= self.every:
+            return user_messages % self.every == 0
+        return self.every - user_messages == 0
+
+
+def note_of(stored: Any) -> AuthorNote:
+    """The Author's Note as the conversation stores it (a JSON object), or none."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("text"), str):
+        return AuthorNote()
+    depth, every = stored.get("depth"), stored.get("every")
+    return AuthorNote(
+        stored["text"],
+        depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else AUTHOR_NOTE_DEPTH,
+        every if isinstance(every, int) and not isinstance(every, bool) and every >= 0 else 1,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoreBooks:
+    """Standalone books that join the card's own for a turn, by SillyTavern tier."""
+
+    chat: tuple[Lorebook, ...] = ()  # attached to the conversation (chat lore)
+    character: tuple[Lorebook, ...] = ()  # the card's linked world, books attached to the character
+    server: tuple[Lorebook, ...] = ()  # attached to the server (global lore)
+
+    def tiers(self, own: Lorebook | None) -> list[list[Lorebook]]:
+        """Chat, character (the card's own book first), global; a book in two tiers counts once,
+        in the wider one (`getCharacterLore`/`getChatLore` skip books already active globally)."""
+        seen: set[int] = set()
+        out: list[list[Lorebook]] = [[], [], []]
+        for at, books in ((2, self.server), (1, ((own,) if own is not None else ()) + self.character), (0, self.chat)):
+            for book in books:
+                if id(book) not in seen:
+                    seen.add(id(book))
+                    out[at].append(book)
+        return out
 
 
 @dataclass(slots=True)
@@ -73,33 +131,43 @@ def plan_lore(
     rng: Any,
     estimate: Callable[[str], int],
     scripts: Sequence[RegexScript],
-    author_note: str = "",
+    author_note: str | AuthorNote = "",
+    books: LoreBooks | None = None,
+    compiler: LoreCompiler | None = None,
 ) -> LorePlan:
-    """Scan the lorebook and place everything that goes around and into the history."""
+    """Scan the lorebooks and place everything that goes around and into the history."""
+    note = author_note if isinstance(author_note, AuthorNote) else AuthorNote(author_note)
+    note_due = note.due(state.user_messages) if note.text else True
     macros = _macros(ctx)
 
     def transform(content: str, depth: int | None) -> str:
         return apply(content, scripts, Placement.WORLD_INFO, depth=depth, prompt=True, macros=macros)
 
+    tiers = (books or LoreBooks()).tiers(character.lorebook)
     result = select_lore(
-        character.lorebook, scan, state=state, budget_tokens=budget, settings=settings, rng=rng,
+        tiers, scan, state=state, budget_tokens=budget, settings=settings, rng=rng,
         estimate=estimate, substitute=macros, transform=transform if scripts else None,
-        names=(ctx.char, ctx.user),
+        names=(ctx.char, ctx.user), compiler=compiler,
     )
-    book = character.lorebook
+    result.state.fired = result.why() + [
+        {"name": e.name, "book": result.books[e.book].name if e.book < len(result.books) else "",
+         "why": "matched, but left out: over the lore budget"} for e in result.left_out]
     plan = LorePlan(
         before="\n".join(result.before),
         after="\n".join(result.after),
-        lore=[book.entries[e.index] for e in result.activated] if book is not None else [],
+        lore=[result.books[e.book].entries[e.index] for e in result.activated],
         names=result.names,
         state=result.state,
         notices=_notices(result),
     )
+    if not note_due:
+        result.an_top, result.an_bottom = [], []
     for position, content in result.examples:
         (plan.examples_top if position == Position.EM_TOP else plan.examples_bottom).append(content)
     note_text, note_depth, note_role = depth_prompt(character)
     plan.injections = _injections(result, macros(note_text) if note_text else "", note_depth, note_role,
-                                  macros(author_note) if author_note else "")
+                                  macros(note.text) if note.text and note_due else "",
+                                  min(max(0, note.depth), MAX_INJECTION_DEPTH))
     return plan
 
 
@@ -120,14 +188,14 @@ def inject(history: list[dict[str, str]], injections: dict[int, list[dict[str, s
 
 
 def _injections(result: LoreResult, note: str, note_depth: int, note_role: Role,
-                author_note: str) -> dict[int, list[dict[str, str]]]:
+                author_note: str, author_depth: int = AUTHOR_NOTE_DEPTH) -> dict[int, list[dict[str, str]]]:
     # Extension prompts by (depth, role), in the order getExtensionPrompt sorts their names:
     # "2_floating_prompt" (Author's Note), "DEPTH_PROMPT" (Character's Note), "customDepthWI-…".
     parts: dict[tuple[int, Role], list[str]] = {}
     an = "\n".join(result.an_top) + "\n" + author_note + "\n" + "\n".join(result.an_bottom)
     an = an.removeprefix("\n").removesuffix("\n").strip()
     if an:
-        parts.setdefault((AUTHOR_NOTE_DEPTH, Role.SYSTEM), []).append(an)
+        parts.setdefault((author_depth, Role.SYSTEM), []).append(an)
     if note:
         parts.setdefault((note_depth, note_role), []).append(note)
     for group in result.depth:

@@ -14,10 +14,13 @@ and may refuse; a refusal means nothing more of the reply is written and `feed`/
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 OutputCheck = Callable[[str], Awaitable[bool]]  # True: this text may be shown
+# What is shown of a reply's text: (text so far, whether it is the whole reply) -> text to show.
+# The card's regex scripts (`regex_scripts.shown_text`); a renderer applies it before every write.
+DisplayTransform = Callable[[str, bool], str]
 
 
 class Withheld(Exception):
@@ -31,6 +34,7 @@ class Look:
     name: str
     avatar_url: str | None
     webhook: bool
+    display: DisplayTransform | None = field(default=None, compare=False)  # None: the text as it is
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,9 @@ class SceneCast:
         for member in view.members:
             found = await self.characters.resolve(member.ref, user_id=where.user_id, guild_id=where.guild_id)
             if found is not None:
+                avatar = await self.characters.lasting_avatar(found)
+                if avatar != found.avatar_url:  # an expired Discord URL: its renewed copy (or none)
+                    found = replace(found, avatar_url=avatar)
                 resolved[member.ref] = found
         members = speakers.cast_speakers(view, resolved)
         if not members:

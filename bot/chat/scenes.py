@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.cache import TTLCache
 from bot.characters.model import DEFAULT_CHARACTER, Character
+from bot.characters.regex_scripts import scripts_of, shown_text, stored_text
 from bot.characters.service import CharacterService
-from bot.chat.macros import expand
+from bot.chat.macros import MacroContext, expand, render
 from bot.chat.render import Look
 from bot.settings import SettingsStore
 from bot.store.conversations import Conversations, TurnRow
@@ -42,7 +43,25 @@ class Scene:
 
     @property
     def look(self) -> Look:
-        return Look(self.character.name, self.character.avatar_url, self.personas)
+        scripts = scripts_of(self.character.extensions)
+        if not scripts:
+            return Look(self.character.name, self.character.avatar_url, self.personas)
+        macros = self._macros()
+
+        def display(text: str, final: bool) -> str:
+            return shown_text(text, scripts, final=final, macros=macros)
+
+        return Look(self.character.name, self.character.avatar_url, self.personas, display)
+
+    def stored(self, reply: str) -> str:
+        """The reply as it is stored: the card's regex scripts that change the text itself
+        (SillyTavern runs them on AI output before saving it)."""
+        scripts = scripts_of(self.character.extensions)
+        return stored_text(reply, scripts, macros=self._macros()) if scripts else reply
+
+    def _macros(self) -> Callable[[str], str]:
+        names = MacroContext(char=self.character.name, user="")
+        return lambda text: render(text, names) if "{{" in text or "<" in text else text
 
 
 class Scenes:
@@ -92,6 +111,9 @@ class Scenes:
         """A scene for a given conversation (maybe not the channel's active one), with the channel's settings."""
         if character is None:
             character = await self.character(conv.character_ref, where)
+        avatar = await self.characters.lasting_avatar(character)
+        if avatar != character.avatar_url:  # an expired Discord URL: its renewed copy (or none)
+            character = replace(character, avatar_url=avatar)
         cfg = await self.settings.resolve_all(guild_id=where.guild_id, channel_id=where.channel_id,
                                               parent_id=where.parent_id, keys=SCENE_KEYS)
         return Scene(conv, character, str(cfg["text_model"].value), int(cfg["reply_tokens"].value),

@@ -17,12 +17,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.characters.lore_match import LoreCompiler
+from bot.characters.lore_settings import LoreSettings
 from bot.characters.lore_state import LoreState
+from bot.characters.lorebooks import LorebookService
 from bot.characters.model import Character
-from bot.characters.service import CharacterService
+from bot.characters.service import CharacterService, ref_of
 from bot.chat import cast_export, cast_prompt, pictures, rules, scene_cast, speakers
 from bot.chat.generation import WITHHELD, Generator, Outcome, OutputGate
 from bot.chat.personas import Personas
@@ -33,6 +37,7 @@ from bot.chat.prompt import (
     Turn,
     build_prompt,
 )
+from bot.chat.prompt_lore import AuthorNote, LoreBooks, note_of
 from bot.chat.queue import ChannelQueue
 from bot.chat.render import Controls, Renderer
 from bot.chat.scene_cast import SceneCast, Staged
@@ -43,6 +48,7 @@ from bot.chat.tokens import TokenCalibrator
 from bot.errors import LimitReached, UserError
 from bot.judge import JudgeContext
 from bot.limits import LIMIT_KEYS, Limits
+from bot.offload import Busy, Offload
 from bot.settings import Resolved, SettingsStore
 from bot.store import cast
 from bot.store.conversations import Conversations, TurnRow
@@ -52,6 +58,8 @@ from bot.venice.client import VeniceClient
 from bot.venice.errors import VeniceError
 from bot.vision import VisionImage, vision_user_message
 from bot.where import Where
+
+T = TypeVar("T")
 
 __all__ = ["MAX_INPUT", "WITHHELD", "ChatService", "Deleted", "Outcome", "Scene"]
 
@@ -90,7 +98,8 @@ class ChatService:
     def __init__(
         self, *, sessions: async_sessionmaker[AsyncSession], venice: VeniceClient, settings: SettingsStore,
         limits: Limits, characters: CharacterService, screen: ChatScreen, process: Process | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, lorebooks: LorebookService | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self.sessions = sessions
         self.venice = venice
@@ -105,6 +114,9 @@ class ChatService:
         self.cast = SceneCast(sessions=sessions, characters=characters, clock=clock)
         self.rng = random.Random()  # who speaks next in natural mode (tests seed it)
         self.chain_limit = speakers.DEFAULT_CHAIN_LIMIT
+        self.lorebooks = lorebooks  # standalone books attached to conversations, characters, servers
+        self.offload = offload  # large lorebooks are compiled in its threads, off the event loop
+        self.lore_compiler = LoreCompiler()  # compiled lorebooks, kept between turns
 
     # -- who is speaking ------------------------------------------------------------------------
 
@@ -789,9 +801,13 @@ class ChatService:
                             continue_text: str | None = None) -> PromptInput:
         persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
         calibrator = self.generator.calibrators.setdefault(scene.model, TokenCalibrator())
+        user_name = persona[0] if persona else where.user_name
+        books = await self._books(scene, where)
+        await self.lore_compiler.prepare(books.tiers(scene.character.lorebook), LoreSettings(),
+                                         (scene.character.name, user_name), self._compile)
         return PromptInput(
             character=scene.character,
-            user_name=persona[0] if persona else where.user_name,
+            user_name=user_name,
             persona=persona[1] if persona else "",
             summary=scene.conversation.summary or "",
             turns=[Turn(t.role, t.content, t.author_name, t.id, t.tokens or None) for t in turns],  # type: ignore[arg-type]
@@ -801,7 +817,42 @@ class ChatService:
             continue_text=continue_text,
             calibrator=calibrator,
             lore_state=LoreState.from_json(scene.conversation.lore_state, seed=scene.conversation.id),
+            author_note=note_of(scene.conversation.author_note),
+            lore_books=books,
+            lore_compiler=self.lore_compiler,
         )
+
+    async def _compile(self, fn: Callable[..., T], *args: object) -> T:
+        """Compile lorebooks in a worker thread; on the loop only when there is no room there."""
+        if self.offload is not None:
+            try:
+                return await self.offload.in_thread(fn, *args)
+            except Busy:
+                log.info("chat: worker threads busy; compiling a lorebook on the event loop")
+        return fn(*args)
+
+    async def _books(self, scene: Scene, where: Where) -> LoreBooks:
+        """The standalone lorebooks of this turn (none without the lorebook service)."""
+        if self.lorebooks is None:
+            return LoreBooks()
+        found = await self.lorebooks.for_turn(
+            conversation_id=scene.conversation.id, character_ref=ref_of(scene.character),
+            character=scene.character, guild_id=scene.conversation.guild_id,
+        )
+        return LoreBooks(chat=found.chat, character=found.character, server=found.server)
+
+    async def set_author_note(self, where: Where, note: AuthorNote | None) -> Conversation:
+        """Set (None: clear) the Author's Note of the channel's conversation; the caller screened it."""
+        conv = await self.conversations.active(where.channel_id or 0)
+        if conv is None:
+            raise UserError("There is no conversation in this channel yet: say something first.")
+        async with self.queue.turn(conv.channel_id):
+            value = None if note is None else {"text": note.text, "depth": note.depth, "every": note.every,
+                                               "by": where.user_id}  # privacy: whose words it is
+            await self.conversations.set_author_note(conv.id, value)
+            conv.author_note = value
+            self.scenes.forget(conv.channel_id)
+        return conv
 
     async def _context_tokens(self, model: str) -> int:
         try:

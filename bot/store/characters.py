@@ -80,17 +80,17 @@ async def storage(sessions: async_sessionmaker[AsyncSession], owner_id: int) -> 
 
 
 async def book_import(sessions: async_sessionmaker[AsyncSession], owner_id: int, guild_id: int | None,
-                      wait: Callable[[datetime | None, datetime], float]) -> float:
+                      wait: Callable[[datetime | None, datetime], float], kind: str = IMPORT_KIND) -> float:
     """Record a card import by `owner_id` unless `wait(last import, now)` says to wait; returns the
     seconds left to wait (0 when booked). Atomic per owner, so simultaneous imports book one."""
     async with sessions.begin() as session:
         await lock_owner(session, owner_id)
         last = await session.scalar(
-            select(func.max(Usage.created_at)).where(Usage.user_id == owner_id, Usage.kind == IMPORT_KIND))
+            select(func.max(Usage.created_at)).where(Usage.user_id == owner_id, Usage.kind == kind))
         now = utcnow()
         left = wait(last if last is None or last.tzinfo else last.replace(tzinfo=now.tzinfo), now)
         if left <= 0:
-            session.add(Usage(user_id=owner_id, guild_id=guild_id, kind=IMPORT_KIND))
+            session.add(Usage(user_id=owner_id, guild_id=guild_id, kind=kind))
         return left
 
 

@@ -199,6 +199,11 @@ class Conversations:
         async with self.sessions.begin() as s:
             await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(lore_fired=names))
 
+    async def set_author_note(self, conversation_id: int, note: dict[str, Any] | None) -> None:
+        """Store (None: clear) the conversation's Author's Note."""
+        async with self.sessions.begin() as s:
+            await s.execute(update(Conversation).where(Conversation.id == conversation_id).values(author_note=note))
+
     async def lore_state(self, conversation_id: int) -> dict[str, Any] | None:
         """The conversation's stored lorebook/macro state (a `LoreState.to_json()` dict), if any."""
         async with self.sessions() as s:

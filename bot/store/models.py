@@ -99,6 +99,8 @@ class Conversation(Base):
     lore_fired: Mapped[Any] = mapped_column(JSON, default=list)
     # Lorebook timed effects, chat variables and the like (bot.characters.lore_state.LoreState).
     lore_state: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    # The Author's Note (`/conversation authorsnote`): {"text", "depth", "every"}; None: no note.
+    author_note: Mapped[Any | None] = mapped_column(JSON, nullable=True)
 
 
 class Message(Base):
@@ -204,6 +206,58 @@ class CharacterRow(Base):
     tts_voice: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class AvatarCopy(Base):
+    """Where the bot keeps a custom character's picture so its Discord URL can be renewed: a
+    message in the operator's storage channel, and the URL Discord gave for it last."""
+
+    __tablename__ = "avatar_copies"
+
+    character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True,
+                                              autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(Snowflake)
+    message_id: Mapped[int] = mapped_column(Snowflake)
+    url: Mapped[str] = mapped_column(String(2000))
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class LorebookRow(Base):
+    """A standalone lorebook (SillyTavern's world info) someone imported: the book as a
+    `character_book` object, its owner and what it takes to store."""
+
+    __tablename__ = "lorebooks"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_lorebooks_owner_name"),)
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Snowflake)
+    guild_id: Mapped[int | None] = mapped_column(Snowflake)  # where it was imported
+    name: Mapped[str] = mapped_column(String(200))
+    book: Mapped[Any] = mapped_column(JSON)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes of the stored JSON
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow, onupdate=utcnow)
+
+
+class LorebookLink(Base):
+    """A lorebook attached to a conversation, a character or a server (SillyTavern's chat,
+    character and global lore). `target` is the conversation id, the character reference
+    (`custom:12`) or the server id, as text."""
+
+    __tablename__ = "lorebook_links"
+    __table_args__ = (
+        UniqueConstraint("lorebook_id", "scope", "target", name="uq_lorebook_links_book_scope_target"),
+        Index("ix_lorebook_links_scope_target", "scope", "target"),
+    )
+
+    id: Mapped[int] = mapped_column(IdKey, primary_key=True)
+    lorebook_id: Mapped[int] = mapped_column(ForeignKey("lorebooks.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(16))  # "conversation" | "character" | "server"
+    target: Mapped[str] = mapped_column(String(120))
+    guild_id: Mapped[int | None] = mapped_column(Snowflake)
+    added_by: Mapped[int | None] = mapped_column(Snowflake)
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
 
 
 class Persona(Base):

@@ -75,7 +75,8 @@ class DiscordReply:
 
     async def begin(self, controls: Controls, check: OutputCheck, existing: str = "") -> None:
         self.writer = self._writer(first_view=controls_view(controls))
-        self.stream = ReplyRenderer(self.writer, min_interval=self.edit_interval, check=check)
+        self.stream = ReplyRenderer(self.writer, min_interval=self.edit_interval, check=check,
+                                    transform=self.look.display)
         if existing:
             await self.stream.feed(existing)
 
@@ -104,6 +105,8 @@ class DiscordReply:
 
     async def show(self, content: str, controls: Controls | None) -> list[int]:
         view = controls_view(controls) if controls is not None else None
+        if self.look.display is not None and content:
+            content = self.look.display(content, True)
         self._shown.set()
         if self.writer is not None:  # a stream wrote something: replace it without showing held text
             return await self.writer.rewrite(content or EMPTY, view)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.chat.render import OutputCheck, Withheld
+from bot.chat.render import DisplayTransform, OutputCheck, Withheld
 from bot.ui.split import DISCORD_LIMIT, FENCE, StreamSplitter, open_fence, split_message
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class StreamRenderer:
         initial: Handle | None = None,
         check: OutputCheck = _anything_goes,
         hold_last_word: bool = False,
+        transform: DisplayTransform | None = None,
     ) -> None:
         self._send = send
         self._edit = edit
@@ -95,6 +96,7 @@ class StreamRenderer:
         self._done = False
         self._check = check
         self.hold_last_word = hold_last_word  # streaming writes show all but the last word
+        self._transform = transform  # what is shown of the text (a card's display scripts), if anything
         self.withheld = False  # the check refused: nothing more is written
         self.calls = 0
 
@@ -104,6 +106,11 @@ class StreamRenderer:
         if len(self._parts) > 1:
             self._parts = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
+
+    def visible(self, final: bool = False) -> str:
+        """What is shown of the text so far: all of it, or what the display transform makes of it
+        (while streaming, a block it hides once closed is held back until then)."""
+        return self._transform(self.text, final) if self._transform is not None else self.text
 
     @property
     def handles(self) -> list[Handle]:
@@ -121,7 +128,7 @@ class StreamRenderer:
             return
         self._parts.append(delta)
         if self._last_flush is None:
-            if self.text.strip():  # the first visible text shows at once
+            if self.visible().strip():  # the first visible text shows at once
                 await self._flush()
                 if self.withheld:
                     raise Withheld
@@ -142,7 +149,7 @@ class StreamRenderer:
         """
 
         def compose(rest: str) -> str:
-            if not self.text.strip():
+            if not self.visible(final=True).strip():
                 rest = EMPTY_REPLY
             if final_footer:
                 return f"{rest}\n{final_footer}" if rest else final_footer
@@ -154,7 +161,7 @@ class StreamRenderer:
         """Keep what arrived and say, in italics, why the reply stopped; return all handles."""
 
         def compose(rest: str) -> str:
-            if not self.text.strip():
+            if not self.visible(final=True).strip():
                 return f"*({note})*"
             if not rest:
                 return f"*(cut off: {note})*"
@@ -170,7 +177,7 @@ class StreamRenderer:
         self._done = True
         await self._stop_timer()
         async with self._lock:
-            text = self.text
+            text = self.visible(final=True)
             if self.withheld or not await self._allowed(text):
                 raise Withheld
             chunks, tail = self._splitter.update(text)
@@ -199,7 +206,7 @@ class StreamRenderer:
             # With `hold_last_word`, the last word is held back while streaming: a phrase cut at the
             # stream's edge ("she is 14 years" before "old") is checked whole with the word after it
             # before any of it shows. Both the text that arrived and the part shown must pass.
-            text = self.text
+            text = self.visible()
             shown = held_back(text) if self.hold_last_word else text
             if self.withheld or not await self._allowed(text):
                 return

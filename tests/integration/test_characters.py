@@ -396,7 +396,8 @@ async def test_commands_are_registered_age_restricted(bot: Any, fake_discord: An
     synced = {c["name"]: c for c in fake_discord.last_sync()}
     assert synced["character"]["nsfw"] is True and synced["persona"]["nsfw"] is True
     subs = {o["name"] for o in synced["character"]["options"]}
-    assert subs == {"browse", "set", "info", "clear", "create", "edit", "delete", "import", "export", "voice"}
+    assert subs == {"browse", "set", "info", "lore", "clear", "create", "edit", "delete", "import", "export",
+                    "voice"}
     assert synced["character"]["contexts"] == [0, 1] and synced["character"]["integration_types"] == [0]
 
 

@@ -61,7 +61,7 @@ class LoopSampler:
 
 @pytest.fixture
 async def bot(settings: Env, fake_discord: Any) -> AsyncIterator[Any]:
-    b = make_bot(settings, extensions=("cogs.characters",))
+    b = make_bot(settings, extensions=("cogs.characters", "cogs.lorebooks"))
     await b.login(DISCORD_TOKEN)
     b.services.characters.avatar_fetcher = AvatarFetcher(also_allow=[ipaddress.ip_network("127.0.0.1/32")])
     await b.tree.sync()
@@ -115,6 +115,21 @@ async def test_a_huge_lorebook_is_parsed_and_screened_off_the_event_loop(bot: An
     assert not sampler.ran("bot/safety/")
     async with bot.services.sessions() as session:
         assert (await session.scalars(select(CharacterRow.name))).all() == ["Loremaster"]
+
+
+async def test_a_huge_standalone_lorebook_is_parsed_and_screened_off_the_event_loop(
+        bot: Any, fake_discord: Any, world: dict[str, Any]) -> None:
+    data = hostile.lore_card(entries=120, chars=12_000, keys=20)  # a card's book imports as a lorebook
+    payload = fake_discord.slash_payload(world["alice"], world["nsfw"], "lorebook import",
+                                         {"file": ("lore.json", data), "name": "Big"})
+    with LoopSampler(threading.get_ident()).watching() as sampler:
+        await invoke(bot, payload, timeout=60)
+    said = "\n".join(str((rec.json or {}).get("content") or "") for rec in fake_discord.handle(payload).requests)
+    assert "Imported **Big** (120 entries)" in said
+    assert sampler.samples > 0
+    assert not sampler.ran("bot/characters/worlds.py")
+    assert not sampler.ran("bot/characters/cards_json.py", "load_card_json")
+    assert not sampler.ran("bot/safety/")  # every entry screened, stage 1 in a worker
 
 
 async def test_the_import_cooldown_holds_through_the_command(bot: Any, fake_discord: Any,

@@ -330,7 +330,7 @@ def test_scene_prompt_request_falls_back_to_the_description() -> None:
 import random  # noqa: E402
 
 from bot.characters.lore_state import LoreState  # noqa: E402
-from bot.chat.prompt_lore import inject  # noqa: E402
+from bot.chat.prompt_lore import AuthorNote, inject  # noqa: E402
 
 
 def _at(keys: list[str], content: str, **ext: object) -> LoreEntry:
@@ -381,7 +381,7 @@ def test_the_characters_note_goes_at_its_depth_and_role_before_lore_there() -> N
 def test_authors_note_entries_wrap_the_note_at_depth_four() -> None:
     entries = [_at(["m5"], "TOP", position=2), _at(["m5"], "BOTTOM", position=3)]
     prompt = build_prompt(_input(character=replace(MIRA, lorebook=_book(*entries)), turns=_chat(6),
-                                 author_note="Keep it tense."))
+                                 author_note=AuthorNote("Keep it tense.")))
     assert _contents(prompt.messages)[1:3] == [("user", "m1"), ("system", "TOP\nKeep it tense.\nBOTTOM")]
 
 

@@ -141,7 +141,7 @@ async def create_message(fake: FakeDiscord, req: Incoming, channel_id: str) -> A
 
 @route("GET", "/channels/{channel_id}/messages/{message_id}")
 async def get_message(fake: FakeDiscord, req: Incoming, channel_id: str, message_id: str) -> Any:
-    return fake.world.message(channel_id, message_id)
+    return fake.world.resigned(fake.world.message(channel_id, message_id))
 
 
 @route("PATCH", "/channels/{channel_id}/messages/{message_id}")

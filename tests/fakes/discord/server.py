@@ -202,8 +202,8 @@ class FakeDiscord(WorldBuilders, Drivers):
 
     async def _attachment(self, request: web.Request) -> web.Response:
         stored = self.world.attachments.get(request.match_info["attachment_id"])
-        if stored is None:
-            return web.Response(status=404, text="Not Found")
+        if stored is None or self.world.signed_expired(request.query):
+            return web.Response(status=404, text="This content is no longer available.")
         _, data, content_type = stored
         return web.Response(body=data, content_type=content_type or "application/octet-stream")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import mimetypes
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,11 @@ class World:
 
     def __init__(self, base_url: Callable[[], str]) -> None:
         self.base_url = base_url
+        # Discord's CDN signs attachment URLs (`ex` = expiry in hex seconds, `is`, `hm`): with a
+        # lifetime set, attachment URLs carry them, expired ones are refused with 404, and a
+        # fetched message carries freshly signed URLs. `clock` is the CDN's wall clock.
+        self.attachment_ttl: float | None = None
+        self.clock: Callable[[], float] = time.time
         self.bot: dict[str, Any] = p.bot_user()
         self.application: dict[str, Any] = {
             "id": p.APP_ID, "name": "lustify", "description": "", "icon": None, "bot_public": False,
@@ -149,7 +155,25 @@ class World:
     # ------------------------------------------------------------ messages and attachments
 
     def attachment_url(self, channel_id: str, attachment_id: str, filename: str) -> str:
-        return f"{self.base_url()}/attachments/{channel_id}/{attachment_id}/{filename}"
+        url = f"{self.base_url()}/attachments/{channel_id}/{attachment_id}/{filename}"
+        if self.attachment_ttl is None:
+            return url
+        now = int(self.clock())
+        return f"{url}?ex={now + int(self.attachment_ttl):x}&is={now:x}&hm=fake{attachment_id}&"
+
+    def signed_expired(self, query: Any) -> bool:
+        """Has a signed attachment URL's `ex` passed (the CDN's 404)?"""
+        ex = query.get("ex")
+        return ex is not None and int(ex, 16) <= self.clock()
+
+    def resigned(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message as fetched: its attachments with freshly signed URLs."""
+        if self.attachment_ttl is None or not message.get("attachments"):
+            return message
+        out = copy.deepcopy(message)
+        for att in out["attachments"]:
+            att["url"] = att["proxy_url"] = self.attachment_url(out["channel_id"], att["id"], att["filename"])
+        return out
 
     def add_attachment(self, channel_id: str, filename: str, data: bytes,
                        description: str | None = None) -> dict[str, Any]:
