@@ -174,7 +174,7 @@ def production_bot(urls: dict[str, str], db_url: str) -> Any:
     discord.asset.Asset.BASE = urls["cdn"]  # nothing may reach Discord's CDN
     settings = Env(discord_token=Secret(DISCORD_TOKEN), venice_api_key=Secret(VENICE_KEY),
                         database_url=db_url, venice_base_url=urls["venice"], discord_api_base=urls["discord_api"])
-    return make_bot(settings)
+    return make_bot(settings, freeze_heap=True)  # as `python -m bot run` does
 
 
 async def allow_long_replies(bot: Any) -> None:
@@ -218,8 +218,10 @@ class Completions:
 
         async def on_error(interaction: Any, error: Exception) -> None:
             self.failed += 1
-            self._settle(interaction.id, False)
-            await original(interaction, error)
+            try:
+                await original(interaction, error)  # the error's answer is part of the command's time
+            finally:
+                self._settle(interaction.id, False)
 
         tree.on_error = on_error
 
@@ -498,8 +500,12 @@ class _Child:
         texts = []
         for rec in self.discord.handle(self.commands[interaction_id]).requests:
             body = rec.json if isinstance(rec.json, dict) else {}
-            texts.append(str((body.get("data") or body).get("content") or ""))
-        return {"text": "\n".join(t for t in texts if t)}
+            data = body.get("data") or body
+            texts.append(str(data.get("content") or ""))
+            for embed in data.get("embeds") or []:  # answers given as an embed
+                texts.append(" ".join(str(embed.get(k) or "") for k in ("title", "description")).strip())
+        joined = "\n".join(t for t in texts if t)
+        return {"text": joined}
 
     async def op_hostile_text(self, maker: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
         from tests import hostile

@@ -55,8 +55,10 @@ class Case:
 
 
 CASES = (
-    Case("huge lorebook card (7.9 MB JSON)", "character import",
-         attachment={"option": "file", "filename": "lore.json", "maker": "lore_card", "args": {}}),
+    # The biggest lorebook a card may bring: 500 entries × 50 keys, just under the 3,000,000
+    # characters the screen reads (bot.policy.MAX_DOCUMENT_CHARS); a bigger one is refused unread.
+    Case("huge lorebook card (500 × 50 keys, 2.7 M chars)", "character import",
+         attachment={"option": "file", "filename": "lore.json", "maker": "lore_card", "args": {"chars": 5_000}}),
     Case("`1 1 1 …` card (5 × 50,000 chars)", "character import",
          attachment={"option": "file", "filename": "ones.json", "maker": "ones_card", "args": {}}),
     Case("chunk-bomb PNG (650,000 chunks)", "character import",

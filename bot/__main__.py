@@ -67,7 +67,7 @@ async def cmd_run(env: Env, _args: argparse.Namespace) -> None:
     from bot.client import make_bot
 
     await _migrate(env)
-    bot = make_bot(env)
+    bot = make_bot(env, freeze_heap=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))

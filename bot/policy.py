@@ -61,7 +61,7 @@ never let through).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -96,6 +96,10 @@ ALWAYS_JUDGED = frozenset({"character", "persona", "image"})
 # The most text one check reads (a card with a long lorebook); beyond it the input is refused as
 # too long rather than costing dozens of judge calls.
 MAX_CHECK_CHARS = 400_000
+# A document (a card, a lorebook) is checked in batches of `DOCUMENT_BATCH_CHARS`, each a check of
+# its own; it may hold `MAX_DOCUMENT_CHARS` in all (every character of it screened).
+DOCUMENT_BATCH_CHARS = 300_000
+MAX_DOCUMENT_CHARS = 3_000_000
 JUDGE_MINOR_RULE = "judge_minor"
 JUDGE_REAL_PERSON_RULE = "judge_real_person"
 UNAVAILABLE_RULE = "judge_unavailable"
@@ -113,6 +117,8 @@ _MINORS = "This bot never writes sexual content involving anyone under 18. Make 
 _REAL_PEOPLE = "This bot never makes sexual content about real, identifiable people. Use a fictional character instead."
 _IMAGE_MINOR = "The bot is for adults only, and this image looks like it shows someone under 18."
 _IMAGE_REAL = "It looks like a sexualised picture of a real person."
+_DOCUMENT_TOO_LONG = (f"This holds more than {MAX_DOCUMENT_CHARS:,} characters of text, more than I can check. "
+                      "Shorten it (its lorebook, most likely) and try again.")
 _TOO_LONG = f"This is too long to check (the limit is {MAX_CHECK_CHARS:,} characters). Shorten it and try again."
 UNAVAILABLE = "This couldn't be checked right now, so it wasn't used. Please try again in a moment."
 OUTPUT_UNAVAILABLE = "The reply couldn't be checked right now, so it was withheld. Regenerate to try again."
@@ -170,6 +176,44 @@ def _fields(texts: Texts) -> list[tuple[str, str]]:
         if not isinstance(text, str):
             raise TypeError(f"texts must be strings, not {type(text).__name__}")
     return [(label, text) for label, text in pairs if text and text.strip()]
+
+
+def batches(fields: Iterable[tuple[str, str]], size: int = DOCUMENT_BATCH_CHARS) -> Iterator[dict[str, str]]:
+    """The fields in labelled groups of at most `size` characters (a longer field is cut in
+    overlapping pieces, so a phrase at a cut is still read whole)."""
+    batch: dict[str, str] = {}
+    used = 0
+    for label, text in fields:
+        pieces = [text] if len(text) <= size else [text[i:i + size] for i in range(0, len(text), size - 1_000)]
+        for n, piece in enumerate(pieces):
+            if used + len(piece) > size and batch:
+                yield batch
+                batch, used = {}, 0
+            key = label if len(pieces) == 1 else f"{label} (part {n + 1})"
+            while key in batch:
+                key += "'"
+            batch[key] = piece
+            used += len(piece)
+    if batch:
+        yield batch
+
+
+Document = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def _document_fields(fields: Document) -> list[tuple[str, str]]:
+    """(label, text) pairs of a document given as a mapping or as pairs, empty texts dropped."""
+    pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+    return _fields(dict(pairs)) if len({label for label, _ in pairs}) == len(pairs) else [
+        (label, text) for label, text in pairs if isinstance(text, str) and text.strip()]
+
+
+def document_batches(fields: Document, size: int = DOCUMENT_BATCH_CHARS) -> list[dict[str, str]]:
+    """A long document as the checks that read it: one check when it fits, else batches."""
+    pairs = _document_fields(fields)
+    if sum(len(text) for _, text in pairs) <= size:
+        return [dict(pairs)] if pairs else []
+    return list(batches(pairs, size))
 
 
 class ContentPolicy:
@@ -247,6 +291,20 @@ class ContentPolicy:
         if not decision.allowed:
             raise await self._refuse(decision, where, strike=strike)
         return decision
+
+    async def check_document(self, fields: Document, where: Where, *, context: str = "character",
+                             background: Background = None, strike: bool = True) -> None:
+        """`check` over a document that may be too long for one check (a card with a big
+        lorebook, a standalone lorebook): in batches (see `document_batches`), each read with
+        `background` (for a card: who the character is, so every window of its lore is judged
+        next to it); refused as too long beyond `MAX_DOCUMENT_CHARS`."""
+        fields = _document_fields(fields)
+        total = sum(len(text) for _, text in fields)
+        if total > MAX_DOCUMENT_CHARS:
+            raise await self._refuse(Decision(False, TOO_LONG_RULE, _PREFIX[context] + _DOCUMENT_TOO_LONG),
+                                     where, strike=False)
+        for batch in document_batches(fields):
+            await self.check(batch, where, context=context, background=background, strike=strike)
 
     async def precheck(self, texts: Texts, where: Where, *, context: str = "chat", strike: bool = True) -> bool:
         """Stage 1 alone, before the judge: raise `Refused` (audited, a strike for a decisive

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ from bot.characters.cards_json import CardError, lorebook_to_object, read_charac
 from bot.characters.model import Character, Lorebook
 from bot.errors import LimitReached, UserError
 from bot.offload import Busy, Offload, TooSlow
-from bot.policy import ContentPolicy, Where
+from bot.policy import MAX_DOCUMENT_CHARS, ContentPolicy, Where
 from bot.store import characters as characters_repo
 from bot.store import lorebooks as repo
 
@@ -42,9 +42,7 @@ MAX_BOOKS = 50
 MAX_STORED_BYTES = 48 << 20
 """What one person's lorebooks may take in all (each file is at most 8 MiB)."""
 MAX_NAME_CHARS = 100
-SCREEN_BATCH_CHARS = 300_000
-"""Text sent to one policy check (the policy reads at most 400,000 characters at once)."""
-MAX_SCREENED_CHARS = 3_000_000
+MAX_SCREENED_CHARS = MAX_DOCUMENT_CHARS
 """Text a lorebook may hold in all; every character of it is screened."""
 PLACES_TTL = 10.0
 """Seconds a turn may use the attachments it read (another process's change shows after this)."""
@@ -98,26 +96,6 @@ def read_lorebook(data: bytes, filename: str) -> ReadBook:
 def export_file(obj: dict[str, Any]) -> bytes:
     """A stored book as SillyTavern's world JSON. Runs in a worker process."""
     return worlds.export_world_json(read_character_book(obj))
-
-
-def batches(fields: list[tuple[str, str]], size: int = SCREEN_BATCH_CHARS) -> Iterator[dict[str, str]]:
-    """The fields in labelled groups of at most `size` characters (a longer field is cut in
-    overlapping pieces, so a phrase at a cut is still read whole)."""
-    batch: dict[str, str] = {}
-    used = 0
-    for label, text in fields:
-        pieces = [text] if len(text) <= size else [text[i:i + size] for i in range(0, len(text), size - 1_000)]
-        for n, piece in enumerate(pieces):
-            if used + len(piece) > size and batch:
-                yield batch
-                batch, used = {}, 0
-            key = label if len(pieces) == 1 else f"{label} (part {n + 1})"
-            while key in batch:
-                key += "'"
-            batch[key] = piece
-            used += len(piece)
-    if batch:
-        yield batch
 
 
 def room_for(storage: repo.Storage, *, adding: int, replacing: int) -> None:
@@ -188,8 +166,7 @@ class LorebookService:
         if total > MAX_SCREENED_CHARS:
             raise UserError(f"That lorebook holds {total:,} characters of text; at most {MAX_SCREENED_CHARS:,} "
                             "can be imported.")
-        for batch in batches([(f"{title} · {label}", text) for label, text in read.fields]):
-            await self.policy.check(batch, where, context="character")
+        await self.policy.check_document([(f"{title} · {label}", text) for label, text in read.fields], where)
         book = dict(read.book)
         book["name"] = title
         book_id, replaced = await repo.save(

@@ -7,7 +7,7 @@ database never appear here, so prompt assembly and card import are tested withou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -86,6 +86,15 @@ class Character:
     source: str = "custom"
     venice_slug: str | None = None
     id: int | None = None
+
+    def copy(self) -> Character:
+        """A copy whose own fields (`id`, `avatar_url`, …) can be set without touching this one.
+
+        Nested values (the lorebook, lists, extensions) are shared, not copied: they are read-only
+        once a character is built (a deep copy of a card with a big lorebook took ~100 ms of the
+        event loop on every turn, and threw away the lorebook's compiled keys).
+        """
+        return replace(self)
 
     @property
     def greetings(self) -> list[str]:

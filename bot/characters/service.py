@@ -17,7 +17,6 @@ judge's cache (by content hash) makes each of these one Venice call, ever.
 from __future__ import annotations
 
 import asyncio
-import copy
 import hashlib
 import json
 import logging
@@ -37,6 +36,7 @@ from bot.characters.catalogue import Catalogue
 from bot.characters.model import DEFAULT_CHARACTER, Character
 from bot.characters.names import check_name
 from bot.errors import LimitReached, Refused, UserError
+from bot.judge import JudgeContext, character_summary
 from bot.offload import Offload, TooSlow
 from bot.store import avatar_copies, cast, channels
 from bot.store import characters as repo
@@ -107,6 +107,11 @@ def _strings(value: Any, *, skip: frozenset[str] = frozenset()) -> Iterator[str]
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
+
+
+# A definition longer than this is judged in several windows, each with the character's summary
+# as background (so a lore entry far from the description is read next to who the character is).
+JUDGED_ALONE_CHARS = 12_000
 
 
 def definition_fields(character: Character) -> dict[str, str]:
@@ -249,10 +254,10 @@ class CharacterService:
         kind, key = parsed
         if kind == "builtin":
             builtin = BUILTINS.get(key)
-            return copy.deepcopy(builtin) if builtin is not None else None
+            return builtin.copy() if builtin is not None else None
         if kind == "custom":
             found = await self._custom.get_or_load(int(key), lambda: self._load_custom(int(key)))
-            return copy.deepcopy(found) if found is not None else None
+            return found.copy() if found is not None else None
         return await self._venice(key)
 
     async def _load_custom(self, character_id: int) -> Character | None:
@@ -277,7 +282,12 @@ class CharacterService:
         if digest in self._cleared:
             self._cleared.move_to_end(digest)
             return
-        await self.policy.check(fields, where, context="character", strike=strike)
+        background = None
+        if sum(len(text) for text in fields.values()) > JUDGED_ALONE_CHARS:
+            background = JudgeContext(character=character_summary(
+                character.name, description=character.description, personality=character.personality,
+                scenario=character.scenario, first_message=character.first_mes, appearance=character.appearance))
+        await self.policy.check_document(fields, where, context="character", background=background, strike=strike)
         self._cleared[digest] = None
         if len(self._cleared) > CLEARED_MEMO:
             self._cleared.popitem(last=False)
@@ -311,7 +321,7 @@ class CharacterService:
             log.info("characters: Venice character %s not reachable (%s); using the last copy", slug, exc)
             seen = self._venice_seen.get(slug)
             if seen is not None:
-                return copy.deepcopy(seen)
+                return seen.copy()
             return Character(name=slug.replace("-", " ").title(), source="venice", venice_slug=slug)
         if not self.catalogue.allowed(found):
             return None
@@ -323,7 +333,7 @@ class CharacterService:
         self._venice_seen.move_to_end(slug)
         if len(self._venice_seen) > 1000:
             self._venice_seen.popitem(last=False)
-        return copy.deepcopy(character)
+        return character.copy()
 
     async def for_channel(
         self, *, channel_id: int, guild_id: int | None, parent_id: int | None = None
@@ -348,7 +358,7 @@ class CharacterService:
             if found is not None:
                 return found, resolved.value, lost + _SETTING_SOURCES.get(resolved.source, resolved.source)
             lost = lost or "the server's default character is no longer available, so: "
-        return copy.deepcopy(DEFAULT_CHARACTER), DEFAULT_REF, lost + "built-in default"
+        return DEFAULT_CHARACTER.copy(), DEFAULT_REF, lost + "built-in default"
 
     # -- choosing ---------------------------------------------------------------------------------
 
@@ -388,7 +398,7 @@ class CharacterService:
                     return character, summary.ref
         for key, builtin in BUILTINS.items():
             if builtin.name.lower() == text.lower():
-                return copy.deepcopy(builtin), f"builtin:{key}"
+                return builtin.copy(), f"builtin:{key}"
         for found in self.catalogue.loaded():
             if text.lower() in (found.name.lower(), found.slug):
                 return await self._choose_venice(found.slug, where)

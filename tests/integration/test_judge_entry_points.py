@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from bot.characters.model import Character
@@ -294,7 +295,7 @@ async def test_a_stored_character_the_judge_flags_no_longer_plays(chat: ChatWorl
     assert await strikes(chat, where.user) == 0
 
 
-async def test_a_card_longer_than_one_check_reads_is_refused_as_too_long_without_a_judge_call(
+async def test_a_card_longer_than_one_check_reads_is_judged_in_batches_each_beside_who_the_character_is(
         chat: ChatWorld) -> None:
     where = chat.place()
     entries = [cardgen.lore_entry([f"key{i}"], "The harbour is calm tonight. " * 1_700) for i in range(9)]
@@ -302,6 +303,37 @@ async def test_a_card_longer_than_one_check_reads_is_refused_as_too_long_without
                            character_book=cardgen.character_book(entries))
     data = cardgen.card_json(card)  # nine entries of 49,300 characters: about 444,000 in all
     said = "\n".join(said_in(await chat.slash(where, "character import", {"file": ("kit.json", data)})))
-    assert "This character can't be used." in said and "too long to check" in said
+    assert "Imported" in said
+    calls = judged(chat, "character")
+    assert len(calls) >= 2  # more than one check reads: the card went in batches
+    # Every window of it is read with who the character is beside it.
+    assert all("Kit is a 30-year-old innkeeper." in str((call.context or {}).get("character")) for call in calls)
+    assert len(await rows(chat, CharacterRow)) == 1
+
+
+async def test_a_minor_in_a_late_batch_of_a_long_card_refuses_the_whole_card(chat: ChatWorld) -> None:
+    where = chat.place()
+    entries = [cardgen.lore_entry([f"key{i}"], "The harbour is calm tonight. " * 1_700) for i in range(9)]
+    entries.append(cardgen.lore_entry(["cellar"], f"Down in the cellar. {MINOR_MARKER}"))
+    card = cardgen.v2_card(name="Kit", description="Kit is a 30-year-old innkeeper.",
+                           character_book=cardgen.character_book(entries))
+    said = "\n".join(said_in(await chat.slash(where, "character import",
+                                               {"file": ("kit.json", cardgen.card_json(card))})))
+    assert "This character can't be used." in said
+    assert await rows(chat, CharacterRow) == []
+
+
+async def test_a_card_beyond_what_can_be_checked_is_refused_as_too_long_without_a_judge_call(
+        chat: ChatWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import policy
+
+    monkeypatch.setattr(policy, "MAX_DOCUMENT_CHARS", 400_000)
+    where = chat.place()
+    entries = [cardgen.lore_entry([f"key{i}"], "The harbour is calm tonight. " * 1_700) for i in range(9)]
+    card = cardgen.v2_card(name="Kit", description="Kit is a 30-year-old innkeeper.",
+                           character_book=cardgen.character_book(entries))
+    said = "\n".join(said_in(await chat.slash(where, "character import",
+                                               {"file": ("kit.json", cardgen.card_json(card))})))
+    assert "This character can't be used." in said and "more than I can check" in said
     assert judged(chat, "character") == [] and await rows(chat, CharacterRow) == []
     assert await strikes(chat, where.user) == 0

@@ -293,3 +293,19 @@ async def test_character_for_channel_and_export(services: Services, fake_venice:
         await services.characters.export(f"venice:{fake_venice.characters[0]['slug']}")
     with pytest.raises(UserError, match="no longer exists"):
         await services.characters.export("custom:999")
+
+
+async def test_resolving_a_custom_character_gives_a_copy_that_shares_its_lorebook(services: Services) -> None:
+    """Each resolve may set its own fields (an avatar URL, say) without touching the cached one,
+    while the lorebook (read-only, compiled once) is shared rather than copied on every turn."""
+    card = cardgen.v2_card(name="Keeper", description="An adult archivist.",
+                           character_book=cardgen.character_book([cardgen.lore_entry(["vault"], "The vault.")]))
+    character = parse_card(cardgen.card_json(card), "keeper.json")
+    stored = await services.characters.create(character, where=WHERE, shared=False)
+    ref = ref_of(stored)
+    first = await services.characters.resolve(ref)
+    second = await services.characters.resolve(ref)
+    assert first is not None and second is not None and first is not second
+    first.avatar_url = "https://example.invalid/a.png"
+    assert second.avatar_url != first.avatar_url
+    assert first.lorebook is not None and first.lorebook is second.lorebook

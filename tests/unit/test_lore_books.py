@@ -12,13 +12,14 @@ from bot.characters.lore_match import LoreCompiler, compile_books
 from bot.characters.lore_settings import LoreSettings
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import ScanText, select_lore
-from bot.characters.lorebooks import batches, room_for, screen_fields
+from bot.characters.lorebooks import room_for, screen_fields
 from bot.characters.model import Character, Lorebook, LoreEntry
 from bot.characters.regex_scripts import held_from, scripts_of, shown_text
 from bot.characters.worlds import parse_lorebook
 from bot.chat.prompt import PromptInput, Turn, build_prompt
 from bot.chat.prompt_lore import AuthorNote, LoreBooks, note_of
 from bot.errors import LimitReached
+from bot.policy import batches
 from bot.store.lorebooks import Storage
 
 ELDORIA = Path(__file__).parents[1] / "data" / "Eldoria.json"
