@@ -11,7 +11,11 @@ Decisive refusals (clear-cut only):
   equivalents unless negated ("no underage characters").
 - ``minor_age``: a minor age stated explicitly (with an age unit, an age key such as a card's
   `Age: 15`, a compound age word, or "she's/I'm/sie ist/ей" + number) for a person, not a thing,
-  in the present tense, with a `sexual.STRONG` word within `WINDOW` tokens.
+  in the present tense, with a `sexual.STRONG` word within `WINDOW` tokens. A bare "N years"
+  (`lexicon.YEARS`: years, años, Jahre, ans, лет…) counts only when attached to a person ("she is
+  14 years", "a 14 years girl", "girl, 14 years", "una chica de 14 años"; `_years_attached`); next
+  to a duration word it is a length of time ("14 years ago", "married 14 years"); otherwise it is
+  a youth signal for the judge ("14 years, naked").
 - in image prompts: any minor word (`minor_term`), school setting (`school_sexual`), explicit
   minor age (`minor_age`), listed real person, deepfake or real-person pointer with sexual words
   (`real_person_image`).
