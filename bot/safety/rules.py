@@ -153,6 +153,10 @@ _ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th", "e", "eme", "er", "re", "
 _IF = frozenset({"if", "si", "wenn", "se", "als", "jesli", "если"})
 # `lexicon.PEOPLE` folded like the text ("mädchen" → "madchen", "niña" → "nina").
 _PEOPLE = frozenset(p for word in lx.PEOPLE for t in tokenize(word) for p in _plain(t))
+# Before a person word, these make "<person>, N years" a relationship's length ("my girl of 14 years").
+_POSSESSIVES = frozenset({"my", "our", "his", "your", "their", "mi", "mis", "nuestra", "nuestro", "mon", "ma", "notre",
+                          "mein", "meine", "unser", "unsere", "mio", "mia", "mijn", "onze", "moja", "мой", "моя",
+                          "minha", "meu", "nossa"})
 # Between a person word and "<number> years": "girl, 14 years", "girl: 14 years", "girl (14 years)".
 _PERSON_MARKS = frozenset({",", ":", "(", "-", LINE_BREAK})
 
@@ -351,16 +355,16 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
         key = reader.ending_within("age_key", i, 4, _KEY_FILLERS)
         copula = reader.ending_within("copula", i, 1, _QUALIFIERS)
         past = reader.ending_within("copula_past", i, 2, _QUALIFIERS)
-        years = reader.starting("years", j) if unit is None and kind != "ordinal" else None
-        if years:  # "14 years", "14 años", "14 лет": an age, a length of time, or unclear
-            attached = _years_attached(reader, i, years.end, key=key is not None, stated=bool(copula or past))
+        bare = reader.starting("years", j) if unit is None and kind != "ordinal" else None
+        if bare:  # "14 years", "14 años", "14 лет": an age, a length of time, or unclear
+            attached = _years_attached(reader, i, bare.end, key=key is not None, stated=bool(copula or past))
             if attached is None or (not attached and kind == "roman"):
                 continue  # "14 years ago", "married 14 years", "for X years"
             if not attached:
                 if kind == "digits" or value > 1:
-                    _age(reader, findings, strong, i, years.end, value, explicit=False, image=image)
+                    _age(reader, findings, strong, i, bare.end, value, explicit=False, image=image)
                 continue
-            unit = years  # then read like "14 years old": "she is 14 years", "a 14 years girl"
+            unit = bare  # then read like "14 years old": "she is 14 years", "a 14 years girl"
         end = unit.end if unit else j
         after_ok = end >= n or tokens[end] in _BOUNDARY or reader.starting("after_ok", end) is not None
         gender = end < n and tokens[end] in _GENDER and unit is None
@@ -434,6 +438,8 @@ def _years_attached(reader: _Reader, i: int, end: int, *, key: bool, stated: boo
         return True  # "a 14 years young girl", "a 14 years little girl"
     clause_ends = end >= n or tokens[end] in _BOUNDARY
     closed = clause_ends or reader.starting("years_after", end) is not None
+    if closed and not clause_ends and end + 1 < n and number_at(tokens, end + 1) is not None:
+        return False  # "5 years and 3 months": an age or a length of time
     if not closed and tokens[end - 1] in ("year", "yr"):
         return None  # "our 10-year reunion", "a 14-year contract": a length of time
     if (stated and closed) or reader.ending("years_at", i):
@@ -442,7 +448,11 @@ def _years_attached(reader: _Reader, i: int, end: int, *, key: bool, stated: boo
     mark = tokens[k - 1] if k > 0 and (tokens[k - 1] in _PERSON_MARKS or tokens[k - 1] in lx.YEARS_OF) else ""
     if mark:
         k -= 1
-    person = k > 0 and (tokens[k - 1] in _PEOPLE or reader.ending("minor", k) is not None)
+    person = k > 0 and (
+        tokens[k - 1] in _PEOPLE or tokens[k - 1] in _PRONOUNS or reader.ending("minor", k) is not None
+    )
+    if person and k > 1 and tokens[k - 2] in _POSSESSIVES:
+        return False  # "my girl, 14 years and still…", "my woman of 14 years": a relationship's length
     return person and (mark in lx.YEARS_OF or (bool(mark) and closed) or (not mark and clause_ends))
 
 

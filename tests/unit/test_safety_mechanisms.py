@@ -278,6 +278,25 @@ def test_unclear_years_with_sexual_words_go_to_the_judge_not_a_refusal(text: str
     assert judged(text), screen(text, today=DAY)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My girl, 14 years and still the best sex of my life.",  # a possessive: a relationship's length
+        "my woman of 14 years loves anal",
+        "I'm 5 years and 3 months sober and horny",  # two numbers: an age or a length
+        "my daughter, 14 years, naked",
+    ],
+)
+def test_a_relationship_or_a_compound_length_is_judged_not_refused(text: str) -> None:
+    assert judged(text), screen(text, today=DAY)
+
+
+def test_several_numbers_after_a_bare_years_are_read() -> None:
+    # The bare-years reading once shadowed the list of year positions: a second number crashed.
+    assert judged("born 2012? 14 years and 3 months, then sex")
+    assert refused("she is 14 years, 2 of them naked")
+
+
 def test_a_bare_n_years_stated_alone_is_judged_like_shes_15() -> None:
     # No sexual word: a short text stating a child's age is judged (its context is the chat).
     assert judged("she is 14 years")
@@ -427,7 +446,8 @@ def test_any_mix_of_words_numbers_and_marks_is_screened_without_error() -> None:
     from bot.safety import lexicon, sexual
 
     rng = random.Random(9)
-    vocab = [*lexicon.AGE_UNIT, *lexicon.AGE_KEY, *lexicon.COPULA, *lexicon.SCHOOL_NUMBER_AFTER,
+    vocab = [*lexicon.AGE_UNIT, *lexicon.YEARS, *lexicon.YEARS_AFTER[:10], *lexicon.AGE_KEY, *lexicon.COPULA,
+             *lexicon.SCHOOL_NUMBER_AFTER,
              *lexicon.SCHOOL_NUMBER_BEFORE, *lexicon.BIRTH, *lexicon.UNDER, *lexicon.MINOR[:40], *sexual.STRONG[:40],
              "second", "fifteenth", "XIV", "15", "2011", "1️⃣", "e", "º", "th", ".", ",", ":", "(", ")", "-", "'",
              "歳", "十五", "살", "열다섯", "l0l1", "k i d", "\u202e", "🍆"]
