@@ -297,6 +297,14 @@ def test_several_numbers_after_a_bare_years_are_read() -> None:
     assert refused("she is 14 years, 2 of them naked")
 
 
+def test_a_bare_n_years_in_an_image_prompt() -> None:
+    assert refused("anime girl, 14 years, bikini", for_image=True)
+    assert refused("she is 13 years, portrait", for_image=True)
+    for text in ("portrait of a woman, 25 years", "a 10 year anniversary cake", "a man, 10 years after the war"):
+        verdict = screen(text, for_image=True, today=DAY)
+        assert verdict.allowed and verdict.judge, text  # image prompts are always judged
+
+
 def test_a_bare_n_years_stated_alone_is_judged_like_shes_15() -> None:
     # No sexual word: a short text stating a child's age is judged (its context is the chat).
     assert judged("she is 14 years")
