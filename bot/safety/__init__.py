@@ -18,8 +18,9 @@ what it cannot clear for the second stage, a judge model that reads the text wit
 The rules (ids are stable: they are stored in the audit log and counted as strikes):
 
 - ``minor_age``: a minor age stated explicitly for a person (an age unit, an age key, a compound
-  age word, "she's/I'm" + number, in any covered language) with explicit sexual words nearby; in
-  an image prompt, any such age;
+  age word, "she's/I'm" + number, a bare "N years" attached to a person — "she is 14 years",
+  "girl, 14 years" — in any covered language) with explicit sexual words nearby; in an image
+  prompt, any such age;
 - ``minor_term``: a hard term (loli, shota, jailbait, preteen, pedo, child porn… and their
   equivalents in every covered language); in an image prompt, any minor-coded word;
 - ``school_sexual``: a school-age setting in an image prompt (in chat it is a judge signal);

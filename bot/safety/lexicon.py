@@ -51,6 +51,12 @@ __all__ = [
     "SCHOOL_NUMBER_BEFORE",
     "THINGS",
     "UNDER",
+    "YEARS",
+    "YEARS_AFTER",
+    "YEARS_AT",
+    "YEARS_DURATION_AFTER",
+    "YEARS_DURATION_BEFORE",
+    "YEARS_OF",
     "entries",
 ]
 
@@ -262,14 +268,60 @@ ses enfants, meine kinder, ihre kinder, i miei figli, mijn kinderen, moje dzieci
 """)
 
 # --- Ages ----------------------------------------------------------------------------------------
-# After a number, these make it an age ("15 years old", "15 años", "15 ans", "15 Jahre", "15 лет",
-# "15歳"). Chinese, Japanese and Korean units are handled in `bot.safety.ages`.
+# After a number, these make it an age wherever it stands ("15 years old", "15 y/o", "15 años de
+# edad", "15 Jahre alt", "15歳"). Chinese, Japanese and Korean units are read in `bot.safety.rules`
+# (`_cjk_ages`). A bare "years" is in `YEARS`, not here: it is also a length of time.
 AGE_UNIT = entries("""
-years old, year old, year olds, and a half years old, and a half year old, and a half, yrs old, yr old, yrs,
-years young, years of age, y o, yo, yos, yrs old, months old, month old, weeks old, años, año, añitos, abriles,
-primaveras, años de edad, anos, aninhos, anos de idade, ans, уо, у о, printemps, balais, jahre, jahre alt,
-jahren, jährig*, jährige*, lenze, anni, anno, anni di età, primavere, enne, jaar, jaar oud, jarig*, jarige, lat,
-lata, latka, latek, letni*, лет, год, года, годик*, годков, летн*, sai
+years old, year old, year olds, and a half years old, and a half year old, and a half, yrs old, yr old,
+years young, years of age, year of age, y o, yo, yos, months old, month old, weeks old, añitos, abriles,
+primaveras, años de edad, aninhos, anos de idade, уо, у о, printemps, balais, ans d'âge, jahre alt, jährig*,
+jährige*, lenze, anni di età, primavere, enne, jaar oud, jarig*, jarige, latka, latek, letni*, годик*, годков,
+летн*, sai
+""")
+# A bare "years" after a number, in every covered language: an age only when it is attached to a
+# person ("she is 14 years", "a 14 years girl", "girl, 14 years", "una chica de 14 años", "ей 14
+# лет"), a length of time when a duration word is near ("14 years ago", "married 14 years"), and
+# otherwise unclear (`bot.safety.rules`: a youth signal, judged with sexual words).
+YEARS = entries("""
+years, year, yrs, yr, años, año, anos, ans, jahre, jahren, anni, anno, jaar, lat, lata, лет, год, года
+""")
+# After "<number> years", these end the statement, so that a copula or a person before it states an
+# age ("she is 14 years and…", "tiene 14 años y…"); anything else may go on into a length of time
+# ("she is 14 years into her career", "you are 10 years too late", "he is 10 years my senior").
+YEARS_AFTER = entries("""
+and, but, &, now, already, today, tonight, lol, btw, y, e, ed, pero, ya, ahora, já, agora, mas, et, mais, déjà,
+maintenant, und, aber, schon, jetzt, ma, già, ora, en, maar, al, nu, i, ale, już, teraz, и, но, а, уже, сейчас
+""")
+# Before "<number> years", these attach it to a person: a person word then "of"/"de"/"di"/"von" ("a girl
+# of 14 years", "una chica de 14 años", "ein Mädchen von 13 Jahren"), and "at"-ages ("a los 14 años",
+# "mit 14 Jahren", "в 14 лет"; not French "à", which folds onto "a").
+YEARS_OF = frozenset(entries("""
+of, de, di, von, van, del, della, dos, das, des, du
+"""))
+YEARS_AT = entries("""
+at, at only, a los, a sus, aos, com, mit, alla, met, в
+""")
+# Before "<number> years", these make it a length of time even with no duration word after it
+# ("married 14 years", "together 14 years", "I waited 10 years", "she's been 15 years in…"). Not
+# Portuguese "há"/"faz" alone: they fold onto Italian "ha" and are "turns" ("faz 14 anos").
+YEARS_DURATION_BEFORE = entries("""
+married, together, been, known, dated, dating, waited, wait, spent, lasted, took, takes, worked, lived, served,
+wasted, loved, wanted, craved, dreamed, dreamt, stayed, survived, single, sober, clean, than, casados, casadas,
+juntos, llevamos, llevo, lleva, llevan, esperé, hace, desde, casados há, casadas há, casado há, casada há,
+juntos há, juntas há, namorando há, depuis, ensemble, mariés, attendu, verheiratet, zusammen, gewartet, seit,
+sposati, insieme, aspettato, getrouwd, samen, gewacht, razem, czekałem, czekałam, женаты, вместе, ждал, ждала,
+these, those, took me, took her, took him, took us, took them, wife of, husband of, partner of, girlfriend of,
+boyfriend of, lover of, fiance of, fiancee of, mujer de, esposa de, marido de, femme de, mari de, frau von,
+mann von
+""")
+# After "<number> years" (and not after "years old"), these make it a length of time: "14 years
+# of marriage", "10 years too late", "10 years my senior", "14 years into her career".
+YEARS_DURATION_AFTER = entries("""
+of, into, too, late, early, behind, ahead, overdue, long, apart, away, on, out, my senior, my junior,
+his senior, his junior, her senior, her junior, your senior, your junior, their senior, their junior,
+our senior, our junior, mayor, menor, de mayor, de menor, plus tôt, plus tard, älter, jünger, lang, di più,
+più tardi, prima, dopo, lang geleden, geleden, temu, назад, спустя, de edad de diferencia, de diferencia,
+de différence, unterschied, di differenza, verschil, różnicy, разницы
 """)
 # Before a number, these make it an age: card fields and "at the age of".
 AGE_KEY = entries("""
@@ -319,7 +371,11 @@ within, after, past, last, next, every
 """)
 DURATION_AFTER = entries("""
 ago, later, earlier, before, after, of marriage, of experience, together, apart, married, in prison, atrás, fa,
-geleden, temu, назад, younger, older, since, sober, clean, of service, of practice, running, straight, in a row
+geleden, temu, назад, younger, older, since, sober, clean, of service, of practice, running, straight, in a row,
+experience, of my life, of her life, of his life, of our lives, of relationship, of dating, in the business,
+juntos, juntas, de casados, de casada, de casado, de matrimonio, de relación, de casamento, de relação,
+casados, ensemble, de mariage, de vie commune, zusammen, verheiratet, ehe, beziehung, insieme, sposati,
+di matrimonio, di relazione, samen, getrouwd, razem, po ślubie, małżeństwa, вместе, брака, в браке
 """)
 # "16th birthday", "cumpleaños", "Geburtstag": an ordinal or number before these is an age.
 BIRTHDAY = entries("""

@@ -11,7 +11,11 @@ Decisive refusals (clear-cut only):
   equivalents unless negated ("no underage characters").
 - ``minor_age``: a minor age stated explicitly (with an age unit, an age key such as a card's
   `Age: 15`, a compound age word, or "she's/I'm/sie ist/ей" + number) for a person, not a thing,
-  in the present tense, with a `sexual.STRONG` word within `WINDOW` tokens.
+  in the present tense, with a `sexual.STRONG` word within `WINDOW` tokens. A bare "N years"
+  (`lexicon.YEARS`: years, años, Jahre, ans, лет…) counts only when attached to a person ("she is
+  14 years", "a 14 years girl", "girl, 14 years", "una chica de 14 años"; `_years_attached`); next
+  to a duration word it is a length of time ("14 years ago", "married 14 years"); otherwise it is
+  a youth signal for the judge ("14 years, naked").
 - in image prompts: any minor word (`minor_term`), school setting (`school_sexual`), explicit
   minor age (`minor_age`), listed real person, deepfake or real-person pointer with sexual words
   (`real_person_image`).
@@ -32,7 +36,7 @@ import ahocorasick
 
 from bot.safety import lexicon as lx
 from bot.safety import sexual as sx
-from bot.safety.normalize import LINE_BREAK, streams
+from bot.safety.normalize import LINE_BREAK, _plain, streams, tokenize
 from bot.safety.numbers import (
     CARDINALS,
     CJK_UNITS,
@@ -80,6 +84,11 @@ CONTEXT: dict[str, Phrases] = {
         "negation": lx.NEGATION,
         "negation_cancel": lx.NEGATION_CANCEL,
         "age_unit": lx.AGE_UNIT,
+        "years": lx.YEARS,
+        "years_after": lx.YEARS_AFTER,
+        "years_at": lx.YEARS_AT,
+        "years_duration_before": lx.YEARS_DURATION_BEFORE,
+        "years_duration_after": lx.YEARS_DURATION_AFTER,
         "age_key": lx.AGE_KEY,
         "copula": lx.COPULA,
         "copula_past": lx.COPULA_PAST,
@@ -142,6 +151,14 @@ _PRONOUNS = frozenset({"she", "he", "i", "you", "shes", "hes", "im", "youre", "u
                        "sie", "er", "lei", "lui", "ze", "zij", "hij", "ona", "on", "она", "он", "ей", "ему", "мне"})
 _ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th", "e", "eme", "er", "re", "o", "a", "º", "ª", "te", "de", "ste"})
 _IF = frozenset({"if", "si", "wenn", "se", "als", "jesli", "если"})
+# `lexicon.PEOPLE` folded like the text ("mädchen" → "madchen", "niña" → "nina").
+_PEOPLE = frozenset(p for word in lx.PEOPLE for t in tokenize(word) for p in _plain(t))
+# Before a person word, these make "<person>, N years" a relationship's length ("my girl of 14 years").
+_POSSESSIVES = frozenset({"my", "our", "his", "your", "their", "mi", "mis", "nuestra", "nuestro", "mon", "ma", "notre",
+                          "mein", "meine", "unser", "unsere", "mio", "mia", "mijn", "onze", "moja", "мой", "моя",
+                          "minha", "meu", "nossa"})
+# Between a person word and "<number> years": "girl, 14 years", "girl: 14 years", "girl (14 years)".
+_PERSON_MARKS = frozenset({",", ":", "(", "-", LINE_BREAK})
 
 
 @dataclass(slots=True)
@@ -255,13 +272,13 @@ def _is_thing(reader: _Reader, i: int, after: int) -> bool:
     """Is the age at tokens [i, after) a thing's ("a 15-year-old whisky", "the house is 15 years old")?"""
     tokens = reader.tokens
     nxt = tokens[after : after + 2]
-    if any(t in lx.PEOPLE for t in nxt):
+    if any(t in _PEOPLE for t in nxt):
         return False
     if any(t in lx.THINGS for t in nxt):
         return True
     for k in range(i - 1, max(-1, i - 6), -1):  # back to the start of the clause
         t = tokens[k]
-        if t in _BOUNDARY or t in lx.PEOPLE or t in _PRONOUNS:
+        if t in _BOUNDARY or t in _PEOPLE or t in _PRONOUNS:
             return False
         if t in lx.THINGS:
             return True
@@ -338,6 +355,16 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
         key = reader.ending_within("age_key", i, 4, _KEY_FILLERS)
         copula = reader.ending_within("copula", i, 1, _QUALIFIERS)
         past = reader.ending_within("copula_past", i, 2, _QUALIFIERS)
+        bare = reader.starting("years", j) if unit is None and kind != "ordinal" else None
+        if bare:  # "14 years", "14 años", "14 лет": an age, a length of time, or unclear
+            attached = _years_attached(reader, i, bare.end, key=key is not None, stated=bool(copula or past))
+            if attached is None or (not attached and kind == "roman"):
+                continue  # "14 years ago", "married 14 years", "for X years"
+            if not attached:
+                if kind == "digits" or value > 1:
+                    _age(reader, findings, strong, i, bare.end, value, explicit=False, image=image)
+                continue
+            unit = bare  # then read like "14 years old": "she is 14 years", "a 14 years girl"
         end = unit.end if unit else j
         after_ok = end >= n or tokens[end] in _BOUNDARY or reader.starting("after_ok", end) is not None
         gender = end < n and tokens[end] in _GENDER and unit is None
@@ -375,6 +402,58 @@ def _read_numbers(reader: _Reader, findings: Findings, strong: list[int], today:
             _under(reader, findings, i, j)
         elif after_ok and (kind == "digits" or value > 1) and not reader.ending("non_age_before", i):
             findings.signals.add("youth_number")  # a bare number where an age would stand
+
+
+def _years_attached(reader: _Reader, i: int, end: int, *, key: bool, stated: bool) -> bool | None:
+    """Is "<number> years" at tokens [i, end) someone's age (True), a length of time (None), or
+    unclear (False)?
+
+    An age: after an age key ("Age: 14 years", "aged 14 years"); before a person word ("a 14 years
+    girl"); after a copula ("she is 14 years", "tiene 14 años", "ей 14 лет") when the statement
+    ends there (`lexicon.YEARS_AFTER`, punctuation, the end of the text); after a person word and
+    "of"/"de"/"von" ("una chica de 14 años"), or a comma ("girl, 14 years,"), or right after it
+    when the text or clause ends ("девушка 14 лет."); after an "at" ("a los 14 años", "mit 14
+    Jahren"). A length of time: a duration word before or after ("for 14 years", "married 14
+    years", "14 years ago", "14 years apart"), and "N-year" before a word other than a person ("a
+    10-year reunion"). Anything else ("14 years, naked", "these 14 years")
+    is unclear.
+    """
+    tokens = reader.tokens
+    n = len(tokens)
+    if not key and (
+        reader.ending("duration_before", i)
+        or reader.ending("years_duration_before", i)
+        or reader.starting("duration_after", end)
+        or reader.starting("years_duration_after", end)
+    ):
+        return None
+    if key or (end < n and tokens[end] in _PEOPLE) or reader.starting("minor", end):
+        return True
+    if (
+        end + 1 < n
+        and tokens[end] not in _BOUNDARY
+        and not reader.starting("years_after", end)
+        and (tokens[end + 1] in _PEOPLE or reader.starting("minor", end + 1))
+    ):
+        return True  # "a 14 years young girl", "a 14 years little girl"
+    clause_ends = end >= n or tokens[end] in _BOUNDARY
+    closed = clause_ends or reader.starting("years_after", end) is not None
+    if closed and not clause_ends and end + 1 < n and number_at(tokens, end + 1) is not None:
+        return False  # "5 years and 3 months": an age or a length of time
+    if not closed and tokens[end - 1] in ("year", "yr"):
+        return None  # "our 10-year reunion", "a 14-year contract": a length of time
+    if (stated and closed) or reader.ending("years_at", i):
+        return True
+    k = i
+    mark = tokens[k - 1] if k > 0 and (tokens[k - 1] in _PERSON_MARKS or tokens[k - 1] in lx.YEARS_OF) else ""
+    if mark:
+        k -= 1
+    person = k > 0 and (
+        tokens[k - 1] in _PEOPLE or tokens[k - 1] in _PRONOUNS or reader.ending("minor", k) is not None
+    )
+    if person and k > 1 and tokens[k - 2] in _POSSESSIVES:
+        return False  # "my girl, 14 years and still…", "my woman of 14 years": a relationship's length
+    return person and (mark in lx.YEARS_OF or (bool(mark) and closed) or (not mark and clause_ends))
 
 
 def _is_year(token: str) -> bool:

@@ -251,7 +251,8 @@ class SlowCheck:
     async def __call__(self, text: str) -> bool:
         self.asked.append(text)
         await self.answer.wait()
-        # Like stage 1's duration reading of "14 years": only the cut phrase is refused.
+        # A phrase cut at the stream's edge may read differently ("… only 14" before "years ago"):
+        # only the cut phrase is refused.
         return not (self.bad and text.rstrip().endswith(self.bad))
 
 
