@@ -15,8 +15,9 @@ modulo N is 0; 0 never), and the lore entries for its top and bottom go with it
 (`shouldWIAddPrompt`).
 
 Several books share the scan and its budget (`LoreBooks`): the conversation's books first, then
-the character's (its card's own book, the world its card links, books attached to it), then the
-server's, as SillyTavern orders chat, character and global lore.
+the speaking person's persona's, then the character's (its card's own book, the world its card
+links, books attached to it) and the server's in the order the `lore_strategy` setting picks, as
+SillyTavern's `getSortedEntries` orders chat, persona, character and global lore.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.characters.lore_match import LoreCompiler
-from bot.characters.lore_settings import MAX_INJECTION_DEPTH, LoreSettings, Position, Role
+from bot.characters.lore_settings import MAX_INJECTION_DEPTH, LoreSettings, Position, Role, Strategy
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import LoreResult, ScanText, select_lore
 from bot.characters.model import Character, Lorebook, LoreEntry
@@ -71,23 +72,39 @@ def note_of(stored: Any) -> AuthorNote:
 
 @dataclass(frozen=True, slots=True)
 class LoreBooks:
-    """Standalone books that join the card's own for a turn, by SillyTavern tier."""
+    """Standalone books that join the card's own for a turn, by SillyTavern tier, and how the
+    character's and the global tiers are ordered (the `lore_strategy` setting)."""
 
     chat: tuple[Lorebook, ...] = ()  # attached to the conversation (chat lore)
     character: tuple[Lorebook, ...] = ()  # the card's linked world, books attached to the character
     server: tuple[Lorebook, ...] = ()  # attached to the server (global lore)
+    persona: tuple[Lorebook, ...] = ()  # attached to the speaking person's persona (persona lore)
+    strategy: Strategy = Strategy.CHARACTER_FIRST
 
     def tiers(self, own: Lorebook | None) -> list[list[Lorebook]]:
-        """Chat, character (the card's own book first), global; a book in two tiers counts once,
-        in the wider one (`getCharacterLore`/`getChatLore` skip books already active globally)."""
+        """The books in scan order (`getSortedEntries`): chat lore always first, then persona lore,
+        then character (the card's own book first) and global lore as the strategy says: character
+        first, global first, or "evenly" (one tier, global books ahead of the character's, so an
+        equal `order` keeps global entries first, as `[...globalLore, ...characterLore].sort`).
+
+        A book in two tiers counts once, where SillyTavern keeps it: global wins over all
+        (`getChatLore`, `getPersonaLore` and `getCharacterLore` skip a world active globally), then
+        chat lore (persona and character lore skip the chat world), then persona lore."""
         seen: set[int] = set()
-        out: list[list[Lorebook]] = [[], [], []]
-        for at, books in ((2, self.server), (1, ((own,) if own is not None else ()) + self.character), (0, self.chat)):
+        kept: dict[str, list[Lorebook]] = {"server": [], "chat": [], "persona": [], "character": []}
+        character = ((own,) if own is not None else ()) + self.character
+        for name, books in (("server", self.server), ("chat", self.chat), ("persona", self.persona),
+                            ("character", character)):
             for book in books:
                 if id(book) not in seen:
                     seen.add(id(book))
-                    out[at].append(book)
-        return out
+                    kept[name].append(book)
+        head = [kept["chat"], kept["persona"]]
+        if self.strategy == Strategy.EVENLY:
+            return [*head, kept["server"] + kept["character"]]
+        if self.strategy == Strategy.GLOBAL_FIRST:
+            return [*head, kept["server"], kept["character"]]
+        return [*head, kept["character"], kept["server"]]
 
 
 @dataclass(slots=True)

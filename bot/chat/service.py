@@ -22,7 +22,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.characters.lore_match import LoreCompiler
-from bot.characters.lore_settings import LoreSettings
+from bot.characters.lore_settings import LoreSettings, strategy_of
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebooks import LorebookService
 from bot.characters.model import Character
@@ -839,7 +839,8 @@ class ChatService:
             conversation_id=scene.conversation.id, character_ref=ref_of(scene.character),
             character=scene.character, guild_id=scene.conversation.guild_id,
         )
-        return LoreBooks(chat=found.chat, character=found.character, server=found.server)
+        return LoreBooks(chat=found.chat, character=found.character, server=found.server,
+                         strategy=strategy_of(scene.lore_strategy))
 
     async def set_author_note(self, where: Where, note: AuthorNote | None) -> Conversation:
         """Set (None: clear) the Author's Note of the channel's conversation; the caller screened it."""

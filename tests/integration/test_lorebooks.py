@@ -124,6 +124,48 @@ async def test_server_books_need_manage_server_and_reach_every_conversation(chat
     assert "glade" in chat.last_prompt()[0]["content"].lower()
 
 
+def world(*entries: tuple[str, str, int]) -> bytes:
+    """A SillyTavern world JSON: (key, content, order) entries."""
+    return json.dumps({"entries": {str(i): {"uid": i, "key": [key], "content": content, "order": order,
+                                            "comment": content}
+                                   for i, (key, content, order) in enumerate(entries)}}).encode()
+
+
+async def test_lore_strategy_setting_orders_character_and_server_lore(chat: ChatWorld) -> None:
+    """`/settings set lore_strategy`: which of the character's and the server's entries are scanned first
+    (SillyTavern's `world_info_character_strategy`), seen in the order `/character lore` reports."""
+    where = chat.place()
+    chat.venice.reply_text = "Mm."
+    card = cardgen.v2_card(name="Mira", description="{{char}} keeps the lighthouse.", first_mes="Hello.",
+                           character_book={"entries": [{"keys": ["lamp"], "content": "CARD LAMP", "id": 0,
+                                                        "comment": "CARD LAMP", "insertion_order": 10,
+                                                        "enabled": True}]})
+    await chat.slash(where, "character import", {"file": ("mira.json", cardgen.card_json(card))})
+    from bot.store import characters as repo
+
+    (summary,) = await repo.usable(chat.bot.services.sessions, user_id=int(where.user["id"]),  # type: ignore[union-attr]
+                                   guild_id=int(where.guild_id or 0), search="Mira", limit=5)
+    await chat.slash(where, "character set", {"character": summary.ref})
+    await chat.slash(where, "lorebook import", {"file": ("Coast.json", world(("lamp", "SERVER LAMP", 90)))})
+    await chat.slash(where, "lorebook attach", {"book": "Coast", "to": "server"}, permissions=MANAGER)
+
+    async def order() -> list[str]:
+        await chat.say(where, "Light the lamp.")
+        text = said(chat, await chat.slash(where, "character lore"))
+        return sorted(("CARD LAMP", "SERVER LAMP"), key=text.index)
+
+    assert await order() == ["CARD LAMP", "SERVER LAMP"]  # character first, the default
+    refused = await chat.slash(where, "settings set", {"key": "lore_strategy", "value": "sideways"},
+                               permissions=MANAGER)
+    assert "evenly, character_first, global_first" in said(chat, refused)
+    await chat.slash(where, "settings set", {"key": "lore_strategy", "value": "global_first"}, permissions=MANAGER)
+    assert await order() == ["SERVER LAMP", "CARD LAMP"]
+    await chat.slash(where, "settings set", {"key": "lore_strategy", "value": "evenly"}, permissions=MANAGER)
+    assert await order() == ["SERVER LAMP", "CARD LAMP"]  # order 90 before order 10
+    shown = said(chat, await chat.slash(where, "settings show", permissions=MANAGER))
+    assert "lore_strategy" in shown and "evenly" in shown
+
+
 async def test_a_cards_linked_world_is_found_among_its_owners_books(chat: ChatWorld) -> None:
     where = chat.place()
     chat.venice.reply_text = "Welcome."

@@ -8,17 +8,21 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.characters.lore_match import LoreCompiler, compile_books
-from bot.characters.lore_settings import LoreSettings
+from bot.characters.lore_settings import LoreSettings, Strategy, strategy_of
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import ScanText, select_lore
 from bot.characters.lorebooks import batches, room_for, screen_fields
 from bot.characters.model import Character, Lorebook, LoreEntry
 from bot.characters.regex_scripts import held_from, scripts_of, shown_text
 from bot.characters.worlds import parse_lorebook
+from bot.chat.macros import MacroContext
 from bot.chat.prompt import PromptInput, Turn, build_prompt
-from bot.chat.prompt_lore import AuthorNote, LoreBooks, note_of
-from bot.errors import LimitReached
+from bot.chat.prompt_lore import AuthorNote, LoreBooks, note_of, plan_lore
+from bot.errors import LimitReached, UserError
+from bot.settings import REGISTRY, parse_value
 from bot.store.lorebooks import Storage
 
 ELDORIA = Path(__file__).parents[1] / "data" / "Eldoria.json"
@@ -145,7 +149,65 @@ def test_attached_books_reach_the_prompt_beside_the_card_book() -> None:
 
 def test_a_book_attached_twice_counts_once_in_the_wider_tier() -> None:
     shared = book("shared", (["x"], "once", 1))
-    assert LoreBooks(chat=(shared,), server=(shared,)).tiers(None) == [[], [], [shared]]
+    assert LoreBooks(chat=(shared,), server=(shared,)).tiers(None) == [[], [], [], [shared]]
+    # getCharacterLore skips the chat world; getPersonaLore skips the chat world and global worlds.
+    assert LoreBooks(chat=(shared,), character=(shared,)).tiers(None) == [[shared], [], [], []]
+    assert LoreBooks(chat=(shared,), persona=(shared,)).tiers(None) == [[shared], [], [], []]
+    assert LoreBooks(persona=(shared,), server=(shared,)).tiers(None) == [[], [], [], [shared]]
+    assert LoreBooks(persona=(shared,), character=(shared,)).tiers(None) == [[], [shared], [], []]
+
+
+def _strategy_books(strategy: Strategy) -> LoreBooks:
+    return LoreBooks(
+        chat=(book("chat", (["x"], "chat", 1)),),
+        persona=(book("persona", (["x"], "persona", 2)),),
+        character=(book("linked", (["x"], "character 50", 50), (["x"], "character tie", 20)),),
+        server=(book("global", (["x"], "global 100", 100), (["x"], "global tie", 20), (["x"], "global 5", 5)),),
+        strategy=strategy,
+    )
+
+
+def test_insertion_strategies_order_character_and_global_lore_as_sillytavern() -> None:
+    """`getSortedEntries`: chat lore, then persona lore, then character/global by the strategy."""
+    def order(strategy: Strategy) -> list[str]:
+        tiers = _strategy_books(strategy).tiers(book("card", (["x"], "card 30", 30)))
+        return [e.content for e in compile_books(tiers, LoreSettings()).entries]
+
+    assert order(Strategy.CHARACTER_FIRST) == ["chat", "persona", "character 50", "card 30", "character tie",
+                                               "global 100", "global tie", "global 5"]
+    assert order(Strategy.GLOBAL_FIRST) == ["chat", "persona", "global 100", "global tie", "global 5",
+                                            "character 50", "card 30", "character tie"]
+    # Evenly: one sort of [...global, ...character]; on equal order the global entry stays first.
+    assert order(Strategy.EVENLY) == ["chat", "persona", "global 100", "character 50", "card 30", "global tie",
+                                      "character tie", "global 5"]
+
+
+def test_the_strategy_decides_what_fits_a_tight_budget() -> None:
+    """The first entry that does not fit ends the scan, so the order picks the survivors."""
+    card = Character(name="Bo")
+
+    def fired(strategy: Strategy) -> list[str]:
+        books = LoreBooks(character=(book("mine", (["x"], "C" * 200, 10)),),
+                          server=(book("theirs", (["x"], "G" * 200, 90)),), strategy=strategy)
+        plan = plan_lore(card, scan("x"), state=LoreState(), settings=LoreSettings(), budget=80,
+                         ctx=MacroContext(char="Bo", user="Ann"), rng=random.Random(1), estimate=lambda t: len(t) // 4,
+                         scripts=[], books=books)
+        return [e.content[0] for e in plan.lore]
+
+    assert fired(Strategy.CHARACTER_FIRST) == ["C"]
+    assert fired(Strategy.GLOBAL_FIRST) == ["G"]
+    assert fired(Strategy.EVENLY) == ["G"]  # higher order wins when both are sorted together
+
+
+def test_lore_strategy_setting_values() -> None:
+    spec = REGISTRY["lore_strategy"]
+    assert spec.default_for(None) == "character_first"  # type: ignore[arg-type]
+    assert parse_value(spec, "Global first") == "global_first"
+    assert parse_value(spec, "evenly") == "evenly"
+    with pytest.raises(UserError, match="evenly, character_first, global_first"):
+        parse_value(spec, "random")
+    assert [strategy_of(v) for v in ("evenly", "character_first", "global_first", "??")] == [
+        Strategy.EVENLY, Strategy.CHARACTER_FIRST, Strategy.GLOBAL_FIRST, Strategy.CHARACTER_FIRST]
 
 
 def test_author_note_depth_and_frequency() -> None:
