@@ -837,9 +837,9 @@ class ChatService:
             return LoreBooks()
         found = await self.lorebooks.for_turn(
             conversation_id=scene.conversation.id, character_ref=ref_of(scene.character),
-            character=scene.character, guild_id=scene.conversation.guild_id,
+            character=scene.character, guild_id=scene.conversation.guild_id, user_id=where.user_id,
         )
-        return LoreBooks(chat=found.chat, character=found.character, server=found.server,
+        return LoreBooks(chat=found.chat, character=found.character, server=found.server, persona=found.persona,
                          strategy=strategy_of(scene.lore_strategy))
 
     async def set_author_note(self, where: Where, note: AuthorNote | None) -> Conversation:

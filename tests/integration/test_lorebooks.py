@@ -166,6 +166,37 @@ async def test_lore_strategy_setting_orders_character_and_server_lore(chat: Chat
     assert "lore_strategy" in shown and "evenly" in shown
 
 
+async def test_persona_lore_fires_on_its_owners_turns_only(chat: ChatWorld) -> None:
+    """`/lorebook attach to: my persona`: SillyTavern's persona lore, read on the speaking person's turns."""
+    where = chat.place()
+    chat.venice.reply_text = "Mm."
+    await chat.say(where, "Hello.")
+    await chat.slash(where, "lorebook import", {"file": ("Eldoria.json", ELDORIA)})
+    attached = await chat.slash(where, "lorebook attach", {"book": "Eldoria", "to": "persona"})
+    assert "now works in your persona" in said(chat, attached)
+    assert not any("attached the lorebook" in json.dumps(b) for b in chat.all_bodies())  # private
+    (link,) = await rows(chat, LorebookLink)
+    assert (link.scope, link.target) == ("persona", str(where.user["id"]))
+
+    await chat.say(where, "Is that a shadowfang?")
+    assert "Shadowfang" in chat.last_prompt()[0]["content"]
+    why = said(chat, await chat.slash(where, "character lore"))
+    assert "Eldoria" in why and "your persona" in why
+    bob = chat.user("bob")
+    await chat.say(where, "Is that a shadowfang?", user=bob)  # Bob's turn: not his persona's book
+    assert "Shadowfang" not in chat.last_prompt()[0]["content"]
+
+    listed = said(chat, await chat.slash(where, "lorebook list"))
+    assert "Eldoria** — your persona" in listed
+    assert "your persona" not in said(chat, await chat.slash(where, "lorebook list", user=bob))
+    refused = await chat.slash(where, "lorebook detach", {"book": "Eldoria", "place": "persona"}, user=bob)
+    assert "No lorebook by that name is attached to your persona" in said(chat, refused)
+    detached = await chat.slash(where, "lorebook detach", {"book": "Eldoria", "place": "persona"})
+    assert "no longer attached to your persona" in said(chat, detached)
+    await chat.say(where, "And the shadowfang?")
+    assert "Shadowfang" not in chat.last_prompt()[0]["content"]
+
+
 async def test_a_cards_linked_world_is_found_among_its_owners_books(chat: ChatWorld) -> None:
     where = chat.place()
     chat.venice.reply_text = "Welcome."
