@@ -187,7 +187,8 @@ async def _persona_lorebooks(session: AsyncSession, user_id: int) -> list[dict[s
 async def _author_notes(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
     rows = await session.execute(select(Conversation.id, Conversation.author_note)
                                  .where(Conversation.author_note.is_not(None)).order_by(Conversation.id))
-    return [{"conversation_id": cid, "text": note.get("text"), "depth": note.get("depth"), "every": note.get("every")}
+    return [{"conversation_id": cid, "text": note.get("text"), "depth": note.get("depth"), "every": note.get("every"),
+             "role": note.get("role", "system"), "position": note.get("position", "in_chat")}
             for cid, note in rows.all() if isinstance(note, dict) and note.get("by") == user_id]
 
 

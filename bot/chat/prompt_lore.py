@@ -8,8 +8,11 @@ from the newest history message (depth 0 = after it), one message per role at ea
 order assistant, user, system (system closest to the end), each joining, in SillyTavern's order,
 the Author's Note, the Character's Note (`extensions.depth_prompt`) and the at-depth entries.
 
-The Author's Note sits at its depth (4 by default) as a system message; lore entries for its top
-and bottom wrap the note, and are injected there even while no note is set. A note with a
+The Author's Note sits at its depth (4 by default) as a system message, or as the role and in the
+place its settings say (`NotePosition`: in the chat at its depth, before or after the main prompt,
+or not sent, as `authors-note.js` and openai.js' `getPromptPosition` place it); lore entries for
+its top and bottom wrap the note and go with it, and are injected at its depth even while no note
+is set. A note with a
 frequency N is added only on every Nth user message (`authors-note.js`: the user-message count
 modulo N is 0; 0 never), and the lore entries for its top and bottom go with it
 (`shouldWIAddPrompt`).
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
 from bot.characters.lore_match import LoreCompiler
@@ -41,13 +45,36 @@ CUT_SHORT_NOTICE = "This lorebook is very large: scanning stopped early, so some
 _ROLE_NAMES = {Role.SYSTEM: "system", Role.USER: "user", Role.ASSISTANT: "assistant"}
 
 
+class NotePosition(IntEnum):
+    """Where the Author's Note goes: SillyTavern's `extension_prompt_types`."""
+
+    NONE = -1  # kept, not sent
+    IN_PROMPT = 0  # after the main prompt (`getPromptPosition`: the end of the "main" prompt)
+    IN_CHAT = 1  # in the chat history at its depth (the default)
+    BEFORE_PROMPT = 2  # before the main prompt (the start of "main")
+
+
+NOTE_POSITIONS = {"none": NotePosition.NONE, "after_prompt": NotePosition.IN_PROMPT,
+                  "in_chat": NotePosition.IN_CHAT, "before_prompt": NotePosition.BEFORE_PROMPT}
+NOTE_POSITION_NAMES = {v: k for k, v in NOTE_POSITIONS.items()}
+ROLES = {"system": Role.SYSTEM, "user": Role.USER, "assistant": Role.ASSISTANT}
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorNote:
-    """The conversation's Author's Note (`/conversation authorsnote`): text, depth, every Nth user message."""
+    """The conversation's Author's Note (`/conversation authorsnote`): text, depth, every Nth user
+    message, the role it is sent as and where it goes (`authors-note.js`' `note_role`, `note_position`)."""
 
     text: str = ""
     depth: int = AUTHOR_NOTE_DEPTH
     every: int = 1
+    role: Role = Role.SYSTEM
+    position: NotePosition = NotePosition.IN_CHAT
+
+    def stored(self) -> dict[str, Any]:
+        """As the conversation stores it (the author is added by the caller)."""
+        return {"text": self.text, "depth": self.depth, "every": self.every, "role": _ROLE_NAMES[self.role],
+                "position": NOTE_POSITION_NAMES[self.position]}
 
     def due(self, user_messages: int) -> bool:
         """`setFloatingPrompt`: is the note added on this turn?"""
@@ -56,6 +83,15 @@ class AuthorNote:
         if user_messages >= self.every:
             return user_messages % self.every == 0
         return self.every - user_messages == 0
+
+
+def note_settings(note: AuthorNote) -> str:
+    """The note's settings in words, as `/conversation authorsnote` shows them."""
+    every = "never added" if note.every == 0 else (
+        "every message" if note.every == 1 else f"every {note.every} messages of yours")
+    place = {NotePosition.IN_CHAT: f"depth {note.depth}", NotePosition.BEFORE_PROMPT: "before the main prompt",
+             NotePosition.IN_PROMPT: "after the main prompt", NotePosition.NONE: "not sent"}[note.position]
+    return f"{place}, {every}, as a {_ROLE_NAMES[note.role]} message"
 
 
 def note_of(stored: Any) -> AuthorNote:
@@ -67,6 +103,8 @@ def note_of(stored: Any) -> AuthorNote:
         stored["text"],
         depth if isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0 else AUTHOR_NOTE_DEPTH,
         every if isinstance(every, int) and not isinstance(every, bool) and every >= 0 else 1,
+        ROLES.get(str(stored.get("role")), Role.SYSTEM),
+        NOTE_POSITIONS.get(str(stored.get("position")), NotePosition.IN_CHAT),
     )
 
 
@@ -116,13 +154,16 @@ class LorePlan:
     examples_top: list[str] = field(default_factory=list)
     examples_bottom: list[str] = field(default_factory=list)
     injections: dict[int, list[dict[str, str]]] = field(default_factory=dict)  # depth -> messages in order
+    before_prompt: list[dict[str, str]] = field(default_factory=list)  # the Author's Note before the main prompt
+    after_prompt: list[dict[str, str]] = field(default_factory=list)  # the Author's Note after the main prompt
     lore: list[LoreEntry] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     state: LoreState = field(default_factory=LoreState)
     notices: list[str] = field(default_factory=list)
 
     def injection_messages(self) -> list[dict[str, str]]:
-        return [m for messages in self.injections.values() for m in messages]
+        """Every message the lore adds beside the system message (for the budget)."""
+        return [m for messages in self.injections.values() for m in messages] + self.before_prompt + self.after_prompt
 
 
 def depth_prompt(character: Character) -> tuple[str, int, Role]:
@@ -182,9 +223,18 @@ def plan_lore(
     for position, content in result.examples:
         (plan.examples_top if position == Position.EM_TOP else plan.examples_bottom).append(content)
     note_text, note_depth, note_role = depth_prompt(character)
+    # checkWorldInfo: the entries for the Author's Note's top and bottom wrap it, and all of it
+    # goes where the note goes, as the note's role (`setExtensionPrompt(NOTE_MODULE_NAME, ANWithWI, …)`).
+    an = "\n".join(result.an_top) + "\n" + (macros(note.text) if note.text and note_due else "") + "\n" + \
+        "\n".join(result.an_bottom)
+    an = an.removeprefix("\n").removesuffix("\n").strip()
+    if an and note.position == NotePosition.BEFORE_PROMPT:
+        plan.before_prompt = [{"role": _ROLE_NAMES[note.role], "content": an}]
+    elif an and note.position == NotePosition.IN_PROMPT:
+        plan.after_prompt = [{"role": _ROLE_NAMES[note.role], "content": an}]
+    in_chat = an if note.position == NotePosition.IN_CHAT else ""
     plan.injections = _injections(result, macros(note_text) if note_text else "", note_depth, note_role,
-                                  macros(note.text) if note.text and note_due else "",
-                                  min(max(0, note.depth), MAX_INJECTION_DEPTH))
+                                  in_chat, min(max(0, note.depth), MAX_INJECTION_DEPTH), note.role)
     return plan
 
 
@@ -205,14 +255,14 @@ def inject(history: list[dict[str, str]], injections: dict[int, list[dict[str, s
 
 
 def _injections(result: LoreResult, note: str, note_depth: int, note_role: Role,
-                author_note: str, author_depth: int = AUTHOR_NOTE_DEPTH) -> dict[int, list[dict[str, str]]]:
+                an: str, author_depth: int = AUTHOR_NOTE_DEPTH,
+                author_role: Role = Role.SYSTEM) -> dict[int, list[dict[str, str]]]:
     # Extension prompts by (depth, role), in the order getExtensionPrompt sorts their names:
-    # "2_floating_prompt" (Author's Note), "DEPTH_PROMPT" (Character's Note), "customDepthWI-…".
+    # "2_floating_prompt" (Author's Note, with its lore entries), "DEPTH_PROMPT" (Character's Note),
+    # "customDepthWI-…".
     parts: dict[tuple[int, Role], list[str]] = {}
-    an = "\n".join(result.an_top) + "\n" + author_note + "\n" + "\n".join(result.an_bottom)
-    an = an.removeprefix("\n").removesuffix("\n").strip()
     if an:
-        parts.setdefault((author_depth, Role.SYSTEM), []).append(an)
+        parts.setdefault((author_depth, author_role), []).append(an)
     if note:
         parts.setdefault((note_depth, note_role), []).append(note)
     for group in result.depth:

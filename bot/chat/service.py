@@ -848,8 +848,7 @@ class ChatService:
         if conv is None:
             raise UserError("There is no conversation in this channel yet: say something first.")
         async with self.queue.turn(conv.channel_id):
-            value = None if note is None else {"text": note.text, "depth": note.depth, "every": note.every,
-                                               "by": where.user_id}  # privacy: whose words it is
+            value = None if note is None else {**note.stored(), "by": where.user_id}  # privacy: whose words
             await self.conversations.set_author_note(conv.id, value)
             conv.author_note = value
             self.scenes.forget(conv.channel_id)

@@ -237,6 +237,32 @@ async def test_authors_note_is_screened_stored_and_placed(chat: ChatWorld) -> No
     assert not any(m["content"] == "[Keep the pace slow.]" for m in chat.last_prompt())
 
 
+async def test_authors_note_role_and_position_options(chat: ChatWorld) -> None:
+    where = chat.place()
+    chat.venice.reply_text = "Sure."
+    await chat.say(where, "Hi.")
+    set_ = await chat.slash(where, "conversation authorsnote", {"text": "[Stay in the tavern.]", "role": "user",
+                                                                "position": "before_prompt"})
+    assert "before the main prompt, every message, as a user message" in said(chat, set_)
+    await chat.say(where, "Where are we?")
+    prompt = chat.last_prompt()
+    assert prompt[0] == {"role": "user", "content": "[Stay in the tavern.]"} and prompt[1]["role"] == "system"
+    # Changing only the place keeps the text and the role.
+    await chat.slash(where, "conversation authorsnote", {"position": "after_prompt"})
+    await chat.say(where, "And now?")
+    prompt = chat.last_prompt()
+    assert prompt[0]["role"] == "system" and prompt[1] == {"role": "user", "content": "[Stay in the tavern.]"}
+    shown = said(chat, await chat.slash(where, "conversation authorsnote"))
+    assert "after the main prompt" in shown and "as a user message" in shown and "Stay in the tavern" in shown
+    await chat.slash(where, "conversation authorsnote", {"position": "none"})
+    await chat.say(where, "Still?")
+    assert not any("tavern" in m["content"] for m in chat.last_prompt())
+    from bot.privacy import export_user
+
+    (note,) = (await export_user(chat.bot.services.sessions, int(where.user["id"])))["authors_notes"]  # type: ignore[union-attr]
+    assert (note["role"], note["position"]) == ("user", "none")
+
+
 HIDE_THINKING = [{
     "scriptName": "Hide thinking", "findRegex": "/<thinking>[\\s\\S]*?<\\/thinking>\\s*/g", "replaceString": "",
     "placement": [2], "markdownOnly": True,

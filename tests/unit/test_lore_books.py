@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.characters.lore_match import LoreCompiler, compile_books
-from bot.characters.lore_settings import LoreSettings, Strategy, strategy_of
+from bot.characters.lore_settings import LoreSettings, Role, Strategy, strategy_of
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import ScanText, select_lore
 from bot.characters.lorebooks import batches, room_for, screen_fields
@@ -20,7 +20,7 @@ from bot.characters.regex_scripts import held_from, scripts_of, shown_text
 from bot.characters.worlds import parse_lorebook
 from bot.chat.macros import MacroContext
 from bot.chat.prompt import PromptInput, Turn, build_prompt
-from bot.chat.prompt_lore import AuthorNote, LoreBooks, note_of, plan_lore
+from bot.chat.prompt_lore import AuthorNote, LoreBooks, NotePosition, note_of, note_settings, plan_lore
 from bot.errors import LimitReached, UserError
 from bot.settings import REGISTRY, parse_value
 from bot.store.lorebooks import Storage
@@ -234,6 +234,47 @@ def test_author_note_depth_and_frequency() -> None:
     # A regenerate (the same user message as before) does not count again.
     again = LoreState(user_messages=2, last_user_turn=7)
     assert any(m["content"] == "NOTE" for m in messages(AuthorNote("NOTE", every=2), again))
+
+
+def test_author_note_role_and_position() -> None:
+    """`note_role` and `note_position` (`extension_prompt_types`): in the chat at depth, before or
+    after the main prompt (openai.js `getPromptPosition`: start / end of "main"), or not sent; the
+    lore entries for the note's top and bottom go with it."""
+    turns = [Turn("user" if i % 2 == 0 else "assistant", f"message {i}", "Ann", id=i + 1) for i in range(4)]
+    lore = Lorebook(name="w", entries=[LoreEntry(keys=["message"], content="AN TOP LORE", id=0, comment="t",
+                                                 extensions={"position": 2})])
+    card = Character(name="Bo", description="Bo is a bard.", lorebook=lore)
+
+    def messages(note: AuthorNote) -> list[dict[str, str]]:
+        return build_prompt(PromptInput(character=card, user_name="Ann", turns=turns, context_tokens=8_000,
+                                        reply_tokens=200, author_note=note)).messages
+
+    in_chat = messages(AuthorNote("NOTE", depth=1, role=Role.USER))
+    at = next(i for i, m in enumerate(in_chat) if "NOTE" in m["content"])
+    assert in_chat[at] == {"role": "user", "content": "AN TOP LORE\nNOTE"}
+    assert [m["content"] for m in in_chat[at + 1:]] == ["message 3"]
+
+    before = messages(AuthorNote("NOTE", role=Role.ASSISTANT, position=NotePosition.BEFORE_PROMPT))
+    assert before[0] == {"role": "assistant", "content": "AN TOP LORE\nNOTE"}
+    assert before[1]["role"] == "system" and "Bo is a bard." in before[1]["content"]
+    assert sum("NOTE" in m["content"] for m in before) == 1
+
+    after = messages(AuthorNote("NOTE", position=NotePosition.IN_PROMPT))
+    assert after[0]["role"] == "system" and "Bo is a bard." not in after[0]["content"]
+    assert "fictional adult roleplay" in after[0]["content"]  # the main prompt
+    assert after[1] == {"role": "system", "content": "AN TOP LORE\nNOTE"}
+    assert after[2]["role"] == "system" and after[2]["content"].startswith("Bo's description:")
+    assert [m["content"] for m in after[3:]] == [f"message {i}" for i in range(4)]
+
+    nowhere = messages(AuthorNote("NOTE", position=NotePosition.NONE))
+    assert not any("NOTE" in m["content"] or "AN TOP LORE" in m["content"] for m in nowhere)
+
+    note = AuthorNote("x", 2, 3, Role.USER, NotePosition.BEFORE_PROMPT)
+    assert note.stored() == {"text": "x", "depth": 2, "every": 3, "role": "user", "position": "before_prompt"}
+    assert note_of(note.stored()) == note
+    assert note_of({"text": "x", "role": "boss", "position": 7}) == AuthorNote("x")  # unknown: the defaults
+    assert note_settings(note) == "before the main prompt, every 3 messages of yours, as a user message"
+    assert note_settings(AuthorNote("x", depth=2)) == "depth 2, every message, as a system message"
 
 
 HIDE_THINKING = {"regex_scripts": [{
