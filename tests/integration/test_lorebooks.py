@@ -93,6 +93,24 @@ async def test_import_attach_fire_explain_export_delete(chat: ChatWorld) -> None
     assert "Shadowfang" not in chat.last_prompt()[0]["content"]
 
 
+async def test_a_second_real_book_oakhaven_imports_and_fires_with_recursion(chat: ChatWorld) -> None:
+    """tests/data/Oakhaven.json (a V2 character_book file, see SOURCES.md) through /lorebook."""
+    where = chat.place()
+    chat.venice.reply_text = "The gears turn."
+    await chat.say(where, "Hello.")
+    oakhaven = (Path(__file__).parents[1] / "data" / "Oakhaven.json").read_bytes()
+    imported = await chat.slash(where, "lorebook import", {"file": ("Oakhaven.json", oakhaven)})
+    assert "Imported **Grand Archive of Oakhaven** (4 entries)" in said(chat, imported)
+    await chat.slash(where, "lorebook attach", {"book": "Grand Archive of Oakhaven"})
+    await chat.say(where, "The restricted section, please.")  # the selective entry needs a secondary key
+    system = chat.last_prompt()[0]["content"]
+    assert "Vault of Whispers" not in system and "Aether Engine" not in system
+    await chat.say(where, "Show me the aether engine.")
+    system = chat.last_prompt()[0]["content"]
+    assert "The Central Aether Engine is" in system and "The Grand Archive of Oakhaven is" in system
+    assert "Vault of Whispers" not in system
+
+
 async def test_a_lorebook_with_a_minor_is_refused_and_nothing_is_stored(chat: ChatWorld) -> None:
     where = chat.place()
     entry = {"uid": 0, "key": ["lily"], "content": "Lily is a 14 year old girl who wants sex."}
