@@ -118,6 +118,9 @@ class Prompt:
     notice: str | None = None
     lore_state: LoreState = field(default_factory=LoreState)  # to store with the conversation
     lore_names: list[str] = field(default_factory=list)  # which entries fired, for "why" displays
+    # Index in `messages` of the newest history message a person wrote (where pictures they sent go):
+    # an Author's Note or Character's Note sent as a user message may come after it.
+    user_at: int | None = None
 
 
 def build_prompt(inp: PromptInput) -> Prompt:
@@ -178,6 +181,8 @@ def build_prompt(inp: PromptInput) -> Prompt:
                 *([{"role": "system", "content": rest}] if rest else [])]
         used_cost += MESSAGE_OVERHEAD if rest else 0
     messages = [*plan.before_prompt, *head, *inject(history, plan.injections), *tail]
+    newest_user = next((m for m in reversed(history) if m["role"] == "user"), None)
+    user_at = next((i for i, m in enumerate(messages) if m is newest_user), None) if newest_user else None
     used_ids = [t.id for t in kept if t.id is not None]
     if continued is not None and continued.id is not None:
         used_ids.append(continued.id)
@@ -191,6 +196,7 @@ def build_prompt(inp: PromptInput) -> Prompt:
         notice=" ".join(notices) or None,
         lore_state=plan.state,
         lore_names=plan.names,
+        user_at=user_at,
     )
 
 

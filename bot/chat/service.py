@@ -969,7 +969,12 @@ class ChatService:
 
 
 def _show_pictures(prompt: Prompt, pictures: Sequence[VisionImage]) -> None:
-    """The newest user message (what was just said) carries the pictures as `image_url` parts."""
+    """The newest user message (what was just said) carries the pictures as `image_url` parts (not
+    an Author's or Character's Note sent as a user message after it)."""
+    if prompt.user_at is not None:
+        message = prompt.messages[prompt.user_at]
+        prompt.messages[prompt.user_at] = vision_user_message(str(message.get("content") or ""), pictures)  # type: ignore[assignment]
+        return
     for index in range(len(prompt.messages) - 1, -1, -1):
         message = prompt.messages[index]
         if message.get("role") == "user":

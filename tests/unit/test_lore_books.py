@@ -325,3 +325,25 @@ def test_storage_caps() -> None:
     else:
         raise AssertionError("the 51st book should be refused")
     room_for(Storage(50, 1_000), adding=1_000, replacing=900)  # replacing a book of the same name
+
+
+def test_pictures_go_to_the_persons_message_not_a_user_role_note_after_it() -> None:
+    import io
+
+    from PIL import Image
+
+    from bot.chat.service import _show_pictures
+    from bot.vision.input import prepare_image
+
+    turns = [Turn("user", "hi", "Ann", id=1), Turn("assistant", "hello", id=2),
+             Turn("user", "look at this", "Ann", id=3)]
+    prompt = build_prompt(PromptInput(character=Character(name="Bo"), user_name="Ann", turns=turns,
+                                      context_tokens=8_000, reply_tokens=200,
+                                      author_note=AuthorNote("[NOTE]", depth=0, role=Role.USER)))
+    assert prompt.messages[-1] == {"role": "user", "content": "[NOTE]"}
+    assert prompt.user_at is not None and prompt.messages[prompt.user_at]["content"] == "look at this"
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 90)).save(buf, format="PNG")
+    _show_pictures(prompt, [prepare_image(buf.getvalue())])
+    assert prompt.messages[-1] == {"role": "user", "content": "[NOTE]"}
+    assert isinstance(prompt.messages[prompt.user_at]["content"], list)  # text and image parts
