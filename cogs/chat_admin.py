@@ -64,6 +64,7 @@ NOTE_PLACES = [
     app_commands.Choice(name="nowhere (kept, not sent)", value="none"),
 ]
 
+
 class ConversationCog(commands.Cog, name="Conversations"):
     conversation = app_commands.Group(
         name="conversation", description="Your conversations in this channel", nsfw=True,
@@ -194,8 +195,8 @@ class ConversationCog(commands.Cog, name="Conversations"):
             await self.chat.screen.check_input(new_text, where)
         note = AuthorNote(new_text, current.depth if depth is None else depth,
                           current.every if frequency is None else frequency,
-                          current.role if role is None else ROLES[role],
-                          current.position if position is None else NOTE_POSITIONS[position])
+                          ROLES.get(role or "", current.role),
+                          NOTE_POSITIONS.get(position or "", current.position))
         await self.chat.set_author_note(where, note)
         await interaction.edit_original_response(
             content=f"📝 Author's Note set: {note_settings(note)}.\n>>> {shown(new_text)}"[:2000])
