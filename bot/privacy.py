@@ -21,7 +21,8 @@ Where a user's own words are kept, and what a deletion does to each copy:
 - **Kept avatar pictures** of their characters (the copies in the avatar storage channel, see
   `bot.characters.avatar_urls`) go with the characters; the privacy cog deletes those Discord
   messages once the deletion is done.
-- **Lorebooks** they imported are deleted, and with them every place they were attached; the
+- **Lorebooks** they imported are deleted, and with them every place they were attached (their
+  persona's books included: `/lorebook attach` to "my persona" only takes one's own books); the
   record of which entries fired last (`lore_state.fired`) forgets entries of their books in
   conversations that used them. An **Author's Note** they set on a conversation is removed.
 - **Image prompts**: their image records go (parameters only; pixels are never stored). Images
@@ -109,6 +110,7 @@ async def export_user(sessions: async_sessionmaker[AsyncSession], user_id: int) 
             "characters": await _characters(session, user_id),
             "persona": await _persona(session, user_id),
             "lorebooks": await _lorebooks(session, user_id),
+            "persona_lorebooks": await _persona_lorebooks(session, user_id),
             "authors_notes": await _author_notes(session, user_id),
             "images": await _images(session, user_id),
             "usage": await _usage(session, user_id),
@@ -173,10 +175,20 @@ async def _lorebooks(session: AsyncSession, user_id: int) -> list[dict[str, Any]
     return out
 
 
+async def _persona_lorebooks(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+    """The books attached to their persona (persona lore): which, and since when."""
+    rows = await session.execute(
+        select(LorebookLink.lorebook_id, LorebookRow.name, LorebookLink.created_at)
+        .join(LorebookRow, LorebookRow.id == LorebookLink.lorebook_id)
+        .where(LorebookLink.scope == "persona", LorebookLink.target == str(user_id)).order_by(LorebookLink.id))
+    return [{"lorebook_id": i, "name": name, "attached_at": _iso(at)} for i, name, at in rows.all()]
+
+
 async def _author_notes(session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
     rows = await session.execute(select(Conversation.id, Conversation.author_note)
                                  .where(Conversation.author_note.is_not(None)).order_by(Conversation.id))
-    return [{"conversation_id": cid, "text": note.get("text"), "depth": note.get("depth"), "every": note.get("every")}
+    return [{"conversation_id": cid, "text": note.get("text"), "depth": note.get("depth"), "every": note.get("every"),
+             "role": note.get("role", "system"), "position": note.get("position", "in_chat")}
             for cid, note in rows.all() if isinstance(note, dict) and note.get("by") == user_id]
 
 
@@ -198,7 +210,8 @@ async def _forget_lorebooks(session: AsyncSession, user_id: int) -> dict[str, in
                 fired += 1
         if values:
             await session.execute(update(Conversation).where(Conversation.id == cid).values(**values))
-    return {"lorebooks": await lorebooks_repo.forget_owner(session, user_id), "lore_fired_books_cleared": fired,
+    return {"persona_lorebooks": await lorebooks_repo.forget_persona(session, user_id),
+            "lorebooks": await lorebooks_repo.forget_owner(session, user_id), "lore_fired_books_cleared": fired,
             "authors_notes": notes}
 
 

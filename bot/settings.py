@@ -37,6 +37,7 @@ class Spec:
     maximum: float | None = None
     channel: bool = True  # may be overridden per channel
     scope: str = "guild"  # "guild" (Manage Server) or "global" (bot owner)
+    choices: tuple[str, ...] = ()  # for text: the only values allowed (lower case)
 
     def default_for(self, env: Env) -> Any:
         return self.default(env) if callable(self.default) else self.default
@@ -64,6 +65,8 @@ REGISTRY: dict[str, Spec] = {s.key: s for s in (
     Spec("tts_voice", str, "voice of characters that have none of their own", "af_heart"),
     Spec("daily_voice", int, "spoken replies and voice messages heard per user per day (0 = unlimited)", 0, 0,
          100_000),
+    Spec("lore_strategy", str, "order of character and server lorebooks (evenly, character_first, global_first)",
+         "character_first", choices=("evenly", "character_first", "global_first")),
     Spec("vision_model", str, "Venice model that looks at pictures when the chat model cannot (none: refuse)", None),
 )}
 
@@ -95,6 +98,11 @@ def parse_value(spec: Spec, text: str) -> Any:
         if too_low or (spec.maximum is not None and number > spec.maximum):
             raise UserError(f"`{spec.key}` must be between {spec.minimum:g} and {spec.maximum:g}.")
         return number
+    if spec.choices:
+        lowered = raw.lower().replace(" ", "_").replace("-", "_")
+        if lowered not in spec.choices:
+            raise UserError(f"`{spec.key}` is one of: {', '.join(spec.choices)}.")
+        return lowered
     if not raw or len(raw) > 200:
         raise UserError(f"`{spec.key}` must be 1 to 200 characters.")
     return raw

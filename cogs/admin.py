@@ -345,6 +345,8 @@ class Admin(commands.Cog):
     async def _value_options(self, interaction: discord.Interaction, spec: Spec) -> list[tuple[str, str]]:
         if spec.kind is bool:
             return [("on", "on"), ("off", "off")]
+        if spec.choices:
+            return [(c, c) for c in spec.choices]
         if spec.key in ("text_model", "image_model"):
             models = await self.services.venice.list_models(spec.key.split("_")[0])
             return [(m.id, m.id if m.name == m.id else f"{m.id} ({m.name})") for m in models if not m.offline]

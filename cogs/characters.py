@@ -157,7 +157,8 @@ async def character_lore(services: Services, interaction: discord.Interaction) -
     embed.description = text or "No lorebook entry fired on the last turn."
     ref = conv.character_ref
     here = await services.lorebooks.attached([("conversation", str(conv.id)), ("character", ref)]
-                                             + ([("server", str(conv.guild_id))] if conv.guild_id else []))
+                                             + ([("server", str(conv.guild_id))] if conv.guild_id else [])
+                                             + [("persona", str(interaction.user.id))])
     if here:
         embed.add_field(name="Lorebooks attached", inline=False, value="\n".join(
             f"• {shown(a.name)} — {LORE_PLACES[a.scope]}" for a in here)[:1024])
@@ -167,7 +168,8 @@ async def character_lore(services: Services, interaction: discord.Interaction) -
     await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-LORE_PLACES = {"conversation": "this conversation", "character": "the character", "server": "this server"}
+LORE_PLACES = {"conversation": "this conversation", "character": "the character", "server": "this server",
+               "persona": "your persona"}
 
 
 def lore_lines(fired: list[dict[str, str]]) -> list[str]:

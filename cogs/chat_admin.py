@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat.prompt_lore import AuthorNote, note_of
+from bot.chat.prompt_lore import NOTE_POSITIONS, ROLES, AuthorNote, note_of, note_settings
 from bot.chat.rules import NOT_YOUR_CONVERSATION, may_delete_conversation
 from bot.chat.service import ChatService
 from bot.errors import UserError
@@ -54,6 +54,15 @@ def export_jsonl(conv: Conversation, turns: list[TurnRow], summary: str | None =
             entry["swipe_id"] = t.swipe_index
         out.append(json.dumps(entry, ensure_ascii=False))
     return "\n".join(out) + "\n"
+
+
+NOTE_ROLES = [app_commands.Choice(name=name, value=name) for name in ROLES]
+NOTE_PLACES = [
+    app_commands.Choice(name="in the chat at its depth", value="in_chat"),
+    app_commands.Choice(name="before the main prompt", value="before_prompt"),
+    app_commands.Choice(name="after the main prompt", value="after_prompt"),
+    app_commands.Choice(name="nowhere (kept, not sent)", value="none"),
+]
 
 
 class ConversationCog(commands.Cog, name="Conversations"):
@@ -154,18 +163,21 @@ class ConversationCog(commands.Cog, name="Conversations"):
         text="What the note says (leave out to see it; 'clear' removes it)",
         depth="How many messages from the end it goes (default 4)",
         frequency="Add it every Nth message of yours (default 1: always; 0: never)",
+        role="Sent as a system (default), user or assistant message",
+        position="Where it goes (default: in the chat at its depth)",
     )
+    @app_commands.choices(role=NOTE_ROLES, position=NOTE_PLACES)
     async def authorsnote(self, interaction: discord.Interaction,
                           text: app_commands.Range[str, 1, 2000] | None = None,
                           depth: app_commands.Range[int, 0, 100] | None = None,
-                          frequency: app_commands.Range[int, 0, 100] | None = None) -> None:
+                          frequency: app_commands.Range[int, 0, 100] | None = None,
+                          role: str | None = None, position: str | None = None) -> None:
         conv = await self.chat.conversations.active(interaction.channel_id or 0)
         if conv is None:
             raise UserError("There is no conversation in this channel yet: say something first.")
         current = note_of(conv.author_note)
-        if text is None and depth is None and frequency is None:
-            shown_note = (f"**Author's Note** (depth {current.depth}, every {current.every} message"
-                          f"{'' if current.every == 1 else 's'}):\n{shown(current.text)}" if current.text
+        if text is None and depth is None and frequency is None and role is None and position is None:
+            shown_note = (f"**Author's Note** ({note_settings(current)}):\n{shown(current.text)}" if current.text
                           else "This conversation has no Author's Note. `/conversation authorsnote text:…` sets one.")
             await interaction.response.send_message(shown_note[:2000], ephemeral=True)
             return
@@ -182,12 +194,12 @@ class ConversationCog(commands.Cog, name="Conversations"):
         if text is not None:
             await self.chat.screen.check_input(new_text, where)
         note = AuthorNote(new_text, current.depth if depth is None else depth,
-                          current.every if frequency is None else frequency)
+                          current.every if frequency is None else frequency,
+                          ROLES.get(role or "", current.role),
+                          NOTE_POSITIONS.get(position or "", current.position))
         await self.chat.set_author_note(where, note)
-        every = "never added" if note.every == 0 else (
-            "every message" if note.every == 1 else f"every {note.every} messages of yours")
         await interaction.edit_original_response(
-            content=f"📝 Author's Note set: depth {note.depth}, {every}.\n>>> {shown(new_text)}"[:2000])
+            content=f"📝 Author's Note set: {note_settings(note)}.\n>>> {shown(new_text)}"[:2000])
 
     @conversation.command(name="memory", description="What the character remembers of this conversation")
     async def memory(self, interaction: discord.Interaction) -> None:

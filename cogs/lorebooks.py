@@ -1,8 +1,9 @@
 """/lorebook import | list | attach | detach | export | delete, and /character lore.
 
 Thin: options in, `LorebookService` calls, short ephemeral replies out (attaching to a channel's
-conversation or a server is also said in the channel). The tree's check runs the age gate for
-every command and autocomplete.
+conversation or a server is also said in the channel). A book attached to "my persona" is the
+person's persona lore: it joins every turn they speak, wherever they chat, and only they see it.
+The tree's check runs the age gate for every command and autocomplete.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ PLACES = [
     app_commands.Choice(name="this channel's conversation", value="conversation"),
     app_commands.Choice(name="the character playing here", value="character"),
     app_commands.Choice(name="this whole server (Manage Server)", value="server"),
+    app_commands.Choice(name="my persona (wherever I chat)", value="persona"),
 ]
 PLACE_WORDS = {"conversation": "this channel's conversation", "character": "the character playing here",
-               "server": "this server"}
+               "server": "this server", "persona": "your persona"}
 
 
 def manages_server(interaction: discord.Interaction) -> bool:
@@ -55,6 +57,8 @@ class Lorebooks(commands.Cog):
             if conv is None:
                 raise UserError("There is no conversation in this channel yet: say something first.")
             return str(conv.id)
+        if scope == "persona":  # SillyTavern's persona lore: the person's own, read on their turns
+            return str(interaction.user.id)
         if scope == "server":
             if interaction.guild_id is None:
                 raise UserError("Server lorebooks only work in a server.")
@@ -108,6 +112,7 @@ class Lorebooks(commands.Cog):
             places.append(("character", ref))
         if interaction.guild_id is not None:
             places.append(("server", str(interaction.guild_id)))
+        places.append(("persona", str(interaction.user.id)))
         return places
 
     # -- commands ---------------------------------------------------------------------------------
@@ -128,7 +133,8 @@ class Lorebooks(commands.Cog):
         verb = "Replaced" if replaced else "Imported"
         await interaction.followup.send(
             f"📚 {verb} **{shown(book.name)}** ({book.entries} entries). `/lorebook attach` puts it to work "
-            "in this channel's conversation, on a character of yours, or on the server.", ephemeral=True)
+            "in this channel's conversation, on a character of yours, on the server, or on your persona.",
+            ephemeral=True)
 
     @lorebook.command(name="list", description="Your lorebooks, and the ones at work here")
     async def list_books(self, interaction: discord.Interaction) -> None:
@@ -159,7 +165,7 @@ class Lorebooks(commands.Cog):
             return
         await interaction.edit_original_response(
             content=f"📚 **{shown(found.name)}** now works in {PLACE_WORDS[to]}: its entries fire from the next turn.")
-        if to != "character":
+        if to in ("conversation", "server"):
             await interaction.followup.send(
                 f"📚 {interaction.user.mention} attached the lorebook **{shown(found.name)}** to {PLACE_WORDS[to]}.",
                 allowed_mentions=NO_MENTIONS)
@@ -189,6 +195,8 @@ class Lorebooks(commands.Cog):
                 allowed = where.moderator
             elif place == "server":
                 allowed = manages_server(interaction)
+            elif place == "persona":
+                allowed = True  # their own persona
             else:
                 await self._target(interaction, "character", attaching=False)  # raises unless theirs
                 allowed = True

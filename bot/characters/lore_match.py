@@ -190,7 +190,7 @@ class CompiledBook(NamedTuple):
 # --- compiling books ----------------------------------------------------------------------------
 
 Tiers = Sequence[Sequence[Lorebook]]
-"""Books scanned together, in SillyTavern's tiers: chat lore, then character lore, then global lore."""
+"""Books scanned together, in SillyTavern's tiers, in scan order (`prompt_lore.LoreBooks.tiers`)."""
 
 
 def compile_books(tiers: Tiers, settings: LoreSettings, substitute: Callable[[str], str] = str) -> CompiledBook:
@@ -198,8 +198,8 @@ def compile_books(tiers: Tiers, settings: LoreSettings, substitute: Callable[[st
 
     Within a tier each book's entries come in uid order (JavaScript orders integer keys first),
     one book after another, then the tier is sorted by `order`, highest first (a stable sort);
-    tiers follow each other: chat lore always first, then the character's, then global lore
-    (SillyTavern's default "character first" strategy). `substitute` expands macros in keys.
+    tiers follow each other (chat lore, persona lore, then character and global lore as the
+    insertion strategy orders them). `substitute` expands macros in keys.
     """
     entries: list[EntrySettings] = []
     worlds: set[str] = set()

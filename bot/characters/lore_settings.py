@@ -48,6 +48,23 @@ class Role(IntEnum):
     ASSISTANT = 2
 
 
+class Strategy(IntEnum):
+    """`world_info_insertion_strategy`: how character and global lore are ordered (`getSortedEntries`)."""
+
+    EVENLY = 0
+    CHARACTER_FIRST = 1
+    GLOBAL_FIRST = 2
+
+
+STRATEGY_NAMES = {"evenly": Strategy.EVENLY, "character_first": Strategy.CHARACTER_FIRST,
+                  "global_first": Strategy.GLOBAL_FIRST}
+
+
+def strategy_of(value: object) -> Strategy:
+    """The `lore_strategy` setting as SillyTavern's strategy (character first when unknown)."""
+    return STRATEGY_NAMES.get(str(value).strip().lower(), Strategy.CHARACTER_FIRST)
+
+
 class Logic(IntEnum):
     """`world_info_logic` for secondary keys."""
 

@@ -5,8 +5,9 @@ A book is imported from a file in any format `bot.characters.worlds` reads (Sill
 JSON, TavernAI/KoboldAI worlds, V3 `lorebook_v3`, NovelAI, Agnai, RisuAI, a card's own book),
 parsed in a worker process, screened entry by entry through the content policy (the
 "character" context: definitions are always judged), then stored under its owner's name for it.
-Attached to a conversation, a character or a server, it joins the card's own book in the scan as
-SillyTavern's chat, character or global lore (`bot.chat.prompt_lore.LoreBooks`); a card whose
+Attached to a conversation, a character, a server or the speaking person's persona, it joins the
+card's own book in the scan as SillyTavern's chat, character, global or persona lore
+(`bot.chat.prompt_lore.LoreBooks`); a card whose
 `extensions.world` names a book its owner stored gets that book too, as SillyTavern links a
 character's world.
 
@@ -70,6 +71,7 @@ class TurnBooks:
     chat: tuple[Lorebook, ...] = ()
     character: tuple[Lorebook, ...] = ()
     server: tuple[Lorebook, ...] = ()
+    persona: tuple[Lorebook, ...] = ()
 
 
 def screen_fields(book: Lorebook) -> list[tuple[str, str]]:
@@ -240,18 +242,19 @@ class LorebookService:
     # -- a turn's books ---------------------------------------------------------------------------
 
     async def for_turn(self, *, conversation_id: int | None, character_ref: str, character: Character,
-                       guild_id: int | None) -> TurnBooks:
+                       guild_id: int | None, user_id: int | None = None) -> TurnBooks:
         """The standalone books a turn scans, by tier: the conversation's; the character's (its
-        card's linked world from its owner's books, then books attached to it); the server's."""
+        card's linked world from its owner's books, then books attached to it); the server's; the
+        speaking person's persona's (`user_id`)."""
         world = character.extensions.get("world") if isinstance(character.extensions, dict) else None
         world = world.strip() if isinstance(world, str) and world.strip() else None
-        key = (conversation_id, character_ref, guild_id, world)
+        key = (conversation_id, character_ref, guild_id, world, user_id)
         attached = await self._places.get_or_load(key, lambda: self._load_places(
-            conversation_id, character_ref, character, guild_id, world))
+            conversation_id, character_ref, character, guild_id, world, user_id))
         if not attached:
             return TurnBooks()
         loaded = await self._load_books(attached)
-        tiers: dict[str, list[Lorebook]] = {"conversation": [], "character": [], "server": []}
+        tiers: dict[str, list[Lorebook]] = {"conversation": [], "character": [], "server": [], "persona": []}
         for item in attached:
             book = loaded.get((item.id, item.updated_at))
             if book is None:
@@ -260,15 +263,18 @@ class LorebookService:
                 tiers["character"].insert(0, book)
             else:
                 tiers[item.scope].append(book)
-        return TurnBooks(tuple(tiers["conversation"]), tuple(tiers["character"]), tuple(tiers["server"]))
+        return TurnBooks(tuple(tiers["conversation"]), tuple(tiers["character"]), tuple(tiers["server"]),
+                         tuple(tiers["persona"]))
 
     async def _load_places(self, conversation_id: int | None, character_ref: str, character: Character,
-                           guild_id: int | None, world: str | None) -> list[repo.Attached]:
+                           guild_id: int | None, world: str | None, user_id: int | None) -> list[repo.Attached]:
         places = [("character", character_ref)]
         if conversation_id is not None:
             places.append(("conversation", str(conversation_id)))
         if guild_id is not None:
             places.append(("server", str(guild_id)))
+        if user_id is not None:
+            places.append(("persona", str(user_id)))
         owner = None
         if world and character.source == "custom" and character.id is not None:
             owner = await repo.character_owner(self.sessions, character.id)

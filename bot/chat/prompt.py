@@ -4,9 +4,11 @@ The prompt is built SillyTavern-style: one system message (system prompt, lorebo
 character definition, lorebook "after", persona, example dialogue with lorebook example blocks,
 rolling summary), then as many of the newest turns as fit, with the Character's Note, the
 Author's Note and at-depth lorebook entries injected among them (`bot.chat.prompt_lore`), then
-the card's post-history instructions last. Turns that do not fit and lorebook entries over the
-lore budget are reported, never silently lost, so the chat service can fold old turns into the
-summary and tell the user (llmcord's honesty: "only the last N messages were used").
+the card's post-history instructions last. An Author's Note set to go before the main prompt is
+the first message; one set to go after it splits the system message after the main prompt.
+Turns that do not fit and lorebook entries over the lore budget are reported, never silently
+lost, so the chat service can fold old turns into the summary and tell the user (llmcord's
+honesty: "only the last N messages were used").
 
 Macros in the card, the persona and the lorebook are expanded with a `MacroContext` built from
 the input (clock, random generator and chat variables included), so a prompt is reproducible
@@ -116,6 +118,9 @@ class Prompt:
     notice: str | None = None
     lore_state: LoreState = field(default_factory=LoreState)  # to store with the conversation
     lore_names: list[str] = field(default_factory=list)  # which entries fired, for "why" displays
+    # Index in `messages` of the newest history message a person wrote (where pictures they sent go):
+    # an Author's Note or Character's Note sent as a user message may come after it.
+    user_at: int | None = None
 
 
 def build_prompt(inp: PromptInput) -> Prompt:
@@ -169,7 +174,15 @@ def build_prompt(inp: PromptInput) -> Prompt:
         notices.append(DROPPED_NOTICE.format(n=len(kept)) if kept else NOTHING_FIT_NOTICE)
 
     history = [_render_turn(t, inp.multi_user, char, user, scripts, end - 1 - i) for i, t in enumerate(kept, first)]
-    messages = [{"role": "system", "content": system}, *inject(history, plan.injections), *tail]
+    head = [{"role": "system", "content": system}]
+    if plan.after_prompt:  # the Author's Note right after the main prompt, before the definitions
+        rest = sections.text(main=False)
+        head = [{"role": "system", "content": sections.system}, *plan.after_prompt,
+                *([{"role": "system", "content": rest}] if rest else [])]
+        used_cost += MESSAGE_OVERHEAD if rest else 0
+    messages = [*plan.before_prompt, *head, *inject(history, plan.injections), *tail]
+    newest_user = next((m for m in reversed(history) if m["role"] == "user"), None)
+    user_at = next((i for i, m in enumerate(messages) if m is newest_user), None) if newest_user else None
     used_ids = [t.id for t in kept if t.id is not None]
     if continued is not None and continued.id is not None:
         used_ids.append(continued.id)
@@ -183,6 +196,7 @@ def build_prompt(inp: PromptInput) -> Prompt:
         notice=" ".join(notices) or None,
         lore_state=plan.state,
         lore_names=plan.names,
+        user_at=user_at,
     )
 
 
@@ -288,9 +302,10 @@ class _Sections:
             summary=expand(summary, char=char, user=ctx.user),
         )
 
-    def text(self) -> str:
+    def text(self, *, main: bool = True) -> str:
+        """The system message (`main=False`: without the main prompt, what follows it)."""
         parts = (
-            self.system,
+            self.system if main else "",
             self.lore_before,
             self.definition,
             self.lore_after,

@@ -26,7 +26,7 @@ from bot.store.models import Conversation
 from bot.where import Where
 
 TTL = 30.0
-SCENE_KEYS = ["text_model", "reply_tokens", "personas", "images"]
+SCENE_KEYS = ["text_model", "reply_tokens", "personas", "images", "lore_strategy"]
 
 
 @dataclass(slots=True)
@@ -40,6 +40,7 @@ class Scene:
     personas: bool  # post as the character through a webhook
     images: bool = True  # the channel allows pictures (the "picture this" button)
     cast: tuple[tuple[str, str], ...] = ()  # a group scene's members (ref, name): the reply's scene controls
+    lore_strategy: str = "character_first"  # the `lore_strategy` setting: how character and server lore are ordered
 
     @property
     def look(self) -> Look:
@@ -117,7 +118,8 @@ class Scenes:
         cfg = await self.settings.resolve_all(guild_id=where.guild_id, channel_id=where.channel_id,
                                               parent_id=where.parent_id, keys=SCENE_KEYS)
         return Scene(conv, character, str(cfg["text_model"].value), int(cfg["reply_tokens"].value),
-                     bool(cfg["personas"].value), bool(cfg["images"].value))
+                     bool(cfg["personas"].value), bool(cfg["images"].value),
+                     lore_strategy=str(cfg["lore_strategy"].value))
 
     async def character(self, ref: str, where: Where) -> Character:
         """The character a conversation plays; one that no longer exists falls back to the default."""

@@ -22,7 +22,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.characters.lore_match import LoreCompiler
-from bot.characters.lore_settings import LoreSettings
+from bot.characters.lore_settings import LoreSettings, strategy_of
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebooks import LorebookService
 from bot.characters.model import Character
@@ -837,9 +837,10 @@ class ChatService:
             return LoreBooks()
         found = await self.lorebooks.for_turn(
             conversation_id=scene.conversation.id, character_ref=ref_of(scene.character),
-            character=scene.character, guild_id=scene.conversation.guild_id,
+            character=scene.character, guild_id=scene.conversation.guild_id, user_id=where.user_id,
         )
-        return LoreBooks(chat=found.chat, character=found.character, server=found.server)
+        return LoreBooks(chat=found.chat, character=found.character, server=found.server, persona=found.persona,
+                         strategy=strategy_of(scene.lore_strategy))
 
     async def set_author_note(self, where: Where, note: AuthorNote | None) -> Conversation:
         """Set (None: clear) the Author's Note of the channel's conversation; the caller screened it."""
@@ -847,8 +848,7 @@ class ChatService:
         if conv is None:
             raise UserError("There is no conversation in this channel yet: say something first.")
         async with self.queue.turn(conv.channel_id):
-            value = None if note is None else {"text": note.text, "depth": note.depth, "every": note.every,
-                                               "by": where.user_id}  # privacy: whose words it is
+            value = None if note is None else {**note.stored(), "by": where.user_id}  # privacy: whose words
             await self.conversations.set_author_note(conv.id, value)
             conv.author_note = value
             self.scenes.forget(conv.channel_id)
@@ -969,7 +969,12 @@ class ChatService:
 
 
 def _show_pictures(prompt: Prompt, pictures: Sequence[VisionImage]) -> None:
-    """The newest user message (what was just said) carries the pictures as `image_url` parts."""
+    """The newest user message (what was just said) carries the pictures as `image_url` parts (not
+    an Author's or Character's Note sent as a user message after it)."""
+    if prompt.user_at is not None:
+        message = prompt.messages[prompt.user_at]
+        prompt.messages[prompt.user_at] = vision_user_message(str(message.get("content") or ""), pictures)  # type: ignore[assignment]
+        return
     for index in range(len(prompt.messages) - 1, -1, -1):
         message = prompt.messages[index]
         if message.get("role") == "user":

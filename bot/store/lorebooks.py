@@ -2,8 +2,8 @@
 
 A lorebook row holds the book as a `character_book` object (the card exporter's mapping, so
 nothing of a SillyTavern world is lost: unknown fields ride in `extra`), its owner and its size.
-Links attach a book to a conversation, a character or a server (`LorebookLink.scope`), which the
-chat reads as SillyTavern's chat, character and global lore.
+Links attach a book to a conversation, a character, a server or a person's persona
+(`LorebookLink.scope`), which the chat reads as SillyTavern's chat, character, global and persona lore.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.store.characters import lock_owner
 from bot.store.models import CharacterRow, LorebookLink, LorebookRow, utcnow
 
-SCOPES = ("conversation", "character", "server")
+SCOPES = ("conversation", "character", "server", "persona")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class Attached:
 
     id: int
     name: str
-    scope: str  # "conversation" | "character" | "server" | "world" (the card's `extensions.world`)
+    scope: str  # "conversation" | "character" | "server" | "persona" | "world" (the card's `extensions.world`)
     updated_at: datetime
 
 
@@ -188,6 +188,13 @@ async def attached(sessions: async_sessionmaker[AsyncSession], places: list[tupl
 async def character_owner(sessions: async_sessionmaker[AsyncSession], character_id: int) -> int | None:
     async with sessions() as s:
         return await s.scalar(select(CharacterRow.owner_id).where(CharacterRow.id == character_id))
+
+
+async def forget_persona(session: AsyncSession, user_id: int) -> int:
+    """Privacy: every book attached to a person's persona, in the caller's transaction."""
+    result = await session.execute(sql_delete(LorebookLink).where(
+        LorebookLink.scope == "persona", LorebookLink.target == str(user_id)))
+    return int(result.rowcount or 0)
 
 
 async def forget_owner(session: AsyncSession, owner_id: int) -> int:

@@ -241,9 +241,9 @@ class LorebookRow(Base):
 
 
 class LorebookLink(Base):
-    """A lorebook attached to a conversation, a character or a server (SillyTavern's chat,
-    character and global lore). `target` is the conversation id, the character reference
-    (`custom:12`) or the server id, as text."""
+    """A lorebook attached to a conversation, a character, a server or a person's persona
+    (SillyTavern's chat, character, global and persona lore). `target` is the conversation id,
+    the character reference (`custom:12`), the server id or the person's user id, as text."""
 
     __tablename__ = "lorebook_links"
     __table_args__ = (
@@ -253,7 +253,7 @@ class LorebookLink(Base):
 
     id: Mapped[int] = mapped_column(IdKey, primary_key=True)
     lorebook_id: Mapped[int] = mapped_column(ForeignKey("lorebooks.id", ondelete="CASCADE"))
-    scope: Mapped[str] = mapped_column(String(16))  # "conversation" | "character" | "server"
+    scope: Mapped[str] = mapped_column(String(16))  # "conversation" | "character" | "server" | "persona"
     target: Mapped[str] = mapped_column(String(120))
     guild_id: Mapped[int | None] = mapped_column(Snowflake)
     added_by: Mapped[int | None] = mapped_column(Snowflake)

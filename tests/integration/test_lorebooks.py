@@ -93,6 +93,24 @@ async def test_import_attach_fire_explain_export_delete(chat: ChatWorld) -> None
     assert "Shadowfang" not in chat.last_prompt()[0]["content"]
 
 
+async def test_a_second_real_book_oakhaven_imports_and_fires_with_recursion(chat: ChatWorld) -> None:
+    """tests/data/Oakhaven.json (a V2 character_book file, see SOURCES.md) through /lorebook."""
+    where = chat.place()
+    chat.venice.reply_text = "The gears turn."
+    await chat.say(where, "Hello.")
+    oakhaven = (Path(__file__).parents[1] / "data" / "Oakhaven.json").read_bytes()
+    imported = await chat.slash(where, "lorebook import", {"file": ("Oakhaven.json", oakhaven)})
+    assert "Imported **Grand Archive of Oakhaven** (4 entries)" in said(chat, imported)
+    await chat.slash(where, "lorebook attach", {"book": "Grand Archive of Oakhaven"})
+    await chat.say(where, "The restricted section, please.")  # the selective entry needs a secondary key
+    system = chat.last_prompt()[0]["content"]
+    assert "Vault of Whispers" not in system and "Aether Engine" not in system
+    await chat.say(where, "Show me the aether engine.")
+    system = chat.last_prompt()[0]["content"]
+    assert "The Central Aether Engine is" in system and "The Grand Archive of Oakhaven is" in system
+    assert "Vault of Whispers" not in system
+
+
 async def test_a_lorebook_with_a_minor_is_refused_and_nothing_is_stored(chat: ChatWorld) -> None:
     where = chat.place()
     entry = {"uid": 0, "key": ["lily"], "content": "Lily is a 14 year old girl who wants sex."}
@@ -122,6 +140,79 @@ async def test_server_books_need_manage_server_and_reach_every_conversation(chat
     assert "now works in this server" in said(chat, ok)
     await chat.say(where, "Tell me about the glade.")
     assert "glade" in chat.last_prompt()[0]["content"].lower()
+
+
+def world(*entries: tuple[str, str, int]) -> bytes:
+    """A SillyTavern world JSON: (key, content, order) entries."""
+    return json.dumps({"entries": {str(i): {"uid": i, "key": [key], "content": content, "order": order,
+                                            "comment": content}
+                                   for i, (key, content, order) in enumerate(entries)}}).encode()
+
+
+async def test_lore_strategy_setting_orders_character_and_server_lore(chat: ChatWorld) -> None:
+    """`/settings set lore_strategy`: which of the character's and the server's entries are scanned first
+    (SillyTavern's `world_info_character_strategy`), seen in the order `/character lore` reports."""
+    where = chat.place()
+    chat.venice.reply_text = "Mm."
+    card = cardgen.v2_card(name="Mira", description="{{char}} keeps the lighthouse.", first_mes="Hello.",
+                           character_book={"entries": [{"keys": ["lamp"], "content": "CARD LAMP", "id": 0,
+                                                        "comment": "CARD LAMP", "insertion_order": 10,
+                                                        "enabled": True}]})
+    await chat.slash(where, "character import", {"file": ("mira.json", cardgen.card_json(card))})
+    from bot.store import characters as repo
+
+    (summary,) = await repo.usable(chat.bot.services.sessions, user_id=int(where.user["id"]),  # type: ignore[union-attr]
+                                   guild_id=int(where.guild_id or 0), search="Mira", limit=5)
+    await chat.slash(where, "character set", {"character": summary.ref})
+    await chat.slash(where, "lorebook import", {"file": ("Coast.json", world(("lamp", "SERVER LAMP", 90)))})
+    await chat.slash(where, "lorebook attach", {"book": "Coast", "to": "server"}, permissions=MANAGER)
+
+    async def order() -> list[str]:
+        await chat.say(where, "Light the lamp.")
+        text = said(chat, await chat.slash(where, "character lore"))
+        return sorted(("CARD LAMP", "SERVER LAMP"), key=text.index)
+
+    assert await order() == ["CARD LAMP", "SERVER LAMP"]  # character first, the default
+    refused = await chat.slash(where, "settings set", {"key": "lore_strategy", "value": "sideways"},
+                               permissions=MANAGER)
+    assert "evenly, character_first, global_first" in said(chat, refused)
+    await chat.slash(where, "settings set", {"key": "lore_strategy", "value": "global_first"}, permissions=MANAGER)
+    assert await order() == ["SERVER LAMP", "CARD LAMP"]
+    await chat.slash(where, "settings set", {"key": "lore_strategy", "value": "evenly"}, permissions=MANAGER)
+    assert await order() == ["SERVER LAMP", "CARD LAMP"]  # order 90 before order 10
+    shown = said(chat, await chat.slash(where, "settings show", permissions=MANAGER))
+    assert "lore_strategy" in shown and "evenly" in shown
+
+
+async def test_persona_lore_fires_on_its_owners_turns_only(chat: ChatWorld) -> None:
+    """`/lorebook attach to: my persona`: SillyTavern's persona lore, read on the speaking person's turns."""
+    where = chat.place()
+    chat.venice.reply_text = "Mm."
+    await chat.say(where, "Hello.")
+    await chat.slash(where, "lorebook import", {"file": ("Eldoria.json", ELDORIA)})
+    attached = await chat.slash(where, "lorebook attach", {"book": "Eldoria", "to": "persona"})
+    assert "now works in your persona" in said(chat, attached)
+    assert not any("attached the lorebook" in json.dumps(b) for b in chat.all_bodies())  # private
+    (link,) = await rows(chat, LorebookLink)
+    assert (link.scope, link.target) == ("persona", str(where.user["id"]))
+
+    await chat.say(where, "Is that a shadowfang?")
+    assert "Shadowfang" in chat.last_prompt()[0]["content"]
+    why = said(chat, await chat.slash(where, "character lore"))
+    assert "Eldoria" in why and "your persona" in why
+    bob = chat.user("bob")
+    await chat.say(where, "Is that a shadowfang?", user=bob)  # Bob's turn: not his persona's book
+    assert "Shadowfang" not in chat.last_prompt()[0]["content"]
+
+    listed = said(chat, await chat.slash(where, "lorebook list"))
+    assert "Eldoria** — your persona" in listed
+    assert "your persona" not in said(chat, await chat.slash(where, "lorebook list", user=bob))
+    refused = await chat.slash(where, "lorebook detach", {"book": "Eldoria", "place": "persona"}, user=bob)
+    assert "No lorebook by that name is attached to your persona" in said(chat, refused)
+    detached = await chat.slash(where, "lorebook detach", {"book": "Eldoria", "place": "persona"})
+    assert "no longer attached to your persona" in said(chat, detached)
+    await chat.say(where, "And the shadowfang?")
+    assert "Shadowfang" not in chat.last_prompt()[0]["content"]
 
 
 async def test_a_cards_linked_world_is_found_among_its_owners_books(chat: ChatWorld) -> None:
@@ -162,6 +253,32 @@ async def test_authors_note_is_screened_stored_and_placed(chat: ChatWorld) -> No
     assert "cleared" in said(chat, cleared)
     await chat.say(where, "And now?")
     assert not any(m["content"] == "[Keep the pace slow.]" for m in chat.last_prompt())
+
+
+async def test_authors_note_role_and_position_options(chat: ChatWorld) -> None:
+    where = chat.place()
+    chat.venice.reply_text = "Sure."
+    await chat.say(where, "Hi.")
+    set_ = await chat.slash(where, "conversation authorsnote", {"text": "[Stay in the tavern.]", "role": "user",
+                                                                "position": "before_prompt"})
+    assert "before the main prompt, every message, as a user message" in said(chat, set_)
+    await chat.say(where, "Where are we?")
+    prompt = chat.last_prompt()
+    assert prompt[0] == {"role": "user", "content": "[Stay in the tavern.]"} and prompt[1]["role"] == "system"
+    # Changing only the place keeps the text and the role.
+    await chat.slash(where, "conversation authorsnote", {"position": "after_prompt"})
+    await chat.say(where, "And now?")
+    prompt = chat.last_prompt()
+    assert prompt[0]["role"] == "system" and prompt[1] == {"role": "user", "content": "[Stay in the tavern.]"}
+    shown = said(chat, await chat.slash(where, "conversation authorsnote"))
+    assert "after the main prompt" in shown and "as a user message" in shown and "Stay in the tavern" in shown
+    await chat.slash(where, "conversation authorsnote", {"position": "none"})
+    await chat.say(where, "Still?")
+    assert not any("tavern" in m["content"] for m in chat.last_prompt())
+    from bot.privacy import export_user
+
+    (note,) = (await export_user(chat.bot.services.sessions, int(where.user["id"])))["authors_notes"]  # type: ignore[union-attr]
+    assert (note["role"], note["position"]) == ("user", "none")
 
 
 HIDE_THINKING = [{

@@ -71,6 +71,28 @@ async def test_import_replace_attach_read_and_delete(services: Services) -> None
     assert turn.chat == () and turn.server == ()
 
 
+async def test_persona_lore_is_the_speakers_own_and_privacy_takes_it(services: Services) -> None:
+    from bot.privacy import delete_user, export_user
+
+    book, _ = await services.lorebooks.import_file(ELDORIA, "Eldoria.json", where=where())
+    assert (await services.lorebooks.attach(OWNER, "Eldoria", "persona", str(OWNER), guild_id=GUILD))[1]
+    card = Character(name="Bo")
+    mine = await services.lorebooks.for_turn(conversation_id=1, character_ref="builtin:x", character=card,
+                                             guild_id=GUILD, user_id=OWNER)
+    theirs = await services.lorebooks.for_turn(conversation_id=1, character_ref="builtin:x", character=card,
+                                               guild_id=GUILD, user_id=OTHER)
+    assert [b.name for b in mine.persona] == ["Eldoria"] and mine.chat == mine.server == mine.character == ()
+    assert theirs.persona == ()
+    exported = await export_user(services.sessions, OWNER)
+    assert [(b["lorebook_id"], b["name"]) for b in exported["persona_lorebooks"]] == [(book.id, "Eldoria")]
+    assert exported["lorebooks"][0]["attached"] == [{"scope": "persona", "target": str(OWNER)}]
+    assert (await export_user(services.sessions, OTHER))["persona_lorebooks"] == []
+    counts = await delete_user(services.sessions, OWNER)
+    assert counts["persona_lorebooks"] == 1 and counts["lorebooks"] == 1
+    assert await count(services, LorebookLink) == 0
+    assert (await export_user(services.sessions, OWNER))["persona_lorebooks"] == []
+
+
 async def test_a_cards_world_is_its_owners_book_of_that_name(services: Services) -> None:
     from bot.store import characters as characters_repo
 

@@ -477,3 +477,23 @@ async def test_refused_words_do_not_move_the_speaking_order(chat: ChatWorld) -> 
     since = len(chat.discord.requests)
     await chat.say(scene.where, "So, who's next?")
     assert scene.speakers_since(since) == ["Bruno"]
+
+
+async def test_a_members_own_lorebook_fires_on_its_own_turn_only(chat: ChatWorld) -> None:
+    """Each speaker's turn reads that speaker's character lore (SillyTavern's group chat reads the
+    speaking character's world): a book attached to Bruno joins Bruno's prompt, not the others'."""
+    from pathlib import Path
+
+    scene = await make_scene(chat, mode="everyone")
+    eldoria = (Path(__file__).parents[1] / "data" / "Eldoria.json").read_bytes()
+    await chat.slash(scene.where, "lorebook import", {"file": ("Eldoria.json", eldoria)})
+    owner = int(scene.where.user["id"])
+    guild = int(scene.where.guild_id) if scene.where.guild_id else None
+    _book, added = await scene.services.lorebooks.attach(owner, "Eldoria", "character", scene.refs[1], guild_id=guild)
+    assert added
+    chat.venice.replies.extend(["Alice pours.", "Bruno growls.", "Celeste hums."])
+    since = len(chat.prompts())
+    await chat.say(scene.where, "Did anyone see a shadowfang out there?")
+    prompts = chat.prompts()[since:]
+    assert len(prompts) == 3
+    assert ["Shadowfang" in system_text(p) for p in prompts] == [False, True, False]

@@ -8,18 +8,22 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.characters.lore_match import LoreCompiler, compile_books
-from bot.characters.lore_settings import LoreSettings
+from bot.characters.lore_settings import LoreSettings, Role, Strategy, strategy_of
 from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import ScanText, select_lore
 from bot.characters.lorebooks import room_for, screen_fields
 from bot.characters.model import Character, Lorebook, LoreEntry
 from bot.characters.regex_scripts import held_from, scripts_of, shown_text
 from bot.characters.worlds import parse_lorebook
+from bot.chat.macros import MacroContext
 from bot.chat.prompt import PromptInput, Turn, build_prompt
-from bot.chat.prompt_lore import AuthorNote, LoreBooks, note_of
-from bot.errors import LimitReached
+from bot.chat.prompt_lore import AuthorNote, LoreBooks, NotePosition, note_of, note_settings, plan_lore
+from bot.errors import LimitReached, UserError
 from bot.policy import batches
+from bot.settings import REGISTRY, parse_value
 from bot.store.lorebooks import Storage
 
 ELDORIA = Path(__file__).parents[1] / "data" / "Eldoria.json"
@@ -146,7 +150,65 @@ def test_attached_books_reach_the_prompt_beside_the_card_book() -> None:
 
 def test_a_book_attached_twice_counts_once_in_the_wider_tier() -> None:
     shared = book("shared", (["x"], "once", 1))
-    assert LoreBooks(chat=(shared,), server=(shared,)).tiers(None) == [[], [], [shared]]
+    assert LoreBooks(chat=(shared,), server=(shared,)).tiers(None) == [[], [], [], [shared]]
+    # getCharacterLore skips the chat world; getPersonaLore skips the chat world and global worlds.
+    assert LoreBooks(chat=(shared,), character=(shared,)).tiers(None) == [[shared], [], [], []]
+    assert LoreBooks(chat=(shared,), persona=(shared,)).tiers(None) == [[shared], [], [], []]
+    assert LoreBooks(persona=(shared,), server=(shared,)).tiers(None) == [[], [], [], [shared]]
+    assert LoreBooks(persona=(shared,), character=(shared,)).tiers(None) == [[], [shared], [], []]
+
+
+def _strategy_books(strategy: Strategy) -> LoreBooks:
+    return LoreBooks(
+        chat=(book("chat", (["x"], "chat", 1)),),
+        persona=(book("persona", (["x"], "persona", 2)),),
+        character=(book("linked", (["x"], "character 50", 50), (["x"], "character tie", 20)),),
+        server=(book("global", (["x"], "global 100", 100), (["x"], "global tie", 20), (["x"], "global 5", 5)),),
+        strategy=strategy,
+    )
+
+
+def test_insertion_strategies_order_character_and_global_lore_as_sillytavern() -> None:
+    """`getSortedEntries`: chat lore, then persona lore, then character/global by the strategy."""
+    def order(strategy: Strategy) -> list[str]:
+        tiers = _strategy_books(strategy).tiers(book("card", (["x"], "card 30", 30)))
+        return [e.content for e in compile_books(tiers, LoreSettings()).entries]
+
+    assert order(Strategy.CHARACTER_FIRST) == ["chat", "persona", "character 50", "card 30", "character tie",
+                                               "global 100", "global tie", "global 5"]
+    assert order(Strategy.GLOBAL_FIRST) == ["chat", "persona", "global 100", "global tie", "global 5",
+                                            "character 50", "card 30", "character tie"]
+    # Evenly: one sort of [...global, ...character]; on equal order the global entry stays first.
+    assert order(Strategy.EVENLY) == ["chat", "persona", "global 100", "character 50", "card 30", "global tie",
+                                      "character tie", "global 5"]
+
+
+def test_the_strategy_decides_what_fits_a_tight_budget() -> None:
+    """The first entry that does not fit ends the scan, so the order picks the survivors."""
+    card = Character(name="Bo")
+
+    def fired(strategy: Strategy) -> list[str]:
+        books = LoreBooks(character=(book("mine", (["x"], "C" * 200, 10)),),
+                          server=(book("theirs", (["x"], "G" * 200, 90)),), strategy=strategy)
+        plan = plan_lore(card, scan("x"), state=LoreState(), settings=LoreSettings(), budget=80,
+                         ctx=MacroContext(char="Bo", user="Ann"), rng=random.Random(1), estimate=lambda t: len(t) // 4,
+                         scripts=[], books=books)
+        return [e.content[0] for e in plan.lore]
+
+    assert fired(Strategy.CHARACTER_FIRST) == ["C"]
+    assert fired(Strategy.GLOBAL_FIRST) == ["G"]
+    assert fired(Strategy.EVENLY) == ["G"]  # higher order wins when both are sorted together
+
+
+def test_lore_strategy_setting_values() -> None:
+    spec = REGISTRY["lore_strategy"]
+    assert spec.default_for(None) == "character_first"  # type: ignore[arg-type]
+    assert parse_value(spec, "Global first") == "global_first"
+    assert parse_value(spec, "evenly") == "evenly"
+    with pytest.raises(UserError, match="evenly, character_first, global_first"):
+        parse_value(spec, "random")
+    assert [strategy_of(v) for v in ("evenly", "character_first", "global_first", "??")] == [
+        Strategy.EVENLY, Strategy.CHARACTER_FIRST, Strategy.GLOBAL_FIRST, Strategy.CHARACTER_FIRST]
 
 
 def test_author_note_depth_and_frequency() -> None:
@@ -173,6 +235,47 @@ def test_author_note_depth_and_frequency() -> None:
     # A regenerate (the same user message as before) does not count again.
     again = LoreState(user_messages=2, last_user_turn=7)
     assert any(m["content"] == "NOTE" for m in messages(AuthorNote("NOTE", every=2), again))
+
+
+def test_author_note_role_and_position() -> None:
+    """`note_role` and `note_position` (`extension_prompt_types`): in the chat at depth, before or
+    after the main prompt (openai.js `getPromptPosition`: start / end of "main"), or not sent; the
+    lore entries for the note's top and bottom go with it."""
+    turns = [Turn("user" if i % 2 == 0 else "assistant", f"message {i}", "Ann", id=i + 1) for i in range(4)]
+    lore = Lorebook(name="w", entries=[LoreEntry(keys=["message"], content="AN TOP LORE", id=0, comment="t",
+                                                 extensions={"position": 2})])
+    card = Character(name="Bo", description="Bo is a bard.", lorebook=lore)
+
+    def messages(note: AuthorNote) -> list[dict[str, str]]:
+        return build_prompt(PromptInput(character=card, user_name="Ann", turns=turns, context_tokens=8_000,
+                                        reply_tokens=200, author_note=note)).messages
+
+    in_chat = messages(AuthorNote("NOTE", depth=1, role=Role.USER))
+    at = next(i for i, m in enumerate(in_chat) if "NOTE" in m["content"])
+    assert in_chat[at] == {"role": "user", "content": "AN TOP LORE\nNOTE"}
+    assert [m["content"] for m in in_chat[at + 1:]] == ["message 3"]
+
+    before = messages(AuthorNote("NOTE", role=Role.ASSISTANT, position=NotePosition.BEFORE_PROMPT))
+    assert before[0] == {"role": "assistant", "content": "AN TOP LORE\nNOTE"}
+    assert before[1]["role"] == "system" and "Bo is a bard." in before[1]["content"]
+    assert sum("NOTE" in m["content"] for m in before) == 1
+
+    after = messages(AuthorNote("NOTE", position=NotePosition.IN_PROMPT))
+    assert after[0]["role"] == "system" and "Bo is a bard." not in after[0]["content"]
+    assert "fictional adult roleplay" in after[0]["content"]  # the main prompt
+    assert after[1] == {"role": "system", "content": "AN TOP LORE\nNOTE"}
+    assert after[2]["role"] == "system" and after[2]["content"].startswith("Bo's description:")
+    assert [m["content"] for m in after[3:]] == [f"message {i}" for i in range(4)]
+
+    nowhere = messages(AuthorNote("NOTE", position=NotePosition.NONE))
+    assert not any("NOTE" in m["content"] or "AN TOP LORE" in m["content"] for m in nowhere)
+
+    note = AuthorNote("x", 2, 3, Role.USER, NotePosition.BEFORE_PROMPT)
+    assert note.stored() == {"text": "x", "depth": 2, "every": 3, "role": "user", "position": "before_prompt"}
+    assert note_of(note.stored()) == note
+    assert note_of({"text": "x", "role": "boss", "position": 7}) == AuthorNote("x")  # unknown: the defaults
+    assert note_settings(note) == "before the main prompt, every 3 messages of yours, as a user message"
+    assert note_settings(AuthorNote("x", depth=2)) == "depth 2, every message, as a system message"
 
 
 HIDE_THINKING = {"regex_scripts": [{
@@ -223,3 +326,25 @@ def test_storage_caps() -> None:
     else:
         raise AssertionError("the 51st book should be refused")
     room_for(Storage(50, 1_000), adding=1_000, replacing=900)  # replacing a book of the same name
+
+
+def test_pictures_go_to_the_persons_message_not_a_user_role_note_after_it() -> None:
+    import io
+
+    from PIL import Image
+
+    from bot.chat.service import _show_pictures
+    from bot.vision.input import prepare_image
+
+    turns = [Turn("user", "hi", "Ann", id=1), Turn("assistant", "hello", id=2),
+             Turn("user", "look at this", "Ann", id=3)]
+    prompt = build_prompt(PromptInput(character=Character(name="Bo"), user_name="Ann", turns=turns,
+                                      context_tokens=8_000, reply_tokens=200,
+                                      author_note=AuthorNote("[NOTE]", depth=0, role=Role.USER)))
+    assert prompt.messages[-1] == {"role": "user", "content": "[NOTE]"}
+    assert prompt.user_at is not None and prompt.messages[prompt.user_at]["content"] == "look at this"
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 90)).save(buf, format="PNG")
+    _show_pictures(prompt, [prepare_image(buf.getvalue())])
+    assert prompt.messages[-1] == {"role": "user", "content": "[NOTE]"}
+    assert isinstance(prompt.messages[prompt.user_at]["content"], list)  # text and image parts
