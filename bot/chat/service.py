@@ -508,8 +508,9 @@ class ChatService:
         """The prompt (and stop sequences) for the scene's character, or a group scene's speaker."""
         if staged is None or ref is None or not staged.has(ref):
             return await self.prompt_for(scene, where, turns, continue_text=continue_text), None
-        inp = await self._prompt_input(scene, where, turns, continue_text=continue_text)
-        out = cast_prompt.build_cast_prompt(inp, others=staged.others(ref))
+        others = staged.others(ref)
+        inp = await self._prompt_input(scene, where, turns, continue_text=continue_text, others=others)
+        out = cast_prompt.build_cast_prompt(inp, others=others)
         return out.prompt, out.stop
 
     async def _speaking_scene(self, conv: Conversation, where: Where, reply_id: int
@@ -798,12 +799,18 @@ class ChatService:
         return build_prompt(await self._prompt_input(scene, where, turns, continue_text=continue_text))
 
     async def _prompt_input(self, scene: Scene, where: Where, turns: list[TurnRow], *,
-                            continue_text: str | None = None) -> PromptInput:
+                            continue_text: str | None = None,
+                            others: Sequence[Character] | None = None) -> PromptInput:
+        """What the prompt is built from. With `others` (a group scene's other members), the books
+        compiled ahead in a worker thread are the tiers the cast prompt will scan: the merged
+        lorebook of the cast (`cast_prompt.merged_lorebook`), under the same cache key, so no scene
+        turn compiles a large book on the event loop."""
         persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
         calibrator = self.generator.calibrators.setdefault(scene.model, TokenCalibrator())
         user_name = persona[0] if persona else where.user_name
         books = await self._books(scene, where)
-        await self.lore_compiler.prepare(books.tiers(scene.character.lorebook), LoreSettings(),
+        own = cast_prompt.merged_lorebook(scene.character, others) if others else scene.character.lorebook
+        await self.lore_compiler.prepare(books.tiers(own), LoreSettings(),
                                          (scene.character.name, user_name), self._compile)
         return PromptInput(
             character=scene.character,
