@@ -51,6 +51,8 @@ from bot.characters.lore_settings import (
     Logic,
     LoreSettings,
     Position,
+    character_allows,
+    generation_allows,
 )
 from bot.characters.lore_state import Effect, LoreState
 from bot.characters.model import Lorebook
@@ -369,6 +371,10 @@ class _Scan:
         """One entry of the scan loop in `checkWorldInfo`, in SillyTavern's order of checks: why it
         fires, in words, or "" when it does not."""
         if entry.key in self.failed or entry.key in self.activated or entry.disabled:
+            return ""
+        if not generation_allows(entry, self.settings.generation):
+            return ""
+        if not character_allows(entry, self.settings.character_name, self.settings.character_tags):
             return ""
         sticky = entry.key in self.sticky
         if entry.key in self.delayed or (entry.key in self.cooldown and not sticky):

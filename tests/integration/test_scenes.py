@@ -538,3 +538,20 @@ async def test_a_scene_turn_never_compiles_the_merged_lorebook_on_the_event_loop
                for p in prompts[:2])
     assert threads, "the books were compiled somewhere"
     assert loop_thread not in threads, threads
+
+
+async def test_a_character_filter_keeps_an_entry_to_the_named_speaker(chat: ChatWorld) -> None:
+    """`characterFilter` (names, isExclude): in a scene the merged book is scanned for each speaker,
+    and an entry for Bruno only (or for everyone but Bruno) follows who speaks."""
+    book = Lorebook(name="Bar", entries=[
+        LoreEntry(keys=["whisky"], content="BRUNO ONLY", id=0,
+                  extensions={"characterFilter": {"names": ["Bruno"], "tags": [], "isExclude": False}}),
+        LoreEntry(keys=["whisky"], content="NOT BRUNO", id=1,
+                  extensions={"characterFilter": {"names": ["Bruno"], "tags": [], "isExclude": True}})])
+    scene = await make_scene(chat, mode="everyone", books={"Alice Vance": book})
+    chat.venice.replies.extend(["Alice pours.", "Bruno growls.", "Celeste hums."])
+    since = len(chat.prompts())
+    await chat.say(scene.where, "Whisky for everyone.")
+    first, second = chat.prompts()[since:][:2]
+    assert "NOT BRUNO" in system_text(first) and "BRUNO ONLY" not in system_text(first)
+    assert "BRUNO ONLY" in system_text(second) and "NOT BRUNO" not in system_text(second)
