@@ -819,7 +819,9 @@ class ChatService:
         books = await self._books(scene, where)
         own = cast_prompt.merged_lorebook(scene.character, others) if others else scene.character.lorebook
         lore_settings = LoreSettings(generation=generation, character_name=scene.character.name,
-                                     character_tags=tuple(scene.character.tags))
+                                     character_tags=tuple(scene.character.tags),
+                                     min_activations=scene.lore_min_activations,
+                                     min_activations_depth_max=scene.lore_min_activations_depth_max)
         await self.lore_compiler.prepare(books.tiers(own), lore_settings,
                                          (scene.character.name, user_name), self._compile)
         return PromptInput(

@@ -371,3 +371,23 @@ async def test_generation_triggers_pick_entries_for_new_messages_continue_and_re
     chat.venice.replies.append("Another lamp.")
     await chat.click(where, reply, button(reply, "regen"))
     assert lore() == ["LAMP SWIPE", "LAMP ALWAYS"]
+
+
+async def test_lore_min_activations_setting_scans_deeper_into_the_history(chat: ChatWorld) -> None:
+    """`/settings set lore_min_activations`: SillyTavern's `world_info_min_activations`; with it the
+    scan reads older messages until that many entries fired (0, the default, is off)."""
+    where = chat.place()
+    chat.venice.reply_text = "Mm."
+    await chat.slash(where, "lorebook import", {"file": ("Deep.json", world(("anchor", "ANCHOR LORE", 10)))})
+    await chat.slash(where, "lorebook attach", {"book": "Deep", "to": "server"}, permissions=MANAGER)
+    await chat.say(where, "Drop the anchor.")
+    await chat.say(where, "Quiet day.")
+    await chat.say(where, "Still quiet.")
+    assert "ANCHOR LORE" not in chat.last_prompt()[0]["content"]  # six messages back: past the scan depth
+    await chat.slash(where, "settings set", {"key": "lore_min_activations", "value": "1"}, permissions=MANAGER)
+    await chat.say(where, "Anything?")
+    assert "ANCHOR LORE" in chat.last_prompt()[0]["content"]
+    await chat.slash(where, "settings set", {"key": "lore_min_activations_depth_max", "value": "3"},
+                     permissions=MANAGER)
+    await chat.say(where, "And now?")
+    assert "ANCHOR LORE" not in chat.last_prompt()[0]["content"]

@@ -58,3 +58,21 @@ def test_the_character_filter_by_tags_and_in_a_standalone_world() -> None:
     world = LoreEntry(keys=["dragon"], content="world", extra={"characterFilter": {"names": ["Celeste"]}})
     assert fired([world], said, settings=fantasy) == []
     assert fired([world], said, settings=replace(fantasy, character_name="Celeste")) == ["world"]
+
+
+def test_min_activations_scan_deeper_until_enough_entries_fired() -> None:
+    """`world_info_min_activations`: with too few entries fired at the scan depth (2), the scan goes
+    one message deeper at a time, until enough fired or the history (or the max depth) ends."""
+    book = [entry(["dragon"], "dragon"), entry(["castle"], "castle"), entry(["sword"], "sword")]
+    said = ["A sword in the stone.", "A castle on the hill.", "Quiet.", "Nothing.", "A dragon! A castle!"]
+    assert fired(book, said) == ["dragon", "castle"]  # the last two messages only
+    assert fired(book, said, settings=LoreSettings(min_activations=3)) == ["dragon", "castle", "sword"]
+    assert fired(book, said, settings=LoreSettings(min_activations=3, min_activations_depth_max=3)) == [
+        "dragon", "castle"]  # the sword is five messages back
+    assert fired(book, said[:4], settings=LoreSettings(min_activations=5)) == ["castle", "sword"]  # all history
+
+
+def test_min_activations_counts_what_fired_already() -> None:
+    book = [entry(["dragon"], "dragon"), entry(["castle"], "castle")]
+    said = ["A castle.", "x", "A dragon."]
+    assert fired(book, said, settings=LoreSettings(min_activations=1)) == ["dragon"]
