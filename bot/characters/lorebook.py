@@ -89,6 +89,7 @@ class LoreResult:
     an_bottom: list[str] = field(default_factory=list)
     examples: list[tuple[Position, str]] = field(default_factory=list)  # EM_TOP / EM_BOTTOM
     depth: list[DepthGroup] = field(default_factory=list)
+    outlets: dict[str, str] = field(default_factory=dict)  # `{{outlet::name}}` -> the entries placed there
     activated: list[EntrySettings] = field(default_factory=list)  # activation order
     left_out: list[EntrySettings] = field(default_factory=list)  # over the budget
     state: LoreState = field(default_factory=LoreState)
@@ -530,3 +531,4 @@ class _Scan:
         result.before, result.after = placed.before, placed.after
         result.an_top, result.an_bottom = placed.an_top, placed.an_bottom
         result.examples, result.depth = placed.examples, placed.depth
+        result.outlets = {name: "\n".join(texts) for name, texts in placed.outlets.items()}

@@ -76,3 +76,30 @@ def test_min_activations_counts_what_fired_already() -> None:
     book = [entry(["dragon"], "dragon"), entry(["castle"], "castle")]
     said = ["A castle.", "x", "A dragon."]
     assert fired(book, said, settings=LoreSettings(min_activations=1)) == ["dragon"]
+
+
+def test_outlet_entries_go_where_a_card_field_or_the_authors_note_writes_the_macro() -> None:
+    """Position 7 ("outlet"): the entry is not placed before or after the definition but where
+    `{{outlet::name}}` is written, in the description or the Author's Note; an outlet nobody
+    filled is empty."""
+    from bot.characters.model import Character, Lorebook
+    from bot.chat.prompt import PromptInput, Turn, build_prompt
+    from bot.chat.prompt_lore import AuthorNote
+
+    book = Lorebook(entries=[
+        LoreEntry(keys=["harbour"], content="The harbour smells of tar.", id=0,
+                  extensions={"position": 7, "outlet_name": "places"}),
+        LoreEntry(keys=["harbour"], content="Gulls everywhere.", id=1, insertion_order=50,
+                  extra={"outletName": "birds"}, extensions={"position": 7}),
+    ])
+    mira = Character(name="Mira", description="Mira sails. Places: {{outlet::places}}. Nothing: [{{outlet::none}}]",
+                     lorebook=book)
+    inp = PromptInput(character=mira, user_name="Alex", turns=[Turn("user", "To the harbour!", id=1)],
+                      context_tokens=8192, reply_tokens=256,
+                      author_note=AuthorNote("Birds: {{outlet::birds}}", depth=0))
+    messages = build_prompt(inp).messages
+    system = messages[0]["content"]
+    assert "Places: The harbour smells of tar.." in system and "Nothing: []" in system
+    assert system.count("The harbour smells of tar.") == 1 and "Gulls everywhere." not in system
+    note = [m["content"] for m in messages[1:] if m["role"] == "system"]
+    assert any("Birds: Gulls everywhere." in n for n in note), messages
