@@ -67,6 +67,10 @@ REGISTRY: dict[str, Spec] = {s.key: s for s in (
          100_000),
     Spec("lore_strategy", str, "order of character and server lorebooks (evenly, character_first, global_first)",
          "character_first", choices=("evenly", "character_first", "global_first")),
+    Spec("lore_min_activations", int, "lorebook scan goes deeper into the history until this many entries fired "
+         "(0 = off)", 0, 0, 100),
+    Spec("lore_min_activations_depth_max", int, "deepest message the min-activations scan reads (0 = all of them)",
+         0, 0, 1000),
     Spec("vision_model", str, "Venice model that looks at pictures when the chat model cannot (none: refuse)", None),
 )}
 

@@ -33,6 +33,7 @@ class Placed:
     an_bottom: list[str] = field(default_factory=list)
     examples: list[tuple[Position, str]] = field(default_factory=list)  # EM_TOP / EM_BOTTOM
     depth: list[DepthGroup] = field(default_factory=list)
+    outlets: dict[str, list[str]] = field(default_factory=dict)  # outlet name -> texts (position 7)
 
 
 def place(activated: Sequence[EntrySettings], contents: dict[str, str],
@@ -56,5 +57,7 @@ def place(activated: Sequence[EntrySettings], contents: dict[str, str],
             placed.examples.insert(0, (Position(position), content))
         elif position == Position.AT_DEPTH:
             depth_groups.setdefault((entry.depth, entry.role), []).insert(0, content)
+        elif position == Position.OUTLET and entry.outlet:  # outletEntries[outletName].unshift(content)
+            placed.outlets.setdefault(entry.outlet, []).insert(0, content)
     placed.depth = [DepthGroup(depth, role, texts) for (depth, role), texts in depth_groups.items()]
     return placed

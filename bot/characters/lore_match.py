@@ -239,7 +239,7 @@ def fingerprint(book: Lorebook) -> int:
         return int(cached[1])
     value = hash((book.name, tuple(
         (tuple(e.keys), tuple(e.secondary_keys), e.content, e.insertion_order, repr(e.id), e.constant, e.enabled,
-         e.selective, e.position, e.case_sensitive, e.comment, e.name, repr(e.extensions))
+         e.selective, e.position, e.case_sensitive, e.comment, e.name, repr(e.extensions), repr(e.extra))
         for e in book.entries
     )))
     book.compiled = ("fingerprint", value)

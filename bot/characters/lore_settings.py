@@ -38,6 +38,7 @@ class Position(IntEnum):
     AT_DEPTH = 4
     EM_TOP = 5
     EM_BOTTOM = 6
+    OUTLET = 7  # kept aside, placed where `{{outlet::name}}` is written
 
 
 class Role(IntEnum):
@@ -91,6 +92,15 @@ class LoreSettings:
     match_whole_words: bool = True
     use_group_scoring: bool = False
     max_recursion_steps: int = 0
+    # This turn, not global settings (compiling never reads them, so they are not in the cache key):
+    # the kinds of generation (`globalScanData.trigger`; the 🔄 button is both a regenerate and a
+    # swipe), and the speaking character's name and tags for entries' `characterFilter`.
+    generation: tuple[str, ...] = ("normal",)
+    character_name: str = ""
+    character_tags: tuple[str, ...] = ()
+    # `world_info_min_activations` and `world_info_min_activations_depth_max` (0: off / no limit).
+    min_activations: int = 0
+    min_activations_depth_max: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +146,11 @@ class EntrySettings:
     match_scenario: bool
     match_creator_notes: bool
     name: str
+    triggers: tuple[str, ...] = ()  # generation kinds the entry fires for (none: all)
+    filter_names: tuple[str, ...] = ()  # characterFilter.names
+    filter_tags: tuple[str, ...] = ()  # characterFilter.tags
+    filter_exclude: bool = False  # characterFilter.isExclude
+    outlet: str = ""  # outletName (position 7)
     book: int = 0  # which of the scanned books (in `select_lore`'s order) the entry comes from
 
 
@@ -155,6 +170,8 @@ def entry_settings(entry: LoreEntry, index: int, world: str = "card", book: int 
     if not _is_int(position):
         position = Position.BEFORE if entry.position == "before_char" else Position.AFTER
     case = ext.get("case_sensitive")
+    filt = _first_dict(ext.get("characterFilter"), entry.extra.get("characterFilter"))
+    outlet = ext.get("outlet_name", entry.extra.get("outletName"))
     return EntrySettings(
         index=index,
         uid=uid,
@@ -195,8 +212,44 @@ def entry_settings(entry: LoreEntry, index: int, world: str = "card", book: int 
         match_scenario=ext.get("match_scenario") is True,
         match_creator_notes=ext.get("match_creator_notes") is True,
         name=entry.comment or entry.name or (entry.keys[0] if entry.keys else f"entry {uid}"),
+        triggers=_strings(ext.get("triggers", entry.extra.get("triggers"))),
+        filter_names=_strings(filt.get("names")),
+        filter_tags=_strings(filt.get("tags")),
+        filter_exclude=filt.get("isExclude") is True,
+        outlet=outlet.strip() if isinstance(outlet, str) else "",
         book=book,
     )
+
+
+def _first_dict(*values: Any) -> dict[str, Any]:
+    return next((v for v in values if isinstance(v, dict)), {})
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str) and v) if isinstance(value, list) else ()
+
+
+def generation_allows(entry: EntrySettings, generation: tuple[str, ...]) -> bool:
+    """`checkWorldInfo`'s `getEligibleScanEntry`: an entry with `triggers` fires only for those
+    kinds of generation (normal, continue, impersonate, swipe, regenerate, quiet)."""
+    return not entry.triggers or any(kind in entry.triggers for kind in generation)
+
+
+def character_allows(entry: EntrySettings, name: str, tags: tuple[str, ...]) -> bool:
+    """`getEligibleScanEntry`'s `characterFilter`: with names, the speaking character must be one
+    of them (or, `isExclude`, none of them); likewise with tags, any of the character's tags.
+    SillyTavern names a character by its card's file name; here by its name (case-insensitive),
+    and tags by name too."""
+    if entry.filter_names:
+        included = bool(name) and name.casefold() in {n.casefold() for n in entry.filter_names}
+        if included == entry.filter_exclude:
+            return False
+    if entry.filter_tags:
+        wanted = {t.casefold() for t in entry.filter_tags}
+        included = any(t.casefold() in wanted for t in tags)
+        if included == entry.filter_exclude:
+            return False
+    return True
 
 
 def parse_decorators(content: str) -> tuple[list[str], str]:

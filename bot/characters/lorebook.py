@@ -51,6 +51,8 @@ from bot.characters.lore_settings import (
     Logic,
     LoreSettings,
     Position,
+    character_allows,
+    generation_allows,
 )
 from bot.characters.lore_state import Effect, LoreState
 from bot.characters.model import Lorebook
@@ -87,6 +89,7 @@ class LoreResult:
     an_bottom: list[str] = field(default_factory=list)
     examples: list[tuple[Position, str]] = field(default_factory=list)  # EM_TOP / EM_BOTTOM
     depth: list[DepthGroup] = field(default_factory=list)
+    outlets: dict[str, str] = field(default_factory=dict)  # `{{outlet::name}}` -> the entries placed there
     activated: list[EntrySettings] = field(default_factory=list)  # activation order
     left_out: list[EntrySettings] = field(default_factory=list)  # over the budget
     state: LoreState = field(default_factory=LoreState)
@@ -184,6 +187,11 @@ class _Scan:
         """Scan each message once (newest first) and remember where each literal key first appears."""
         messages = [m.strip()[-MAX_MESSAGE_CHARS:] for m in reversed(text.messages)]  # depth 0 = newest
         depth_needed = max(self.settings.scan_depth, self.book.deepest)
+        self.skew = 0
+        self.history_length = len(messages)
+        if self.settings.min_activations > 0:
+            most = self.settings.min_activations_depth_max
+            depth_needed = max(depth_needed, most + self.book.deepest + 1 if most > 0 else len(messages))
         self.messages: list[str] = []
         total = 0
         for message in messages[:depth_needed]:
@@ -223,7 +231,8 @@ class _Scan:
         return found
 
     def _depth(self, entry: EntrySettings) -> int:
-        return entry.scan_depth if entry.scan_depth is not None else self.settings.scan_depth
+        base = entry.scan_depth if entry.scan_depth is not None else self.settings.scan_depth
+        return base + self.skew  # WorldInfoBuffer's skew: min-activations passes read deeper
 
     def _extras_of(self, entry: EntrySettings) -> tuple[str, ...]:
         wanted = (
@@ -306,6 +315,11 @@ class _Scan:
     # -- the loop --------------------------------------------------------------------------------
 
     def run(self) -> None:
+        """The scan loop of `checkWorldInfo`: a first pass, recursion passes while new entries add
+        text, the recursion-delay levels, and, with `min_activations`, further passes one message
+        deeper each (`buffer.advanceScan`, scan state MIN_ACTIVATIONS: the recursion text is not
+        read in them) until that many entries fired or the depth passes `min_activations_depth_max`
+        or the history."""
         self._check_timed_effects()
         levels = sorted({e.delay_until_recursion for e in self.entries if e.delay_until_recursion})
         level = levels.pop(0) if levels else 0
@@ -315,7 +329,10 @@ class _Scan:
             steps = min(steps, self.settings.max_recursion_steps)
         candidates: Sequence[int] = self._first_candidates()
         overflowed = False
-        for _ in range(steps):
+        min_pass = False
+        while steps > 0:
+            if not min_pass:
+                steps -= 1
             now = []
             for p in candidates:
                 why = self._activates(self.entries[p], recursion, level)
@@ -328,19 +345,37 @@ class _Scan:
             successful = [p for p in new if self.entries[p].key not in self.failed]
             for_recursion = [p for p in successful if not self.entries[p].prevent_recursion]
             go_on = self.settings.recursive and not overflowed and bool(for_recursion)
+            if self.settings.recursive and not overflowed and min_pass and self.recursion:
+                go_on = True  # a MIN_ACTIVATIONS pass is always followed by a recursive one
+            min_pass = False
+            if not go_on and not overflowed and self._deeper():
+                go_on = min_pass = True
             if not go_on and levels:
                 level = levels.pop(0)
                 go_on = True
             if not go_on:
                 break
-            recursion = True
+            recursion = not min_pass  # scan state RECURSION, or MIN_ACTIVATIONS
             joined = "\n".join(self.contents.get(self.entries[p].key, self.entries[p].content) for p in for_recursion)
             found: set[int] = set()
             if joined:
                 found = self._add_recursion(joined)
                 self.recursion_tokens += self.estimate(joined)
-            candidates = self._next_candidates(found)
+            candidates = self._first_candidates() if min_pass else self._next_candidates(found)
         self._set_timed_effects()
+
+    def _deeper(self) -> bool:
+        """The min-activations check: one message deeper when too few entries fired and the
+        depth is not past `min_activations_depth_max` nor the history."""
+        wanted = self.settings.min_activations
+        if wanted <= 0 or len(self.activated) >= wanted:
+            return False
+        depth = self.settings.scan_depth + self.skew
+        most = self.settings.min_activations_depth_max
+        if (most > 0 and depth > most) or depth > self.history_length:
+            return False
+        self.skew += 1
+        return True
 
     def _first_candidates(self) -> list[int]:
         """Entries that can fire in the first pass: a keyed entry none of whose keys was seen cannot."""
@@ -369,6 +404,10 @@ class _Scan:
         """One entry of the scan loop in `checkWorldInfo`, in SillyTavern's order of checks: why it
         fires, in words, or "" when it does not."""
         if entry.key in self.failed or entry.key in self.activated or entry.disabled:
+            return ""
+        if not generation_allows(entry, self.settings.generation):
+            return ""
+        if not character_allows(entry, self.settings.character_name, self.settings.character_tags):
             return ""
         sticky = entry.key in self.sticky
         if entry.key in self.delayed or (entry.key in self.cooldown and not sticky):
@@ -492,3 +531,4 @@ class _Scan:
         result.before, result.after = placed.before, placed.after
         result.an_top, result.an_bottom = placed.an_top, placed.an_bottom
         result.examples, result.depth = placed.examples, placed.depth
+        result.outlets = {name: "\n".join(texts) for name, texts in placed.outlets.items()}

@@ -107,7 +107,9 @@ def merged_lorebook(speaker: Character, others: Sequence[Character]) -> Lorebook
     """Every member's lorebook as one book: the speaker's entries first, then the others' in cast order.
 
     The scan depth is the deepest any book asks for, the token budget the sum of those set, and
-    recursion is on when any book has it. Others' `{{char}}` is replaced by their own name first.
+    recursion is on when any book has it. Others' `{{char}}` is replaced by their own name first,
+    and their entries get uids of their own (`member:name:uid`), so they sort after the speaker's
+    and never share a timed-effect key with them.
     """
     books = [(c, c.lorebook) for c in (speaker, *others) if c.lorebook is not None and c.lorebook.entries]
     if not books:
@@ -115,10 +117,14 @@ def merged_lorebook(speaker: Character, others: Sequence[Character]) -> Lorebook
     if len(books) == 1 and books[0][0] is speaker:
         return speaker.lorebook
     entries = []
-    for owner, book in books:
-        for entry in book.entries:  # type: ignore[union-attr]
+    for number, (owner, book) in enumerate(books):
+        for index, entry in enumerate(book.entries):  # type: ignore[union-attr]
             if owner is not speaker:
-                entry = replace(entry, content=expand(entry.content, char=owner.name, user="{{user}}"))
+                # Each member's book is its own world in SillyTavern (`${world}.${uid}`): an uid of
+                # their own keeps two members' entry 0 apart in the one merged book.
+                uid = entry.id if entry.id is not None else index
+                entry = replace(entry, content=expand(entry.content, char=owner.name, user="{{user}}"),
+                                id=f"{number}:{owner.name}:{uid}")
             entries.append(entry)
     depths = [b.scan_depth for _, b in books if b is not None and b.scan_depth is not None]
     budgets = [b.token_budget for _, b in books if b is not None and b.token_budget is not None]

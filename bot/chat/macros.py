@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -81,6 +81,19 @@ def expand(text: str, *, char: str, user: str, original: str = "") -> str:
     if "{{" not in text and "<" not in text:
         return text
     return render(text, MacroContext(char=char, user=user, original=original), names_only=True)
+
+
+_OUTLET = re.compile(r"\{\{outlet::(.*?)\}\}", re.IGNORECASE | re.DOTALL)
+
+
+def fill_outlets(text: str, outlets: Mapping[str, str]) -> str:
+    """`{{outlet::name}}`: the lore entries placed in that outlet (world-info.js position 7,
+    `outletName`; SillyTavern's macro reads `customWIOutlet_<name>`), nothing when none fired.
+    `render` leaves the macro as typed: the lore is scanned after the card fields are rendered,
+    so the prompt builder fills outlets last."""
+    if "{{" not in text:
+        return text
+    return _OUTLET.sub(lambda m: outlets.get(m.group(1).strip(), ""), text)
 
 
 def render(text: str, ctx: MacroContext, *, names_only: bool = False) -> str:

@@ -35,7 +35,7 @@ from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import ScanText
 from bot.characters.model import Character, LoreEntry
 from bot.characters.regex_scripts import RegexScript, prompt_text, scripts_of
-from bot.chat.macros import MacroContext, expand, render
+from bot.chat.macros import MacroContext, expand, fill_outlets, render
 from bot.chat.prompt_lore import AuthorNote, LoreBooks, LorePlan, inject, plan_lore
 from bot.chat.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, TokenCalibrator, estimate
 
@@ -155,6 +155,7 @@ def build_prompt(inp: PromptInput) -> Prompt:
     notices += plan.notices
     sections.lore_before = plan.before
     sections.lore_after = plan.after
+    sections.fill_outlets(plan.outlets)
     injected = plan.injection_messages()
     injected_cost = sum(_cost(m["content"]) for m in injected)
     sections.add_examples(inp, ctx, plan, int(budget * inp.example_budget_ratio), budget - tail_cost - injected_cost)
@@ -317,6 +318,12 @@ class _Sections:
 
     def cost(self) -> int:
         return _cost(self.text())
+
+    def fill_outlets(self, outlets: dict[str, str]) -> None:
+        """`{{outlet::name}}` in the card's fields and the persona: the entries placed there."""
+        self.system = fill_outlets(self.system, outlets)
+        self.definition = fill_outlets(self.definition, outlets)
+        self.persona = fill_outlets(self.persona, outlets)
 
     def clip_definition(self, allowed: int) -> bool:
         """Shorten the character definition so the sections cost about `allowed`; True if clipped."""

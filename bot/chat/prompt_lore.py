@@ -36,7 +36,7 @@ from bot.characters.lore_state import LoreState
 from bot.characters.lorebook import LoreResult, ScanText, select_lore
 from bot.characters.model import Character, Lorebook, LoreEntry
 from bot.characters.regex_scripts import Placement, RegexScript, apply
-from bot.chat.macros import MacroContext, render
+from bot.chat.macros import MacroContext, fill_outlets, render
 
 AUTHOR_NOTE_DEPTH = 4
 DEPTH_PROMPT_DEPTH = 4  # depth_prompt_depth_default in script.js
@@ -160,6 +160,7 @@ class LorePlan:
     names: list[str] = field(default_factory=list)
     state: LoreState = field(default_factory=LoreState)
     notices: list[str] = field(default_factory=list)
+    outlets: dict[str, str] = field(default_factory=dict)  # `{{outlet::name}}` -> its entries' text
 
     def injection_messages(self) -> list[dict[str, str]]:
         """Every message the lore adds beside the system message (for the budget)."""
@@ -217,6 +218,7 @@ def plan_lore(
         names=result.names,
         state=result.state,
         notices=_notices(result),
+        outlets=result.outlets,
     )
     if not note_due:
         result.an_top, result.an_bottom = [], []
@@ -225,7 +227,8 @@ def plan_lore(
     note_text, note_depth, note_role = depth_prompt(character)
     # checkWorldInfo: the entries for the Author's Note's top and bottom wrap it, and all of it
     # goes where the note goes, as the note's role (`setExtensionPrompt(NOTE_MODULE_NAME, ANWithWI, …)`).
-    an = "\n".join(result.an_top) + "\n" + (macros(note.text) if note.text and note_due else "") + "\n" + \
+    note_words = fill_outlets(macros(note.text), result.outlets) if note.text and note_due else ""
+    an = "\n".join(result.an_top) + "\n" + note_words + "\n" + \
         "\n".join(result.an_bottom)
     an = an.removeprefix("\n").removesuffix("\n").strip()
     if an and note.position == NotePosition.BEFORE_PROMPT:
@@ -233,7 +236,8 @@ def plan_lore(
     elif an and note.position == NotePosition.IN_PROMPT:
         plan.after_prompt = [{"role": _ROLE_NAMES[note.role], "content": an}]
     in_chat = an if note.position == NotePosition.IN_CHAT else ""
-    plan.injections = _injections(result, macros(note_text) if note_text else "", note_depth, note_role,
+    note_text = fill_outlets(macros(note_text), result.outlets) if note_text else ""
+    plan.injections = _injections(result, note_text, note_depth, note_role,
                                   in_chat, min(max(0, note.depth), MAX_INJECTION_DEPTH), note.role)
     return plan
 

@@ -26,7 +26,8 @@ from bot.store.models import Conversation
 from bot.where import Where
 
 TTL = 30.0
-SCENE_KEYS = ["text_model", "reply_tokens", "personas", "images", "lore_strategy"]
+SCENE_KEYS = ["text_model", "reply_tokens", "personas", "images", "lore_strategy", "lore_min_activations",
+              "lore_min_activations_depth_max"]
 
 
 @dataclass(slots=True)
@@ -41,6 +42,8 @@ class Scene:
     images: bool = True  # the channel allows pictures (the "picture this" button)
     cast: tuple[tuple[str, str], ...] = ()  # a group scene's members (ref, name): the reply's scene controls
     lore_strategy: str = "character_first"  # the `lore_strategy` setting: how character and server lore are ordered
+    lore_min_activations: int = 0  # `world_info_min_activations` (0: off)
+    lore_min_activations_depth_max: int = 0  # `world_info_min_activations_depth_max` (0: the whole history)
 
     @property
     def look(self) -> Look:
@@ -119,7 +122,9 @@ class Scenes:
                                               parent_id=where.parent_id, keys=SCENE_KEYS)
         return Scene(conv, character, str(cfg["text_model"].value), int(cfg["reply_tokens"].value),
                      bool(cfg["personas"].value), bool(cfg["images"].value),
-                     lore_strategy=str(cfg["lore_strategy"].value))
+                     lore_strategy=str(cfg["lore_strategy"].value),
+                     lore_min_activations=int(cfg["lore_min_activations"].value or 0),
+                     lore_min_activations_depth_max=int(cfg["lore_min_activations_depth_max"].value or 0))
 
     async def character(self, ref: str, where: Where) -> Character:
         """The character a conversation plays; one that no longer exists falls back to the default."""

@@ -504,12 +504,17 @@ class ChatService:
         return await cast.load(self.sessions, conv.id) if conv is not None else None
 
     async def _prompt(self, scene: Scene, staged: Staged | None, ref: str | None, where: Where, turns: list[TurnRow],
-                      *, continue_text: str | None = None) -> tuple[Prompt, list[str] | None]:
-        """The prompt (and stop sequences) for the scene's character, or a group scene's speaker."""
+                      *, continue_text: str | None = None,
+                      generation: tuple[str, ...] = ("normal",)) -> tuple[Prompt, list[str] | None]:
+        """The prompt (and stop sequences) for the scene's character, or a group scene's speaker.
+        `generation` is the kind of turn, as lore entries' `triggers` name them."""
         if staged is None or ref is None or not staged.has(ref):
-            return await self.prompt_for(scene, where, turns, continue_text=continue_text), None
-        inp = await self._prompt_input(scene, where, turns, continue_text=continue_text)
-        out = cast_prompt.build_cast_prompt(inp, others=staged.others(ref))
+            return await self.prompt_for(scene, where, turns, continue_text=continue_text,
+                                         generation=generation), None
+        others = staged.others(ref)
+        inp = await self._prompt_input(scene, where, turns, continue_text=continue_text, others=others,
+                                       generation=generation)
+        out = cast_prompt.build_cast_prompt(inp, others=others)
         return out.prompt, out.stop
 
     async def _speaking_scene(self, conv: Conversation, where: Where, reply_id: int
@@ -558,13 +563,15 @@ class ChatService:
                 gate = OutputGate(self.screen, where, lambda: self._background(scene, where, turns))
                 if continuing:
                     await self.conversations.mark_streaming(fresh.id)
-                    prompt, stop = await self._prompt(scene, staged, ref, where, turns, continue_text=fresh.content)
+                    prompt, stop = await self._prompt(scene, staged, ref, where, turns, continue_text=fresh.content,
+                                                      generation=("continue",))
                     outcome = await self.generator.run(scene=scene, where=where, reply=fresh, prompt=prompt,
                                                        renderer=renderer, gate=gate,
                                                        existing=fresh.content, stop=stop)
                     return outcome
                 swiping = await self.conversations.begin_swipe(fresh.id)
-                prompt, stop = await self._prompt(scene, staged, ref, where, turns)
+                prompt, stop = await self._prompt(scene, staged, ref, where, turns,
+                                                  generation=("regenerate", "swipe"))
                 outcome = await self.generator.run(scene=scene, where=where, reply=swiping, prompt=prompt,
                                                    renderer=renderer, gate=gate, stop=stop)
                 return await self._tidy(outcome, scene, where, renderer)
@@ -794,16 +801,28 @@ class ChatService:
     # -- prompts ----------------------------------------------------------------------------------
 
     async def prompt_for(self, scene: Scene, where: Where, turns: list[TurnRow], *,
-                         continue_text: str | None = None) -> Prompt:
-        return build_prompt(await self._prompt_input(scene, where, turns, continue_text=continue_text))
+                         continue_text: str | None = None, generation: tuple[str, ...] = ("normal",)) -> Prompt:
+        return build_prompt(await self._prompt_input(scene, where, turns, continue_text=continue_text,
+                                                     generation=generation))
 
     async def _prompt_input(self, scene: Scene, where: Where, turns: list[TurnRow], *,
-                            continue_text: str | None = None) -> PromptInput:
+                            continue_text: str | None = None,
+                            others: Sequence[Character] | None = None,
+                            generation: tuple[str, ...] = ("normal",)) -> PromptInput:
+        """What the prompt is built from. With `others` (a group scene's other members), the books
+        compiled ahead in a worker thread are the tiers the cast prompt will scan: the merged
+        lorebook of the cast (`cast_prompt.merged_lorebook`), under the same cache key, so no scene
+        turn compiles a large book on the event loop."""
         persona = await self.personas.persona(where.user_id) if where.user_id is not None else None
         calibrator = self.generator.calibrators.setdefault(scene.model, TokenCalibrator())
         user_name = persona[0] if persona else where.user_name
         books = await self._books(scene, where)
-        await self.lore_compiler.prepare(books.tiers(scene.character.lorebook), LoreSettings(),
+        own = cast_prompt.merged_lorebook(scene.character, others) if others else scene.character.lorebook
+        lore_settings = LoreSettings(generation=generation, character_name=scene.character.name,
+                                     character_tags=tuple(scene.character.tags),
+                                     min_activations=scene.lore_min_activations,
+                                     min_activations_depth_max=scene.lore_min_activations_depth_max)
+        await self.lore_compiler.prepare(books.tiers(own), lore_settings,
                                          (scene.character.name, user_name), self._compile)
         return PromptInput(
             character=scene.character,
@@ -820,6 +839,7 @@ class ChatService:
             author_note=note_of(scene.conversation.author_note),
             lore_books=books,
             lore_compiler=self.lore_compiler,
+            lore_settings=lore_settings,
         )
 
     async def _compile(self, fn: Callable[..., T], *args: object) -> T:

@@ -16,7 +16,7 @@ from bot.characters.worlds import parse_lorebook
 from bot.store.models import AuditEvent, LorebookLink, LorebookRow
 from tests import cardgen
 from tests import payloads as p
-from tests.integration.conftest_chat import ChatWorld, chat_fixture, text_of
+from tests.integration.conftest_chat import ChatWorld, button, chat_fixture, text_of
 
 __all__ = ["chat_fixture"]
 
@@ -343,3 +343,51 @@ async def test_privacy_export_and_delete_take_lorebooks_and_authors_notes(chat: 
     assert await rows(chat, LorebookRow) == [] and await rows(chat, LorebookLink) == []
     exported = await export_user(sessions, user_id)
     assert exported["lorebooks"] == [] and exported["authors_notes"] == []
+
+
+async def test_generation_triggers_pick_entries_for_new_messages_continue_and_regenerate(chat: ChatWorld) -> None:
+    """An entry's `triggers` (SillyTavern's generation types): a new message is "normal", ➡️ is
+    "continue", 🔄 is "regenerate" (and "swipe"); entries without triggers fire for all."""
+    where = chat.place()
+    entries = {"0": {"uid": 0, "key": ["lamp"], "content": "LAMP NORMAL", "triggers": ["normal"]},
+               "1": {"uid": 1, "key": ["lamp"], "content": "LAMP CONTINUE", "triggers": ["continue"]},
+               "2": {"uid": 2, "key": ["lamp"], "content": "LAMP SWIPE", "triggers": ["swipe"]},
+               "3": {"uid": 3, "key": ["lamp"], "content": "LAMP ALWAYS"}}
+    await chat.slash(where, "lorebook import", {"file": ("Trig.json", json.dumps({"entries": entries}).encode())})
+    await chat.slash(where, "lorebook attach", {"book": "Trig", "to": "server"}, permissions=MANAGER)
+
+    def lore() -> list[str]:
+        text = chat.last_prompt()[0]["content"]
+        return [c for c in ("LAMP NORMAL", "LAMP CONTINUE", "LAMP SWIPE", "LAMP ALWAYS") if c in text]
+
+    chat.venice.replies.append("She lights the lamp and")
+    await chat.slash(where, "chat", {"message": "Light the lamp."})
+    assert lore() == ["LAMP NORMAL", "LAMP ALWAYS"]
+    reply = chat.latest_with(where, "regen")
+    chat.venice.replies.append(" it glows.")
+    await chat.click(where, reply, button(reply, "cont"))
+    assert lore() == ["LAMP CONTINUE", "LAMP ALWAYS"]
+    reply = chat.discord.world.messages[reply["id"]]
+    chat.venice.replies.append("Another lamp.")
+    await chat.click(where, reply, button(reply, "regen"))
+    assert lore() == ["LAMP SWIPE", "LAMP ALWAYS"]
+
+
+async def test_lore_min_activations_setting_scans_deeper_into_the_history(chat: ChatWorld) -> None:
+    """`/settings set lore_min_activations`: SillyTavern's `world_info_min_activations`; with it the
+    scan reads older messages until that many entries fired (0, the default, is off)."""
+    where = chat.place()
+    chat.venice.reply_text = "Mm."
+    await chat.slash(where, "lorebook import", {"file": ("Deep.json", world(("anchor", "ANCHOR LORE", 10)))})
+    await chat.slash(where, "lorebook attach", {"book": "Deep", "to": "server"}, permissions=MANAGER)
+    await chat.say(where, "Drop the anchor.")
+    await chat.say(where, "Quiet day.")
+    await chat.say(where, "Still quiet.")
+    assert "ANCHOR LORE" not in chat.last_prompt()[0]["content"]  # six messages back: past the scan depth
+    await chat.slash(where, "settings set", {"key": "lore_min_activations", "value": "1"}, permissions=MANAGER)
+    await chat.say(where, "Anything?")
+    assert "ANCHOR LORE" in chat.last_prompt()[0]["content"]
+    await chat.slash(where, "settings set", {"key": "lore_min_activations_depth_max", "value": "3"},
+                     permissions=MANAGER)
+    await chat.say(where, "And now?")
+    assert "ANCHOR LORE" not in chat.last_prompt()[0]["content"]

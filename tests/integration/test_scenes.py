@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.characters.model import Character
+from bot.characters.model import Character, Lorebook, LoreEntry
 from bot.chat import scene_cast
 from bot.chat.cast_prompt import GROUP_NUDGE
 from bot.store import cast
@@ -81,7 +81,8 @@ def texts_of(handle: Any) -> list[str]:
     return out
 
 
-async def make_scene(chat: ChatWorld, *, mode: str | None = None) -> Scene:
+async def make_scene(chat: ChatWorld, *, mode: str | None = None,
+                     books: dict[str, Lorebook] | None = None) -> Scene:
     where = chat.place()
     services: Any = chat.bot.services
     maker = Where(int(where.user["id"]), int(where.guild_id) if where.guild_id else None, int(where.channel_id),
@@ -89,7 +90,8 @@ async def make_scene(chat: ChatWorld, *, mode: str | None = None) -> Scene:
     refs = []
     for name, description, avatar in CAST:
         made = await services.characters.create(Character(name=name, description=description,
-                                                          appearance=LOOKS[name]), where=maker,
+                                                          appearance=LOOKS[name],
+                                                          lorebook=(books or {}).get(name)), where=maker,
                                                 shared=False, avatar_url=avatar)
         refs.append(f"custom:{made.id}")
     await chat.slash(where, "character set", {"character": refs[0]})
@@ -497,3 +499,59 @@ async def test_a_members_own_lorebook_fires_on_its_own_turn_only(chat: ChatWorld
     prompts = chat.prompts()[since:]
     assert len(prompts) == 3
     assert ["Shadowfang" in system_text(p) for p in prompts] == [False, True, False]
+
+
+async def test_a_scene_turn_never_compiles_the_merged_lorebook_on_the_event_loop(chat: ChatWorld) -> None:
+    """The cast's merged lorebook (every member's card book) is what each speaker's prompt scans;
+    the chat service compiles exactly those tiers ahead in a worker thread, so no speaker's turn
+    compiles it on the loop thread (it used to prepare only the speaker's own card book)."""
+    import threading
+
+    from bot.characters import lore_match
+
+    def book(name: str, word: str, first: int) -> Lorebook:
+        return Lorebook(name=name, entries=[LoreEntry(keys=[f"{word}{i}"], content=f"{word} lore {i}", id=first + i)
+                                            for i in range(40)] + [
+            LoreEntry(keys=[word], content=f"The {word} is real.", id=first + 99)])
+
+    scene = await make_scene(chat, mode="everyone", books={"Alice Vance": book("Alice's", "lantern", 0),
+                                                           "Bruno": book("Bruno's", "shadowfang", 1000)})
+    real = lore_match.compile_books
+    threads: list[str] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    lore_match.compile_books = watched  # type: ignore[assignment]
+    try:
+        loop_thread = threading.current_thread().name
+        chat.venice.replies.extend(["Alice pours.", "Bruno growls.", "Celeste hums."])
+        since = len(chat.prompts())
+        await chat.say(scene.where, "A lantern and a shadowfang walk into the bar.")
+    finally:
+        lore_match.compile_books = real  # type: ignore[assignment]
+    prompts = chat.prompts()[since:]
+    assert len(prompts) == 3
+    # the user's words are in the scan depth of the first two speakers: both books fire for them
+    assert all("The shadowfang is real." in system_text(p) and "The lantern is real." in system_text(p)
+               for p in prompts[:2])
+    assert threads, "the books were compiled somewhere"
+    assert loop_thread not in threads, threads
+
+
+async def test_a_character_filter_keeps_an_entry_to_the_named_speaker(chat: ChatWorld) -> None:
+    """`characterFilter` (names, isExclude): in a scene the merged book is scanned for each speaker,
+    and an entry for Bruno only (or for everyone but Bruno) follows who speaks."""
+    book = Lorebook(name="Bar", entries=[
+        LoreEntry(keys=["whisky"], content="BRUNO ONLY", id=0,
+                  extensions={"characterFilter": {"names": ["Bruno"], "tags": [], "isExclude": False}}),
+        LoreEntry(keys=["whisky"], content="NOT BRUNO", id=1,
+                  extensions={"characterFilter": {"names": ["Bruno"], "tags": [], "isExclude": True}})])
+    scene = await make_scene(chat, mode="everyone", books={"Alice Vance": book})
+    chat.venice.replies.extend(["Alice pours.", "Bruno growls.", "Celeste hums."])
+    since = len(chat.prompts())
+    await chat.say(scene.where, "Whisky for everyone.")
+    first, second = chat.prompts()[since:][:2]
+    assert "NOT BRUNO" in system_text(first) and "BRUNO ONLY" not in system_text(first)
+    assert "BRUNO ONLY" in system_text(second) and "NOT BRUNO" not in system_text(second)

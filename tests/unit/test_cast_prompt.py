@@ -202,3 +202,16 @@ def test_scene_greetings_expand_each_members_own_name_and_skip_the_silent() -> N
     assert scene_greetings([("custom:1", rosa), ("custom:2", mute)], "Alex") == [
         ("custom:1", "Rosa", ["Rosa waves at Alex."]),
     ]
+
+
+def test_members_entries_with_the_same_uid_both_fire() -> None:
+    """Cards number their entries from 0: in SillyTavern each member's book is its own world, so
+    `Alice's.0` and `Bruno's.0` are two entries; the merged book must not let one hide the other."""
+    mira = Character(name="Mira", lorebook=_book(LoreEntry(keys=["hangar"], content="MIRA LORE", id=0)))
+    jun = Character(name="Jun", description="mechanic",
+                    lorebook=_book(LoreEntry(keys=["hangar"], content="JUN LORE", id=0)))
+
+    system = _system(build_cast_prompt(_input(mira, turns=[Turn("user", "The hangar.", id=1)]),
+                                       others=[jun]).prompt.messages)
+
+    assert "MIRA LORE" in system and "JUN LORE" in system

@@ -124,3 +124,22 @@ def test_novelai_agnai_and_risu_books_are_converted() -> None:
 def test_bad_lorebooks_are_refused_in_words_an_author_understands(data: bytes, fragment: str) -> None:
     with pytest.raises(CardError, match=fragment):
         parse_lorebook(data, "book.json")
+
+
+def test_triggers_character_filter_and_outlets_survive_import_and_export() -> None:
+    """The fields the scan now reads (generation triggers, characterFilter, outlet position and
+    name) are written back exactly as read, and the parsed entry behaves as they say."""
+    from bot.characters.lore_settings import LoreSettings, Position, character_allows, entry_settings
+
+    entry = {"uid": 0, "key": ["harbour"], "content": "Tar.", "position": 7, "outletName": "places",
+             "triggers": ["normal", "swipe"],
+             "characterFilter": {"isExclude": True, "names": ["Bruno"], "tags": ["fantasy"]}}
+    book = parse_lorebook(json.dumps({"entries": {"0": entry}}).encode(), "Harbour.json")
+    settings = entry_settings(book.entries[0], 0)
+    assert settings.position == Position.OUTLET and settings.outlet == "places"
+    assert settings.triggers == ("normal", "swipe") and settings.filter_exclude
+    assert not character_allows(settings, "Bruno", ()) and character_allows(settings, "Alice", ("modern",))
+    assert LoreSettings().generation == ("normal",)
+    written = json.loads(export_world_json(book))["entries"]["0"]
+    for key, value in entry.items():
+        assert written[key] == value, key
